@@ -1,0 +1,33 @@
+/*
+ * fc_conv_simd.c - the SIMD-width-dependent convolution kernels, compiled once
+ * per SIMD path (see fc_simd.h and csrc/meson.build), for float and double.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fc_common.h"
+#include "fc_params.h"
+#include "fc_simd.h"
+#include "fc_threads.h"
+
+/* Most outputs of one row handled per panel fill: bounds the panel to
+ * (c_in/groups * kd * kh) x stride x (FC_CHUNK + reach) elements per thread. */
+#define FC_CHUNK 256
+
+/* prototypes, so -Wmissing-prototypes is happy */
+int FC_ISA_FN(fc_conv_fwd_direct_f32)(const fc_conv_params *, const float *, const float *,
+                                      const float *, float *);
+int FC_ISA_FN(fc_conv_fwd_direct_f64)(const fc_conv_params *, const double *, const double *,
+                                      const double *, double *);
+
+#define FC_REAL float
+#define FC_DT f32
+#include "fc_conv_direct.template.c"
+#undef FC_REAL
+#undef FC_DT
+
+#define FC_REAL double
+#define FC_DT f64
+#include "fc_conv_direct.template.c"
+#undef FC_REAL
+#undef FC_DT

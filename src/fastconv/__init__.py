@@ -1,0 +1,23 @@
+"""fastconv: fast CPU convolution, pooling and friends for NumPy arrays.
+
+The functions mirror ``torch.nn.functional`` (names, argument order and
+semantics) on plain NumPy arrays, computed by OpenMP-parallel SIMD C kernels.
+"""
+__version__ = "0.1.0"
+
+from fastconv._threads import get_num_threads, set_num_threads
+from fastconv._config import show_config
+from fastconv._select import ALGORITHMS
+from fastconv.conv import conv1d, conv2d, conv3d
+from fastconv import analysis
+
+__all__ = [
+    "ALGORITHMS",
+    "analysis",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "get_num_threads",
+    "set_num_threads",
+    "show_config",
+]

@@ -1,0 +1,25 @@
+# Convolution kernels: arrays -> pointers, GIL released, status -> exception.
+from cython cimport floating
+from fastconv._ext.fc cimport *
+
+include "_status.pxi"
+include "_params.pxi"
+
+
+def conv_fwd_direct(const floating[:, :, :, :, ::1] x, const floating[:, :, :, :, ::1] w,
+                    const floating[::1] bias, floating[:, :, :, :, ::1] out,
+                    spec, int num_threads, int isa):
+    """Direct convolution forward into `out` (all arrays 5-D, C-contiguous)."""
+    cdef fc_conv_params p = make_conv_params(spec, num_threads, isa)
+    cdef const floating *bptr = NULL
+    cdef int status
+    if bias is not None:
+        bptr = &bias[0]
+    with nogil:
+        if floating is float:
+            status = fc_conv_fwd_direct_f32(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
+                                            &out[0, 0, 0, 0, 0])
+        else:
+            status = fc_conv_fwd_direct_f64(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
+                                            &out[0, 0, 0, 0, 0])
+    check_status(status, "conv")

@@ -1,0 +1,56 @@
+# cdef extern blocks mirroring csrc/*.h.  All functions are noexcept nogil: C
+# never touches Python objects and reports failure through a status code.
+
+cdef extern from "fc_common.h" nogil:
+    ctypedef Py_ssize_t fc_index
+    enum:
+        FC_OK
+        FC_ENOMEM
+        FC_EINVAL
+    enum:
+        FC_ISA_BASELINE
+        FC_ISA_AVX2
+        FC_ISA_AVX512
+        FC_ISA_COUNT
+
+cdef extern from "fc_params.h" nogil:
+    ctypedef struct fc_conv_params:
+        fc_index n, c_in, c_out, groups
+        fc_index[3] in_ "in"
+        fc_index[3] out
+        fc_index[3] k
+        fc_index[3] stride
+        fc_index[3] dil
+        fc_index[3] pad
+        int pad_mode
+        int num_threads
+        int isa
+
+cdef extern from "fc_threads.h" nogil:
+    void fc_threads_init() noexcept
+    void fc_set_thread_limit(int n) noexcept
+    int fc_get_thread_limit() noexcept
+    int fc_num_threads() noexcept
+    int fc_team_size(double work) noexcept
+    int fc_have_openmp() noexcept
+
+cdef extern from "fc_conv.h" nogil:
+    ctypedef int fc_blas_int
+    ctypedef void (*fc_sgemm_fn)(char *, char *, fc_blas_int *, fc_blas_int *, fc_blas_int *,
+                                 float *, float *, fc_blas_int *, float *, fc_blas_int *,
+                                 float *, float *, fc_blas_int *) noexcept nogil
+    ctypedef void (*fc_dgemm_fn)(char *, char *, fc_blas_int *, fc_blas_int *, fc_blas_int *,
+                                 double *, double *, fc_blas_int *, double *, fc_blas_int *,
+                                 double *, double *, fc_blas_int *) noexcept nogil
+    int fc_conv_fwd_direct_f32(const fc_conv_params *p, const float *x, const float *w,
+                               const float *bias, float *out) noexcept
+    int fc_conv_fwd_direct_f64(const fc_conv_params *p, const double *x, const double *w,
+                               const double *bias, double *out) noexcept
+    int fc_conv_fwd_im2col_f32(const fc_conv_params *p, const float *x, const float *w,
+                               const float *bias, float *out, fc_sgemm_fn gemm) noexcept
+    int fc_conv_fwd_im2col_f64(const fc_conv_params *p, const double *x, const double *w,
+                               const double *bias, double *out, fc_dgemm_fn gemm) noexcept
+    size_t fc_conv_im2col_workspace_bytes(const fc_conv_params *p, size_t itemsize) noexcept
+    int fc_isa_compiled(int isa) noexcept
+    int fc_isa_supported(int isa) noexcept
+    int fc_isa_best() noexcept

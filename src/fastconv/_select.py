@@ -1,0 +1,31 @@
+"""Which convolution algorithm runs: applicability of each and the 'auto' rule,
+as pure functions of the validated ConvSpec."""
+
+ALGORITHMS = ("direct", "im2col")
+
+_BLAS_INT_MAX = 2**31 - 1
+
+
+def im2col_applicable(spec):
+    """BLAS takes 32-bit sizes: the GEMM's dimensions and leading dims must fit."""
+    k = spec.c_in // spec.groups * spec.kernel[0] * spec.kernel[1] * spec.kernel[2]
+    p = spec.out_size[0] * spec.out_size[1] * spec.out_size[2]
+    i = spec.in_size[0] * spec.in_size[1] * spec.in_size[2]
+    return max(k, p, i, spec.c_out) <= _BLAS_INT_MAX
+
+
+def auto_algorithm(spec):
+    """The rule for algorithm='auto' (see README, "Choosing an algorithm")."""
+    return "direct"
+
+
+def conv_algorithm(opname, spec, algorithm):
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS + ("auto",):
+        raise ValueError(f"{opname}: algorithm must be 'auto' or one of {ALGORITHMS}, "
+                         f"got {algorithm!r}")
+    if algorithm == "auto":
+        return auto_algorithm(spec)
+    if algorithm == "im2col" and not im2col_applicable(spec):
+        raise ValueError(f"{opname}: algorithm='im2col' does not apply: a GEMM dimension "
+                         "exceeds BLAS's 32-bit integer range; use algorithm='direct'")
+    return algorithm
