@@ -8,7 +8,7 @@
  * where xpad is the input read through the padding mode (fc_pad_index).
  *
  * Phases:
- *  1. pack the weights once per call as [g][oc tile][c, kd, kh][kw][MR] (zero-filled
+ *  1. pack the weights once per call as [g][oc tile][c, kd, kh][kw][mr] (zero-filled
  *     past the group's last output channel), so the micro-kernel reads them in order;
  *  2. split the output into tasks (n, g, z, y, channel range) run by the OpenMP
  *     team with dynamic scheduling; a task walks its output row in chunks of at
@@ -17,7 +17,7 @@
  *     the padding mode and split into `stride` phases, into the thread's own row
  *     panel: phase q, element j holds xpad[.., (x0 + j) * sw + q - pw], so that
  *     for every kw the inputs of consecutive outputs are consecutive in memory;
- *  4. the micro-kernel keeps an MR x (NV vectors) tile of outputs in registers,
+ *  4. the micro-kernel keeps an mr x (nv vectors) tile of outputs in registers,
  *     accumulates over (c, kd, kh, kw) and stores the tile once, bias included.
  * Only one output row's input rows are ever padded, never the whole input.
  */
@@ -40,44 +40,50 @@ FC_INLINE VEC LOADV(const FC_REAL *p)
     return v;
 }
 
-/* MR x NV micro-kernel.  rows: `nrows` row panels, each `sw` phases of `plen`
- * elements; wp: packed weights [nrows][kw][MR]; acc starts at bias. */
+#define BCAST FC_CAT(fc_bcast_, FC_DT)
+/* s - 0 is exactly s (also for -0), so this folds to a plain broadcast. */
+FC_INLINE VEC BCAST(FC_REAL s) { return s - (VEC){0}; }
+
+/* mr x nv micro-kernel (mr output channels, nv vectors of outputs along the row;
+ * called with constant mr, nv so the accumulators live in registers).
+ * panel: `nrows` rows, `row_stride` apart; taps[t]: where kernel tap t of output
+ * j0 starts in a row, less j0; wp: packed weights [nrows][kw][mr]; bias_tile: mr
+ * biases.  Writes the
+ * tile as mr rows of nv * FC_VL values. */
 #define UKERNEL FC_CAT(fc_conv_direct_ukernel_, FC_DT)
-FC_INLINE void UKERNEL(int nv, const FC_REAL *FC_RESTRICT panel, fc_index nrows,
-                       fc_index row_stride, fc_index plen, fc_index kw, fc_index dw,
-                       fc_index sw, fc_index j0, const FC_REAL *FC_RESTRICT wp,
+FC_INLINE void UKERNEL(int mr, int nv, const FC_REAL *FC_RESTRICT panel, fc_index nrows,
+                       fc_index row_stride, const fc_index *FC_RESTRICT taps, fc_index kw,
+                       fc_index j0, const FC_REAL *FC_RESTRICT wp,
                        const FC_REAL *FC_RESTRICT bias_tile, FC_REAL *FC_RESTRICT tile)
 {
-    VEC acc[FC_MR][2];
+    VEC acc[2 * FC_MR][2];
 #pragma GCC unroll 16
-    for (int m = 0; m < FC_MR; m++) {
-        VEC b = (VEC){0} + bias_tile[m];
+    for (int m = 0; m < mr; m++) {
+        VEC b = BCAST(bias_tile[m]);
         acc[m][0] = b;
         acc[m][1] = b;
     }
     for (fc_index r = 0; r < nrows; r++) {
-        const FC_REAL *row = panel + r * row_stride;
+        const FC_REAL *row = panel + r * row_stride + j0;
         for (fc_index t = 0; t < kw; t++) {
-            fc_index off = t * dw;
-            const FC_REAL *src = row + (off % sw) * plen + j0 + off / sw;
+            const FC_REAL *src = row + taps[t];
             VEC v0 = LOADV(src);
             VEC v1 = nv > 1 ? LOADV(src + FC_VL) : v0;
 #pragma GCC unroll 16
-            for (int m = 0; m < FC_MR; m++) {
-                VEC wv = (VEC){0} + wp[m];
+            for (int m = 0; m < mr; m++) {
+                VEC wv = BCAST(wp[m]);
                 acc[m][0] += wv * v0;
                 if (nv > 1)
                     acc[m][1] += wv * v1;
             }
-            wp += FC_MR;
+            wp += mr;
         }
     }
-    /* tile is MR rows of 2*FC_VL */
 #pragma GCC unroll 16
-    for (int m = 0; m < FC_MR; m++) {
-        memcpy(tile + m * 2 * FC_VL, &acc[m][0], sizeof(VEC));
+    for (int m = 0; m < mr; m++) {
+        memcpy(tile + m * nv * FC_VL, &acc[m][0], sizeof(VEC));
         if (nv > 1)
-            memcpy(tile + m * 2 * FC_VL + FC_VL, &acc[m][1], sizeof(VEC));
+            memcpy(tile + m * nv * FC_VL + FC_VL, &acc[m][1], sizeof(VEC));
     }
 }
 
@@ -138,14 +144,16 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_direct_, FC_DT))(const fc_conv_params *p,
     const fc_index sw = p->stride[2], dw = p->dil[2];
     const fc_index nrows = cig * KD * KH;           /* input rows per output row */
     const fc_index ktot = nrows * KW;               /* reduction length */
-    const fc_index ntile = (cog + FC_MR - 1) / FC_MR; /* oc tiles per group */
+    /* Rows of one or two vectors; a one-vector row gets twice the channels so the
+     * tile keeps as many accumulators. */
+    const int nv = OW > FC_VL ? 2 : 1;
+    const int mr = nv == 2 ? FC_MR : 2 * FC_MR;
+    const fc_index ntile = (cog + mr - 1) / mr; /* oc tiles per group */
     const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
     const fc_index out_plane = OD * OH * OW;
     if (p->n == 0 || out_plane == 0 || p->c_out == 0)
         return FC_OK;
 
-    /* Output chunk along the row: one or two vectors wide tiles. */
-    const int nv = OW > FC_VL ? 2 : 1;
     const fc_index nr = (fc_index)nv * FC_VL;
     fc_index chunk = OW < FC_CHUNK ? OW : FC_CHUNK;
     chunk = (chunk + nr - 1) / nr * nr;
@@ -155,38 +163,43 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_direct_, FC_DT))(const fc_conv_params *p,
     const fc_index row_stride = sw * plen;
     size_t panel_elems, wpack_elems;
     if (fc_mul_overflows(nrows, row_stride, &panel_elems)
-        || fc_mul_overflows(G * ntile * FC_MR, ktot, &wpack_elems))
+        || fc_mul_overflows(G * ntile * mr, ktot, &wpack_elems))
         return FC_ENOMEM;
 
     /* 1. packed weights [g][tile][r][kw][MR] and padded bias [g][tile][MR] */
     FC_REAL *wpack = malloc(wpack_elems * sizeof(FC_REAL));
-    FC_REAL *bpack = calloc((size_t)G * ntile * FC_MR, sizeof(FC_REAL));
+    FC_REAL *bpack = calloc((size_t)G * ntile * mr, sizeof(FC_REAL));
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
     size_t panels_bytes;
     FC_REAL *panels = NULL;
     unsigned char *phase_used = calloc((size_t)sw, 1);
+    fc_index *taps = malloc((size_t)KW * sizeof(fc_index));
     if (!fc_mul_overflows((fc_index)nt * (fc_index)sizeof(FC_REAL), (fc_index)panel_elems, &panels_bytes))
         panels = malloc(panels_bytes);
-    if (!wpack || !bpack || !panels || !phase_used) {
+    if (!wpack || !bpack || !panels || !phase_used || !taps) {
+        free(taps);
         free(wpack);
         free(bpack);
         free(panels);
         free(phase_used);
         return FC_ENOMEM;
     }
-    for (fc_index t = 0; t < KW; t++)
+    /* Tap t of output j reads phase (t*dw) % sw at element j + (t*dw) / sw. */
+    for (fc_index t = 0; t < KW; t++) {
         phase_used[(t * dw) % sw] = 1;
+        taps[t] = ((t * dw) % sw) * plen + (t * dw) / sw;
+    }
     for (fc_index g = 0; g < G; g++)
         for (fc_index t = 0; t < ntile; t++) {
-            FC_REAL *dst = wpack + ((size_t)g * ntile + t) * ktot * FC_MR;
+            FC_REAL *dst = wpack + ((size_t)g * ntile + t) * ktot * mr;
             for (fc_index k = 0; k < ktot; k++)
-                for (int m = 0; m < FC_MR; m++) {
-                    fc_index o = t * FC_MR + m;
-                    dst[k * FC_MR + m] = o < cog ? w[(g * cog + o) * ktot + k] : (FC_REAL)0;
+                for (int m = 0; m < mr; m++) {
+                    fc_index o = t * mr + m;
+                    dst[k * mr + m] = o < cog ? w[(g * cog + o) * ktot + k] : (FC_REAL)0;
                 }
             if (bias)
-                for (int m = 0; m < FC_MR && t * FC_MR + m < cog; m++)
-                    bpack[(g * ntile + t) * FC_MR + m] = bias[g * cog + t * FC_MR + m];
+                for (int m = 0; m < mr && t * mr + m < cog; m++)
+                    bpack[(g * ntile + t) * mr + m] = bias[g * cog + t * mr + m];
         }
 
     /* 2. tasks: (n, g, z, y, channel split).  Split channels when there are too
@@ -215,20 +228,20 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_direct_, FC_DT))(const fc_conv_params *p,
                 const fc_index cw = OW - x0 < chunk ? OW - x0 : chunk;
                 FILL_PANEL(p, xn, g, z, y, x0, plen, row_stride, phase_used, panel);
                 for (fc_index t = t_lo; t < t_hi; t++) {
-                    const FC_REAL *wp = wpack + ((size_t)g * ntile + t) * ktot * FC_MR;
-                    const FC_REAL *bp = bpack + (g * ntile + t) * FC_MR;
-                    const fc_index o0 = t * FC_MR;
-                    const int mvalid = (int)(cog - o0 < FC_MR ? cog - o0 : FC_MR);
+                    const FC_REAL *wp = wpack + ((size_t)g * ntile + t) * ktot * mr;
+                    const FC_REAL *bp = bpack + (g * ntile + t) * mr;
+                    const fc_index o0 = t * mr;
+                    const int mvalid = (int)(cog - o0 < mr ? cog - o0 : mr);
                     for (fc_index j0 = 0; j0 < cw; j0 += nr) {
                         const fc_index nvalid = cw - j0 < nr ? cw - j0 : nr;
                         if (nv == 2)
-                            UKERNEL(2, panel, nrows, row_stride, plen, KW, dw, sw, j0, wp, bp, tile);
+                            UKERNEL(FC_MR, 2, panel, nrows, row_stride, taps, KW, j0, wp, bp, tile);
                         else
-                            UKERNEL(1, panel, nrows, row_stride, plen, KW, dw, sw, j0, wp, bp, tile);
+                            UKERNEL(2 * FC_MR, 1, panel, nrows, row_stride, taps, KW, j0, wp, bp, tile);
                         for (int m = 0; m < mvalid; m++) {
                             FC_REAL *dst = out + ((size_t)(n * p->c_out + g * cog + o0 + m) * OD + z) * OH * OW
                                            + y * OW + x0 + j0;
-                            memcpy(dst, tile + m * 2 * FC_VL, (size_t)nvalid * sizeof(FC_REAL));
+                            memcpy(dst, tile + m * nv * FC_VL, (size_t)nvalid * sizeof(FC_REAL));
                         }
                     }
                 }
@@ -239,11 +252,13 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_direct_, FC_DT))(const fc_conv_params *p,
     free(bpack);
     free(panels);
     free(phase_used);
+    free(taps);
     return FC_OK;
 }
 
 #undef FC_VL
 #undef VEC
 #undef LOADV
+#undef BCAST
 #undef UKERNEL
 #undef FILL_PANEL
