@@ -52,10 +52,4 @@ int fc_conv_fwd_im2col_f64(const fc_conv_params *p, const double *x, const doubl
 /* Workspace the im2col path allocates for these parameters and item size. */
 size_t fc_conv_im2col_workspace_bytes(const fc_conv_params *p, size_t itemsize);
 
-/* 1 if `isa` was compiled into this build / is supported by this CPU. */
-int fc_isa_compiled(int isa);
-int fc_isa_supported(int isa);
-/* The best path that is both compiled and supported. */
-int fc_isa_best(void);
-
 #endif /* FC_CONV_H */

@@ -34,6 +34,11 @@ cdef extern from "fc_threads.h" nogil:
     int fc_team_size(double work) noexcept
     int fc_have_openmp() noexcept
 
+cdef extern from "fc_dispatch.h" nogil:
+    int fc_isa_compiled(int isa) noexcept
+    int fc_isa_supported(int isa) noexcept
+    int fc_isa_best() noexcept
+
 cdef extern from "fc_conv.h" nogil:
     ctypedef int fc_blas_int
     ctypedef void (*fc_sgemm_fn)(char *, char *, fc_blas_int *, fc_blas_int *, fc_blas_int *,
@@ -51,6 +56,3 @@ cdef extern from "fc_conv.h" nogil:
     int fc_conv_fwd_im2col_f64(const fc_conv_params *p, const double *x, const double *w,
                                const double *bias, double *out, fc_dgemm_fn gemm) noexcept
     size_t fc_conv_im2col_workspace_bytes(const fc_conv_params *p, size_t itemsize) noexcept
-    int fc_isa_compiled(int isa) noexcept
-    int fc_isa_supported(int isa) noexcept
-    int fc_isa_best() noexcept
