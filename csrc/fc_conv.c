@@ -21,3 +21,44 @@ int fc_conv_fwd_direct_f64(const fc_conv_params *p, const double *x, const doubl
 {
     FC_DISPATCH(p->isa, fc_conv_fwd_direct_f64, p, x, w, bias, out);
 }
+
+FC_DECLARE_VARIANTS(int, fc_conv_bwd_input_f32,
+                    (const fc_conv_params *, const float *, const float *, float *))
+FC_DECLARE_VARIANTS(int, fc_conv_bwd_input_f64,
+                    (const fc_conv_params *, const double *, const double *, double *))
+FC_DECLARE_VARIANTS(int, fc_conv_bwd_weight_f32,
+                    (const fc_conv_params *, const float *, const float *, float *))
+FC_DECLARE_VARIANTS(int, fc_conv_bwd_weight_f64,
+                    (const fc_conv_params *, const double *, const double *, double *))
+FC_DECLARE_VARIANTS(int, fc_conv_bwd_bias_f32, (const fc_conv_params *, const float *, float *))
+FC_DECLARE_VARIANTS(int, fc_conv_bwd_bias_f64, (const fc_conv_params *, const double *, double *))
+
+int fc_conv_bwd_input_f32(const fc_conv_params *p, const float *gy, const float *w, float *gx)
+{
+    FC_DISPATCH(p->isa, fc_conv_bwd_input_f32, p, gy, w, gx);
+}
+
+int fc_conv_bwd_input_f64(const fc_conv_params *p, const double *gy, const double *w, double *gx)
+{
+    FC_DISPATCH(p->isa, fc_conv_bwd_input_f64, p, gy, w, gx);
+}
+
+int fc_conv_bwd_weight_f32(const fc_conv_params *p, const float *x, const float *gy, float *gw)
+{
+    FC_DISPATCH(p->isa, fc_conv_bwd_weight_f32, p, x, gy, gw);
+}
+
+int fc_conv_bwd_weight_f64(const fc_conv_params *p, const double *x, const double *gy, double *gw)
+{
+    FC_DISPATCH(p->isa, fc_conv_bwd_weight_f64, p, x, gy, gw);
+}
+
+int fc_conv_bwd_bias_f32(const fc_conv_params *p, const float *gy, float *gb)
+{
+    FC_DISPATCH(p->isa, fc_conv_bwd_bias_f32, p, gy, gb);
+}
+
+int fc_conv_bwd_bias_f64(const fc_conv_params *p, const double *gy, double *gb)
+{
+    FC_DISPATCH(p->isa, fc_conv_bwd_bias_f64, p, gy, gb);
+}

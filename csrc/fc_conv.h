@@ -23,6 +23,21 @@ int fc_conv_fwd_direct_f32(const fc_conv_params *p, const float *x, const float 
 int fc_conv_fwd_direct_f64(const fc_conv_params *p, const double *x, const double *w,
                            const double *bias, double *out);
 
+/* Backward of the direct convolution (same parameters and layouts as forward;
+ * gy has the output's shape).  All outputs are fully overwritten, and each of
+ * their elements is reduced by one thread in a fixed order, so results do not
+ * depend on p->num_threads.
+ *   bwd_input:  gx (n, c_in, in...)  = d loss / d x, padded cells folded back
+ *               onto the input cells they read (reflect/replicate/circular)
+ *   bwd_weight: gw (c_out, c_in / groups, k...) = d loss / d w
+ *   bwd_bias:   gb (c_out,) = sum of gy over batch and positions */
+int fc_conv_bwd_input_f32(const fc_conv_params *p, const float *gy, const float *w, float *gx);
+int fc_conv_bwd_input_f64(const fc_conv_params *p, const double *gy, const double *w, double *gx);
+int fc_conv_bwd_weight_f32(const fc_conv_params *p, const float *x, const float *gy, float *gw);
+int fc_conv_bwd_weight_f64(const fc_conv_params *p, const double *x, const double *gy, double *gw);
+int fc_conv_bwd_bias_f32(const fc_conv_params *p, const float *gy, float *gb);
+int fc_conv_bwd_bias_f64(const fc_conv_params *p, const double *gy, double *gb);
+
 /* Fortran BLAS xGEMM, as scipy.linalg.cython_blas exposes it (LP64 or ILP64
  * integers, chosen at build time to match SciPy). */
 #ifdef FC_BLAS_ILP64
@@ -48,6 +63,13 @@ int fc_conv_fwd_im2col_f32(const fc_conv_params *p, const float *x, const float 
                            const float *bias, float *out, fc_sgemm_fn gemm);
 int fc_conv_fwd_im2col_f64(const fc_conv_params *p, const double *x, const double *w,
                            const double *bias, double *out, fc_dgemm_fn gemm);
+
+/* Backward by im2col + GEMM with the same tiles: gw (always) and gx (unless NULL),
+ * both fully overwritten.  Runs in the calling thread; BLAS threads only. */
+int fc_conv_bwd_im2col_f32(const fc_conv_params *p, const float *x, const float *w,
+                           const float *gy, float *gx, float *gw, fc_sgemm_fn gemm);
+int fc_conv_bwd_im2col_f64(const fc_conv_params *p, const double *x, const double *w,
+                           const double *gy, double *gx, double *gw, fc_dgemm_fn gemm);
 
 /* Workspace the im2col path allocates for these parameters and item size. */
 size_t fc_conv_im2col_workspace_bytes(const fc_conv_params *p, size_t itemsize);

@@ -19,15 +19,21 @@ int FC_ISA_FN(fc_conv_fwd_direct_f32)(const fc_conv_params *, const float *, con
                                       const float *, float *);
 int FC_ISA_FN(fc_conv_fwd_direct_f64)(const fc_conv_params *, const double *, const double *,
                                       const double *, double *);
+int FC_ISA_FN(fc_conv_bwd_input_f32)(const fc_conv_params *, const float *, const float *, float *);
+int FC_ISA_FN(fc_conv_bwd_input_f64)(const fc_conv_params *, const double *, const double *, double *);
+int FC_ISA_FN(fc_conv_bwd_weight_f32)(const fc_conv_params *, const float *, const float *, float *);
+int FC_ISA_FN(fc_conv_bwd_weight_f64)(const fc_conv_params *, const double *, const double *, double *);
+int FC_ISA_FN(fc_conv_bwd_bias_f32)(const fc_conv_params *, const float *, float *);
+int FC_ISA_FN(fc_conv_bwd_bias_f64)(const fc_conv_params *, const double *, double *);
 
 #define FC_REAL float
 #define FC_DT f32
-#include "fc_conv_direct.template.c"
+#include "fc_conv.template.c"
 #undef FC_REAL
 #undef FC_DT
 
 #define FC_REAL double
 #define FC_DT f64
-#include "fc_conv_direct.template.c"
+#include "fc_conv.template.c"
 #undef FC_REAL
 #undef FC_DT

@@ -117,4 +117,112 @@ int FC_CAT(fc_conv_fwd_im2col_, FC_DT)(const fc_conv_params *p, const FC_REAL *x
     return FC_OK;
 }
 
+#define COL2IM_TILE FC_CAT(fc_col2im_tile_, FC_DT)
+/* The adjoint of IM2COL_TILE: gxn[c, i] += col[k * T + t] for every (k, t) that
+ * read input cell i (through the padding mode), in a fixed order. */
+static void COL2IM_TILE(const fc_conv_params *p, FC_REAL *FC_RESTRICT gxn, fc_index g,
+                        fc_index p0, fc_index T, const FC_REAL *FC_RESTRICT col)
+{
+    const fc_index cig = p->c_in / p->groups;
+    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
+    const fc_index OH = p->out[1], OW = p->out[2];
+    const int mode = p->pad_mode;
+    const FC_REAL *row = col;
+    for (fc_index c = 0; c < cig; c++) {
+        FC_REAL *gc = gxn + (g * cig + c) * D * H * W;
+        for (fc_index kd = 0; kd < p->k[0]; kd++)
+            for (fc_index kh = 0; kh < p->k[1]; kh++)
+                for (fc_index kw = 0; kw < p->k[2]; kw++, row += T) {
+                    fc_index xo = p0 % OW, y = (p0 / OW) % OH, z = p0 / (OW * OH);
+                    for (fc_index t = 0; t < T;) {
+                        const fc_index seg = OW - xo < T - t ? OW - xo : T - t;
+                        const fc_index iz = fc_pad_index(z * p->stride[0] - p->pad[0] + kd * p->dil[0], D, mode);
+                        const fc_index iy = fc_pad_index(y * p->stride[1] - p->pad[1] + kh * p->dil[1], H, mode);
+                        if (iz >= 0 && iy >= 0) {
+                            FC_REAL *dst = gc + (iz * H + iy) * W;
+                            const fc_index sw = p->stride[2];
+                            fc_index ix = xo * sw - p->pad[2] + kw * p->dil[2];
+                            for (fc_index j = 0; j < seg; j++, ix += sw) {
+                                fc_index s = ix >= 0 && ix < W ? ix : fc_pad_index(ix, W, mode);
+                                if (s >= 0)
+                                    dst[s] += row[t + j];
+                            }
+                        }
+                        t += seg;
+                        xo = 0;
+                        if (++y == OH) {
+                            y = 0;
+                            z++;
+                        }
+                    }
+                }
+    }
+}
+
+/* Backward with the same tiles:
+ *   gw[g] (cog x K) += gy[g] tile (cog x T) . col^T      (weight gradient)
+ *   dcol (K x T)     = W[g]^T . gy[g] tile, then col2im   (input gradient)
+ * gx may be NULL (not needed).  Runs in the calling thread. */
+int FC_CAT(fc_conv_bwd_im2col_, FC_DT)(const fc_conv_params *p, const FC_REAL *x,
+                                       const FC_REAL *w, const FC_REAL *gy, FC_REAL *gx,
+                                       FC_REAL *gw, FC_GEMM_FN gemm)
+{
+    const fc_index G = p->groups, cig = p->c_in / G, cog = p->c_out / G;
+    const fc_index K = cig * p->k[0] * p->k[1] * p->k[2];
+    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
+    const fc_index P = p->out[0] * p->out[1] * p->out[2];
+    memset(gw, 0, (size_t)p->c_out * K * sizeof(FC_REAL));
+    if (gx)
+        memset(gx, 0, (size_t)p->n * p->c_in * in_plane * sizeof(FC_REAL));
+    if (p->n == 0 || P == 0)
+        return FC_OK;
+    const fc_index T = fc_im2col_tile_columns(p, sizeof(FC_REAL));
+    const int identity = fc_im2col_is_identity(p);
+    FC_REAL *col = NULL;
+    size_t bytes;
+    if (fc_mul_overflows(K * (fc_index)sizeof(FC_REAL), T, &bytes) || !(col = malloc(bytes)))
+        return FC_ENOMEM;
+    char no = 'N', tr = 'T';
+    FC_REAL one = 1, zero = 0;
+    for (fc_index n = 0; n < p->n; n++) {
+        const FC_REAL *xn = x + (size_t)n * p->c_in * in_plane;
+        FC_REAL *gxn = gx ? gx + (size_t)n * p->c_in * in_plane : NULL;
+        for (fc_index g = 0; g < G; g++) {
+            FC_REAL *gyg = (FC_REAL *)(gy + ((size_t)n * p->c_out + g * cog) * P);
+            FC_REAL *wg = (FC_REAL *)(w + g * cog * K);
+            FC_REAL *gwg = gw + g * cog * K;
+            for (fc_index p0 = 0; p0 < P; p0 += T) {
+                fc_blas_int m = (fc_blas_int)(P - p0 < T ? P - p0 : T);
+                fc_blas_int kk = (fc_blas_int)K, nco = (fc_blas_int)cog, ldp = (fc_blas_int)P, ldb;
+                FC_REAL *b;
+                if (identity) {
+                    b = (FC_REAL *)(xn + g * cig * in_plane + p0);
+                    ldb = (fc_blas_int)in_plane;
+                } else {
+                    IM2COL_TILE(p, xn, g, p0, m, col);
+                    b = col;
+                    ldb = m;
+                }
+                /* gw^T (K x cog, col-major) += col (K x m) . gy^T (m x cog) */
+                gemm(&tr, &no, &kk, &nco, &m, &one, b, &ldb, gyg + p0, &ldp, &one, gwg, &kk);
+                if (!gxn)
+                    continue;
+                if (identity) {
+                    /* gx^T (m x cig) = gy^T (m x cog) . W (cog x cig) */
+                    fc_blas_int ldx = (fc_blas_int)in_plane;
+                    gemm(&no, &tr, &m, &kk, &nco, &one, gyg + p0, &ldp, wg, &kk, &one,
+                         gxn + g * cig * in_plane + p0, &ldx);
+                } else {
+                    /* dcol^T (m x K) = gy^T (m x cog) . W (cog x K) */
+                    gemm(&no, &tr, &m, &kk, &nco, &one, gyg + p0, &ldp, wg, &kk, &zero, col, &m);
+                    COL2IM_TILE(p, gxn, g, p0, m, col);
+                }
+            }
+        }
+    }
+    free(col);
+    return FC_OK;
+}
+
 #undef IM2COL_TILE
+#undef COL2IM_TILE

@@ -20,13 +20,18 @@
 #if defined(FC_ISA_AVX512_BUILD)
 #define FC_VBYTES 64
 #define FC_MR 8
+#define FC_WTB 4
 #elif defined(FC_ISA_AVX2_BUILD)
 #define FC_VBYTES 32
 #define FC_MR 6
+#define FC_WTB 2
 #else
 #define FC_VBYTES 16
 #define FC_MR 4
+#define FC_WTB 2
 #endif
+/* Weight-gradient tile: FC_WMR output channels x FC_WTB kernel taps. */
+#define FC_WMR 4
 
 #define FC_ISA_FN(name) FC_CAT(name, FC_ISA_SUFFIX)
 

@@ -8,15 +8,19 @@ __version__ = "0.1.0"
 from fastconv._threads import get_num_threads, set_num_threads
 from fastconv._config import show_config
 from fastconv._select import ALGORITHMS
-from fastconv.conv import conv1d, conv2d, conv3d
+from fastconv.conv import (conv1d, conv1d_backward, conv2d, conv2d_backward, conv3d,
+                           conv3d_backward)
 from fastconv import analysis
 
 __all__ = [
     "ALGORITHMS",
     "analysis",
     "conv1d",
+    "conv1d_backward",
     "conv2d",
+    "conv2d_backward",
     "conv3d",
+    "conv3d_backward",
     "get_num_threads",
     "set_num_threads",
     "show_config",

@@ -232,6 +232,8 @@ class ConvCall(NamedTuple):
     dtype: np.dtype
     out_shape: tuple
     out: object
+    grad_output: object = None  # 5-D, for the backward pass
+    x_shape: tuple = ()         # the user's x shape (batched or not)
 
 
 def _pad3(values, fill):
@@ -239,12 +241,15 @@ def _pad3(values, fill):
 
 
 def check_conv(opname, nd, x, weight, bias, stride, padding, dilation, groups,
-               padding_mode, out):
-    """Validate a conv{1,2,3}d call; return a ConvCall."""
+               padding_mode, out, grad_output=None):
+    """Validate a conv{1,2,3}d call (or, with grad_output, its backward); return a
+    ConvCall."""
     x = as_array(opname, "x", x)
     weight = as_array(opname, "weight", weight)
     bias = None if bias is None else as_array(opname, "bias", bias)
-    dtype = result_dtype(opname, x=x, weight=weight, bias=bias)
+    if grad_output is not None:
+        grad_output = as_array(opname, "grad_output", grad_output)
+    dtype = result_dtype(opname, x=x, weight=weight, bias=bias, grad_output=grad_output)
     spatial = SPATIAL_NAMES[nd]
     if x.ndim not in (nd + 1, nd + 2):
         raise ValueError(f"{opname}: x must have shape (N, C, {spatial}) or, unbatched, "
@@ -304,7 +309,14 @@ def check_conv(opname, nd, x, weight, bias, stride, padding, dilation, groups,
     spec = ConvSpec(n, c_in, c_out, groups, _pad3(in_size, 1), _pad3(out_size, 1),
                     _pad3(kernel, 1), _pad3(stride, 1), _pad3(dilation, 1),
                     _pad3(before, 0), _pad3(after, 0), mode)
+    g5 = None
+    if grad_output is not None:
+        if grad_output.shape != tuple(out_shape):
+            raise ValueError(f"{opname}: grad_output has shape {grad_output.shape} but the "
+                             f"forward output for x {x.shape} and weight {weight.shape} has "
+                             f"shape {tuple(out_shape)}")
+        g5 = as_c_float(grad_output, dtype).reshape((n, c_out) + spec.out_size)
     x5 = as_c_float(xb, dtype).reshape((n, c_in) + spec.in_size)
     w5 = as_c_float(weight, dtype).reshape((c_out, c_in_g) + spec.kernel)
     b = None if bias is None else as_c_float(bias, dtype)
-    return ConvCall(x5, w5, b, spec, dtype, out_shape, out)
+    return ConvCall(x5, w5, b, spec, dtype, out_shape, out, g5, x.shape)

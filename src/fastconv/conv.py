@@ -8,7 +8,8 @@ import numpy as np
 from fastconv import _config, _select, _threads, _validate
 from fastconv._ext import _conv
 
-__all__ = ["conv1d", "conv2d", "conv3d"]
+__all__ = ["conv1d", "conv2d", "conv3d", "conv1d_backward", "conv2d_backward",
+           "conv3d_backward"]
 
 _blas_module = None
 
@@ -103,3 +104,84 @@ conv2d.__doc__ = _DOC.format(n=2, sp="H, W", ksp="kH, kW", osp="H_out, W_out") +
            [4., 6., 6., 4.]], dtype=float32)
     """
 conv3d.__doc__ = _DOC.format(n=3, sp="D, H, W", ksp="kD, kH, kW", osp="D_out, H_out, W_out")
+
+
+# ------------------------------------------------------------------ backward ----
+def _convolve_backward(opname, nd, grad_output, x, weight, stride, padding, dilation, groups,
+                       padding_mode, need_input, need_bias, algorithm):
+    call = _validate.check_conv(opname, nd, x, weight, None, stride, padding, dilation,
+                                groups, padding_mode, None, grad_output=grad_output)
+    spec = call.spec
+    algorithm = _select.conv_algorithm(opname, spec, algorithm)
+    dtype = call.dtype
+    grad_weight = np.empty(call.weight.shape, dtype)
+    grad_input = np.empty((spec.n, spec.c_in) + spec.in_size, dtype) if need_input else None
+    grad_bias = np.empty(spec.c_out, dtype) if need_bias else None
+    nt = _threads.team_size(spec.macs)
+    isa = _config.isa_code()
+    if spec.n == 0:
+        grad_weight[...] = 0
+        if need_bias:
+            grad_bias[...] = 0
+    elif algorithm == "im2col":
+        _blas().conv_bwd_im2col(call.x, call.weight, call.grad_output, grad_input,
+                                grad_weight, spec)
+    else:
+        if need_input:
+            _conv.conv_bwd_input(call.grad_output, call.weight, grad_input, spec, nt, isa)
+        _conv.conv_bwd_weight(call.x, call.grad_output, grad_weight, spec, nt, isa)
+    if need_bias and spec.n:
+        _conv.conv_bwd_bias(call.grad_output, grad_bias, spec, nt, isa)
+    grad_weight = grad_weight.reshape(np.shape(weight))
+    if need_input:
+        grad_input = grad_input.reshape(call.x_shape)
+    return grad_input, grad_weight, grad_bias
+
+
+_BWD_DOC = """Gradients of :func:`conv{n}d` (what PyTorch autograd returns for the same call).
+
+    Parameters
+    ----------
+    grad_output : array_like, shape of ``conv{n}d(x, weight, ...)``
+        Gradient of the loss with respect to the convolution's output.
+    x, weight, stride, padding, dilation, groups, padding_mode, algorithm
+        As in :func:`conv{n}d`.
+    need_input : bool, keyword-only
+        Compute ``grad_input`` (skip it for a network's first layer).
+    need_bias : bool, keyword-only
+        Compute ``grad_bias``.
+
+    Returns
+    -------
+    grad_input : ndarray of x's shape, or None
+        Padded cells' gradients are folded back onto the input cells they read.
+    grad_weight : ndarray of weight's shape
+    grad_bias : ndarray (C_out,), or None
+
+    Notes
+    -----
+    Every element is reduced by one thread in a fixed order, so results are
+    bitwise identical for any number of threads.
+    """
+
+
+def conv1d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1,
+                    padding_mode="zeros", *, need_input=True, need_bias=True, algorithm="auto"):
+    return _convolve_backward("conv1d_backward", 1, grad_output, x, weight, stride, padding,
+                              dilation, groups, padding_mode, need_input, need_bias, algorithm)
+
+
+def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1,
+                    padding_mode="zeros", *, need_input=True, need_bias=True, algorithm="auto"):
+    return _convolve_backward("conv2d_backward", 2, grad_output, x, weight, stride, padding,
+                              dilation, groups, padding_mode, need_input, need_bias, algorithm)
+
+
+def conv3d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1,
+                    padding_mode="zeros", *, need_input=True, need_bias=True, algorithm="auto"):
+    return _convolve_backward("conv3d_backward", 3, grad_output, x, weight, stride, padding,
+                              dilation, groups, padding_mode, need_input, need_bias, algorithm)
+
+
+for _n, _f in ((1, conv1d_backward), (2, conv2d_backward), (3, conv3d_backward)):
+    _f.__doc__ = _BWD_DOC.format(n=_n)

@@ -36,3 +36,25 @@ def conv_fwd_im2col(const floating[:, :, :, :, ::1] x, const floating[:, :, :, :
             status = fc_conv_fwd_im2col_f64(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
                                             &out[0, 0, 0, 0, 0], <fc_dgemm_fn>dgemm)
     check_status(status, "conv")
+
+
+def conv_bwd_im2col(const floating[:, :, :, :, ::1] x, const floating[:, :, :, :, ::1] w,
+                    const floating[:, :, :, :, ::1] gy, floating[:, :, :, :, ::1] gx,
+                    floating[:, :, :, :, ::1] gw, spec):
+    """im2col + GEMM backward: weight gradient into `gw`, input gradient into `gx`
+    (skipped when gx is None)."""
+    cdef fc_conv_params p = make_conv_params(spec, 1, 0)
+    cdef floating *gxptr = NULL
+    cdef int status
+    if gx is not None:
+        gxptr = &gx[0, 0, 0, 0, 0]
+    with nogil:
+        if floating is float:
+            status = fc_conv_bwd_im2col_f32(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0],
+                                            &gy[0, 0, 0, 0, 0], gxptr, &gw[0, 0, 0, 0, 0],
+                                            <fc_sgemm_fn>sgemm)
+        else:
+            status = fc_conv_bwd_im2col_f64(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0],
+                                            &gy[0, 0, 0, 0, 0], gxptr, &gw[0, 0, 0, 0, 0],
+                                            <fc_dgemm_fn>dgemm)
+    check_status(status, "conv backward (im2col)")

@@ -23,3 +23,46 @@ def conv_fwd_direct(const floating[:, :, :, :, ::1] x, const floating[:, :, :, :
             status = fc_conv_fwd_direct_f64(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
                                             &out[0, 0, 0, 0, 0])
     check_status(status, "conv")
+
+
+def conv_bwd_input(const floating[:, :, :, :, ::1] gy, const floating[:, :, :, :, ::1] w,
+                   floating[:, :, :, :, ::1] gx, spec, int num_threads, int isa):
+    """Gradient of the convolution with respect to its input, into `gx`."""
+    cdef fc_conv_params p = make_conv_params(spec, num_threads, isa)
+    cdef int status
+    with nogil:
+        if floating is float:
+            status = fc_conv_bwd_input_f32(&p, &gy[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0],
+                                           &gx[0, 0, 0, 0, 0])
+        else:
+            status = fc_conv_bwd_input_f64(&p, &gy[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0],
+                                           &gx[0, 0, 0, 0, 0])
+    check_status(status, "conv backward (input)")
+
+
+def conv_bwd_weight(const floating[:, :, :, :, ::1] x, const floating[:, :, :, :, ::1] gy,
+                    floating[:, :, :, :, ::1] gw, spec, int num_threads, int isa):
+    """Gradient of the convolution with respect to its weight, into `gw`."""
+    cdef fc_conv_params p = make_conv_params(spec, num_threads, isa)
+    cdef int status
+    with nogil:
+        if floating is float:
+            status = fc_conv_bwd_weight_f32(&p, &x[0, 0, 0, 0, 0], &gy[0, 0, 0, 0, 0],
+                                            &gw[0, 0, 0, 0, 0])
+        else:
+            status = fc_conv_bwd_weight_f64(&p, &x[0, 0, 0, 0, 0], &gy[0, 0, 0, 0, 0],
+                                            &gw[0, 0, 0, 0, 0])
+    check_status(status, "conv backward (weight)")
+
+
+def conv_bwd_bias(const floating[:, :, :, :, ::1] gy, floating[::1] gb, spec,
+                  int num_threads, int isa):
+    """Gradient of the convolution with respect to its bias, into `gb`."""
+    cdef fc_conv_params p = make_conv_params(spec, num_threads, isa)
+    cdef int status
+    with nogil:
+        if floating is float:
+            status = fc_conv_bwd_bias_f32(&p, &gy[0, 0, 0, 0, 0], &gb[0])
+        else:
+            status = fc_conv_bwd_bias_f64(&p, &gy[0, 0, 0, 0, 0], &gb[0])
+    check_status(status, "conv backward (bias)")

@@ -51,8 +51,22 @@ cdef extern from "fc_conv.h" nogil:
                                const float *bias, float *out) noexcept
     int fc_conv_fwd_direct_f64(const fc_conv_params *p, const double *x, const double *w,
                                const double *bias, double *out) noexcept
+    int fc_conv_bwd_input_f32(const fc_conv_params *p, const float *gy, const float *w,
+                              float *gx) noexcept
+    int fc_conv_bwd_input_f64(const fc_conv_params *p, const double *gy, const double *w,
+                              double *gx) noexcept
+    int fc_conv_bwd_weight_f32(const fc_conv_params *p, const float *x, const float *gy,
+                               float *gw) noexcept
+    int fc_conv_bwd_weight_f64(const fc_conv_params *p, const double *x, const double *gy,
+                               double *gw) noexcept
+    int fc_conv_bwd_bias_f32(const fc_conv_params *p, const float *gy, float *gb) noexcept
+    int fc_conv_bwd_bias_f64(const fc_conv_params *p, const double *gy, double *gb) noexcept
     int fc_conv_fwd_im2col_f32(const fc_conv_params *p, const float *x, const float *w,
                                const float *bias, float *out, fc_sgemm_fn gemm) noexcept
     int fc_conv_fwd_im2col_f64(const fc_conv_params *p, const double *x, const double *w,
                                const double *bias, double *out, fc_dgemm_fn gemm) noexcept
+    int fc_conv_bwd_im2col_f32(const fc_conv_params *p, const float *x, const float *w,
+                               const float *gy, float *gx, float *gw, fc_sgemm_fn gemm) noexcept
+    int fc_conv_bwd_im2col_f64(const fc_conv_params *p, const double *x, const double *w,
+                               const double *gy, double *gx, double *gw, fc_dgemm_fn gemm) noexcept
     size_t fc_conv_im2col_workspace_bytes(const fc_conv_params *p, size_t itemsize) noexcept

@@ -1,0 +1,656 @@
+/*
+ * fc_conv.template.c - direct convolution, forward and backward, one dtype.
+ * Included by fc_conv_simd.c with FC_REAL (float/double) and FC_DT (f32/f64).
+ *
+ * FORWARD
+ *   out[n, g*Cog + o, z, y, x] = bias[g*Cog + o]
+ *       + sum_{c < Cig, kd, kh, kw} w[g*Cog + o, c, kd, kh, kw]
+ *                                   * xpad[n, g*Cig + c, z*sd + kd*dd, y*sh + kh*dh, x*sw + kw*dw]
+ * where xpad is the input read through the padding mode (fc_pad_index).
+ *
+ * Phases:
+ *  1. pack the weights once per call as [g][oc tile][c, kd, kh][kw][mr] (zero-filled
+ *     past the group's last output channel), so the micro-kernel reads them in order;
+ *  2. split the output into tasks (n, g, z, y, channel range) run by the OpenMP
+ *     team with dynamic scheduling; a task walks its output row in chunks of at
+ *     most FC_CHUNK outputs;
+ *  3. for a chunk, gather each input row it needs, (c, kd, kh), padded through
+ *     the padding mode and split into `stride` phases, into the thread's own row
+ *     panel: phase q, element j holds xpad[.., (x0 + j) * sw + q - pw], so that
+ *     for every kw the inputs of consecutive outputs are consecutive in memory;
+ *  4. the micro-kernel keeps an mr x (nv vectors) tile of outputs in registers,
+ *     accumulates over (c, kd, kh, kw) and stores the tile once, bias included.
+ * Only one output row's input rows are ever padded, never the whole input.
+ */
+#ifndef FC_REAL
+#error "FC_REAL must be defined (float or double) before including this template"
+#endif
+#ifndef FC_DT
+#error "FC_DT must be defined (f32 or f64) before including this template"
+#endif
+
+#define FC_VL (FC_VBYTES / (int)sizeof(FC_REAL))
+#define VEC FC_CAT(fc_vec_, FC_DT)
+typedef FC_REAL VEC __attribute__((vector_size(FC_VBYTES)));
+
+#define LOADV FC_CAT(fc_loadv_, FC_DT)
+FC_INLINE VEC LOADV(const FC_REAL *p)
+{
+    VEC v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+#define BCAST FC_CAT(fc_bcast_, FC_DT)
+/* s - 0 is exactly s (also for -0), so this folds to a plain broadcast. */
+FC_INLINE VEC BCAST(FC_REAL s) { return s - (VEC){0}; }
+
+/* mr x nv micro-kernel (mr output channels, nv vectors of outputs along the row;
+ * called with constant mr, nv so the accumulators live in registers).
+ * panel: `nrows` rows, `row_stride` apart; taps[t]: where kernel tap t of output
+ * j0 starts in a row, less j0; wp: packed weights [nrows][kw][mr]; bias_tile: mr
+ * biases.  Writes the
+ * tile as mr rows of nv * FC_VL values. */
+#define UKERNEL FC_CAT(fc_conv_direct_ukernel_, FC_DT)
+FC_INLINE void UKERNEL(int mr, int nv, const FC_REAL *FC_RESTRICT panel, fc_index nrows,
+                       fc_index row_stride, const fc_index *FC_RESTRICT taps, fc_index kw,
+                       fc_index j0, const FC_REAL *FC_RESTRICT wp,
+                       const FC_REAL *FC_RESTRICT bias_tile, FC_REAL *FC_RESTRICT tile)
+{
+    VEC acc[2 * FC_MR][2];
+#pragma GCC unroll 16
+    for (int m = 0; m < mr; m++) {
+        VEC b = BCAST(bias_tile[m]);
+        acc[m][0] = b;
+        acc[m][1] = b;
+    }
+    for (fc_index r = 0; r < nrows; r++) {
+        const FC_REAL *row = panel + r * row_stride + j0;
+        for (fc_index t = 0; t < kw; t++) {
+            const FC_REAL *src = row + taps[t];
+            VEC v0 = LOADV(src);
+            VEC v1 = nv > 1 ? LOADV(src + FC_VL) : v0;
+#pragma GCC unroll 16
+            for (int m = 0; m < mr; m++) {
+                VEC wv = BCAST(wp[m]);
+                acc[m][0] += wv * v0;
+                if (nv > 1)
+                    acc[m][1] += wv * v1;
+            }
+            wp += mr;
+        }
+    }
+#pragma GCC unroll 16
+    for (int m = 0; m < mr; m++) {
+        memcpy(tile + m * nv * FC_VL, &acc[m][0], sizeof(VEC));
+        if (nv > 1)
+            memcpy(tile + m * nv * FC_VL + FC_VL, &acc[m][1], sizeof(VEC));
+    }
+}
+
+/* Fill the row panel for output row (z, y), outputs [x0, x0 + cw), of group g. */
+#define FILL_PANEL FC_CAT(fc_conv_direct_fill_panel_, FC_DT)
+static void FILL_PANEL(const fc_conv_params *p, const FC_REAL *FC_RESTRICT xn, fc_index g,
+                       fc_index z, fc_index y, fc_index x0, fc_index plen,
+                       fc_index row_stride, const unsigned char *phase_used,
+                       FC_REAL *FC_RESTRICT panel)
+{
+    const fc_index cig = p->c_in / p->groups;
+    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
+    const fc_index sw = p->stride[2], pw = p->pad[2];
+    const int mode = p->pad_mode;
+    fc_index r = 0;
+    for (fc_index c = 0; c < cig; c++) {
+        const FC_REAL *xc = xn + (g * cig + c) * D * H * W;
+        for (fc_index kd = 0; kd < p->k[0]; kd++) {
+            fc_index iz = fc_pad_index(z * p->stride[0] - p->pad[0] + kd * p->dil[0], D, mode);
+            for (fc_index kh = 0; kh < p->k[1]; kh++, r++) {
+                fc_index iy = fc_pad_index(y * p->stride[1] - p->pad[1] + kh * p->dil[1], H, mode);
+                FC_REAL *dst = panel + r * row_stride;
+                if (iz < 0 || iy < 0) {
+                    memset(dst, 0, (size_t)row_stride * sizeof(FC_REAL));
+                    continue;
+                }
+                const FC_REAL *src = xc + (iz * H + iy) * W;
+                for (fc_index q = 0; q < sw; q++) {
+                    if (!phase_used[q])
+                        continue; /* no kernel tap reads this phase */
+                    FC_REAL *d = dst + q * plen;
+                    fc_index ix = x0 * sw + q - pw; /* input index of d[0] */
+                    fc_index j = 0;
+                    /* left edge, interior (a strided copy), right edge */
+                    for (; j < plen && ix < 0; j++, ix += sw) {
+                        fc_index s = fc_pad_index(ix, W, mode);
+                        d[j] = s < 0 ? (FC_REAL)0 : src[s];
+                    }
+                    for (; j < plen && ix < W; j++, ix += sw)
+                        d[j] = src[ix];
+                    for (; j < plen; j++, ix += sw) {
+                        fc_index s = fc_pad_index(ix, W, mode);
+                        d[j] = s < 0 ? (FC_REAL)0 : src[s];
+                    }
+                }
+            }
+        }
+    }
+}
+
+int FC_ISA_FN(FC_CAT(fc_conv_fwd_direct_, FC_DT))(const fc_conv_params *p,
+                                                  const FC_REAL *x, const FC_REAL *w,
+                                                  const FC_REAL *bias, FC_REAL *out)
+{
+    const fc_index G = p->groups, cig = p->c_in / G, cog = p->c_out / G;
+    const fc_index KD = p->k[0], KH = p->k[1], KW = p->k[2];
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index sw = p->stride[2], dw = p->dil[2];
+    const fc_index nrows = cig * KD * KH;           /* input rows per output row */
+    const fc_index ktot = nrows * KW;               /* reduction length */
+    /* Rows of one or two vectors; a one-vector row gets twice the channels so the
+     * tile keeps as many accumulators. */
+    const int nv = OW > FC_VL ? 2 : 1;
+    const int mr = nv == 2 ? FC_MR : 2 * FC_MR;
+    const fc_index ntile = (cog + mr - 1) / mr; /* oc tiles per group */
+    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
+    const fc_index out_plane = OD * OH * OW;
+    if (p->n == 0 || out_plane == 0 || p->c_out == 0)
+        return FC_OK;
+
+    const fc_index nr = (fc_index)nv * FC_VL;
+    fc_index chunk = OW < FC_CHUNK ? OW : FC_CHUNK;
+    chunk = (chunk + nr - 1) / nr * nr;
+    /* Each phase holds the chunk plus the reach of the kernel, plus slack so the
+     * second vector of the last tile stays inside the panel. */
+    const fc_index plen = chunk + ((KW - 1) * dw) / sw + 2 * FC_VL;
+    const fc_index row_stride = sw * plen;
+    size_t panel_elems, wpack_elems;
+    if (fc_mul_overflows(nrows, row_stride, &panel_elems)
+        || fc_mul_overflows(G * ntile * mr, ktot, &wpack_elems))
+        return FC_ENOMEM;
+
+    /* 1. packed weights [g][tile][r][kw][MR] and padded bias [g][tile][MR] */
+    FC_REAL *wpack = malloc(wpack_elems * sizeof(FC_REAL));
+    FC_REAL *bpack = calloc((size_t)G * ntile * mr, sizeof(FC_REAL));
+    const int nt = p->num_threads > 0 ? p->num_threads : 1;
+    size_t panels_bytes;
+    FC_REAL *panels = NULL;
+    unsigned char *phase_used = calloc((size_t)sw, 1);
+    fc_index *taps = malloc((size_t)KW * sizeof(fc_index));
+    if (!fc_mul_overflows((fc_index)nt * (fc_index)sizeof(FC_REAL), (fc_index)panel_elems, &panels_bytes))
+        panels = malloc(panels_bytes);
+    if (!wpack || !bpack || !panels || !phase_used || !taps) {
+        free(taps);
+        free(wpack);
+        free(bpack);
+        free(panels);
+        free(phase_used);
+        return FC_ENOMEM;
+    }
+    /* Tap t of output j reads phase (t*dw) % sw at element j + (t*dw) / sw. */
+    for (fc_index t = 0; t < KW; t++) {
+        phase_used[(t * dw) % sw] = 1;
+        taps[t] = ((t * dw) % sw) * plen + (t * dw) / sw;
+    }
+    for (fc_index g = 0; g < G; g++)
+        for (fc_index t = 0; t < ntile; t++) {
+            FC_REAL *dst = wpack + ((size_t)g * ntile + t) * ktot * mr;
+            for (fc_index k = 0; k < ktot; k++)
+                for (int m = 0; m < mr; m++) {
+                    fc_index o = t * mr + m;
+                    dst[k * mr + m] = o < cog ? w[(g * cog + o) * ktot + k] : (FC_REAL)0;
+                }
+            if (bias)
+                for (int m = 0; m < mr && t * mr + m < cog; m++)
+                    bpack[(g * ntile + t) * mr + m] = bias[g * cog + t * mr + m];
+        }
+
+    /* 2. tasks: (n, g, z, y, channel split).  Split channels when there are too
+     * few rows to keep the team busy. */
+    const fc_index rows_total = p->n * G * OD * OH;
+    fc_index nsplit = 1;
+    while (nsplit < ntile && rows_total * nsplit < 4 * (fc_index)nt)
+        nsplit++;
+    const fc_index ntasks = rows_total * nsplit;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        FC_REAL *panel = panels + (size_t)fc_thread_num() * panel_elems;
+        FC_REAL tile[FC_MR * 2 * FC_VL];
+#pragma omp for schedule(dynamic, 1)
+        for (fc_index task = 0; task < ntasks; task++) {
+            fc_index rem = task;
+            const fc_index split = rem % nsplit; rem /= nsplit;
+            const fc_index y = rem % OH; rem /= OH;
+            const fc_index z = rem % OD; rem /= OD;
+            const fc_index g = rem % G; rem /= G;
+            const fc_index n = rem;
+            const fc_index t_lo = split * ntile / nsplit, t_hi = (split + 1) * ntile / nsplit;
+            const FC_REAL *xn = x + (size_t)n * p->c_in * in_plane;
+            for (fc_index x0 = 0; x0 < OW; x0 += chunk) {
+                const fc_index cw = OW - x0 < chunk ? OW - x0 : chunk;
+                FILL_PANEL(p, xn, g, z, y, x0, plen, row_stride, phase_used, panel);
+                for (fc_index t = t_lo; t < t_hi; t++) {
+                    const FC_REAL *wp = wpack + ((size_t)g * ntile + t) * ktot * mr;
+                    const FC_REAL *bp = bpack + (g * ntile + t) * mr;
+                    const fc_index o0 = t * mr;
+                    const int mvalid = (int)(cog - o0 < mr ? cog - o0 : mr);
+                    for (fc_index j0 = 0; j0 < cw; j0 += nr) {
+                        const fc_index nvalid = cw - j0 < nr ? cw - j0 : nr;
+                        if (nv == 2)
+                            UKERNEL(FC_MR, 2, panel, nrows, row_stride, taps, KW, j0, wp, bp, tile);
+                        else
+                            UKERNEL(2 * FC_MR, 1, panel, nrows, row_stride, taps, KW, j0, wp, bp, tile);
+                        for (int m = 0; m < mvalid; m++) {
+                            FC_REAL *dst = out + ((size_t)(n * p->c_out + g * cog + o0 + m) * OD + z) * OH * OW
+                                           + y * OW + x0 + j0;
+                            memcpy(dst, tile + m * nv * FC_VL, (size_t)nvalid * sizeof(FC_REAL));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    free(wpack);
+    free(bpack);
+    free(panels);
+    free(phase_used);
+    free(taps);
+    return FC_OK;
+}
+
+
+/* ------------------------------------------------------------------ backward */
+/*
+ * BACKWARD, INPUT (a gather: each gx element is written by one task only)
+ *   gxpad[c, P] = sum over (o, kd, kh, kw) with P = o*s + k*d of w[o, c, k] * gy[o, o_pos]
+ *   gx[c, i]    = sum over the padded positions P that read input cell i
+ *                 (fc_pad_index(P - pad) == i) of gxpad[c, P]
+ * For a padded row (pz, py) only the taps with kd*dd = pz (mod sd) and kh*dh = py
+ * (mod sh) contribute, and along the row the padded positions split into sw phases
+ * qx, each read by the taps with kw*dw = qx (mod sw): phase qx, element j (position
+ * P = j*sw + qx) is sum over those taps of w * gy[j - (kw*dw - qx)/sw].  So per
+ * phase combination this is again a register-tiled row kernel (the forward one),
+ * over rows (o, kd, kh) of gy and shifted taps, with the weights packed per
+ * combination.  Tasks own output rows (n, g, iz, iy, channel range); a task
+ * computes every padded row that folds onto its input row, in a fixed order.
+ */
+#define PHASE_TAPS FC_CAT(fc_conv_phase_taps_, FC_DT)
+/* For one axis: list the taps k (in order) by phase q = (k*d) % s.
+ * start[q]..start[q+1] index into order[]. */
+static void PHASE_TAPS(fc_index K, fc_index d, fc_index s, fc_index *start, fc_index *order)
+{
+    fc_index n = 0;
+    for (fc_index q = 0; q < s; q++) {
+        start[q] = n;
+        for (fc_index k = 0; k < K; k++)
+            if ((k * d) % s == q)
+                order[n++] = k;
+    }
+    start[s] = n;
+}
+
+int FC_ISA_FN(FC_CAT(fc_conv_bwd_input_, FC_DT))(const fc_conv_params *p, const FC_REAL *gy,
+                                                 const FC_REAL *w, FC_REAL *gx)
+{
+    const fc_index G = p->groups, cig = p->c_in / G, cog = p->c_out / G;
+    const fc_index KD = p->k[0], KH = p->k[1], KW = p->k[2];
+    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
+    const fc_index dd = p->dil[0], dh = p->dil[1], dw = p->dil[2];
+    const fc_index ktot = KD * KH * KW;
+    const fc_index in_plane = D * H * W, out_plane = OD * OH * OW;
+    const int mode = p->pad_mode;
+    if (p->n == 0 || in_plane == 0 || p->c_in == 0)
+        return FC_OK;
+
+    /* Last padded position any output reads, per axis. */
+    const fc_index PZ = (OD - 1) * sd + (KD - 1) * dd, PY = (OH - 1) * sh + (KH - 1) * dh;
+    const fc_index PX = (OW - 1) * sw + (KW - 1) * dw;
+    const fc_index JQ = PX / sw + 1;        /* positions of phase 0 (the longest) */
+    const fc_index mx = ((KW - 1) * dw) / sw; /* the largest tap shift */
+
+    const int nv = JQ > FC_VL ? 2 : 1;
+    const int mr = nv == 2 ? FC_MR : 2 * FC_MR;
+    const fc_index nr = (fc_index)nv * FC_VL;
+    const fc_index ntile = (cig + mr - 1) / mr;
+    fc_index chunk = JQ < FC_CHUNK ? JQ : FC_CHUNK;
+    chunk = (chunk + nr - 1) / nr * nr;
+    const fc_index plen = chunk + mx + 2 * FC_VL; /* gy[j0 - mx .. j0 + chunk + slack) */
+    const fc_index maxrows = cog * KD * KH;
+
+    /* Taps by phase on each axis. */
+    fc_index *zs = malloc((size_t)(sd + 1 + KD + sh + 1 + KH + sw + 1 + KW) * sizeof(fc_index));
+    if (!zs)
+        return FC_ENOMEM;
+    fc_index *zo = zs + sd + 1, *ys = zo + KD, *yo = ys + sh + 1, *xs = yo + KH, *xo = xs + sw + 1;
+    PHASE_TAPS(KD, dd, sd, zs, zo);
+    PHASE_TAPS(KH, dh, sh, ys, yo);
+    PHASE_TAPS(KW, dw, sw, xs, xo);
+
+    /* Weights packed per (g, tile, qz, qy, qx): [o][kd in qz][kh in qy][kw in qx][mr]. */
+    size_t wq_elems, panel_elems, panels_bytes;
+    if (fc_mul_overflows(G * ntile * mr, cog * ktot, &wq_elems)
+        || fc_mul_overflows(maxrows, plen, &panel_elems)
+        || fc_mul_overflows((fc_index)p->num_threads * (fc_index)sizeof(FC_REAL), (fc_index)panel_elems,
+                            &panels_bytes)) {
+        free(zs);
+        return FC_ENOMEM;
+    }
+    const int nt = p->num_threads > 0 ? p->num_threads : 1;
+    FC_REAL *wq = malloc(wq_elems * sizeof(FC_REAL));
+    FC_REAL *panels = malloc(panels_bytes);
+    fc_index *woff = malloc((size_t)(sd * sh * sw) * sizeof(fc_index));
+    fc_index *taps = malloc((size_t)KW * sizeof(fc_index));
+    if (!wq || !panels || !woff || !taps) {
+        free(zs);
+        free(wq);
+        free(panels);
+        free(woff);
+        free(taps);
+        return FC_ENOMEM;
+    }
+    /* woff[combo]: offset of a combination's block inside one (g, tile) pack. */
+    {
+        fc_index off = 0;
+        for (fc_index qz = 0; qz < sd; qz++)
+            for (fc_index qy = 0; qy < sh; qy++)
+                for (fc_index qx = 0; qx < sw; qx++) {
+                    woff[(qz * sh + qy) * sw + qx] = off;
+                    off += cog * (zs[qz + 1] - zs[qz]) * (ys[qy + 1] - ys[qy])
+                           * (xs[qx + 1] - xs[qx]) * mr;
+                }
+    }
+    for (fc_index g = 0; g < G; g++)
+        for (fc_index t = 0; t < ntile; t++) {
+            FC_REAL *base = wq + ((size_t)g * ntile + t) * cog * ktot * mr;
+            for (fc_index qz = 0; qz < sd; qz++)
+                for (fc_index qy = 0; qy < sh; qy++)
+                    for (fc_index qx = 0; qx < sw; qx++) {
+                        FC_REAL *dst = base + woff[(qz * sh + qy) * sw + qx];
+                        for (fc_index o = 0; o < cog; o++)
+                            for (fc_index a = zs[qz]; a < zs[qz + 1]; a++)
+                                for (fc_index b = ys[qy]; b < ys[qy + 1]; b++)
+                                    for (fc_index c = xs[qx]; c < xs[qx + 1]; c++)
+                                        for (int m = 0; m < mr; m++, dst++) {
+                                            fc_index ci = t * mr + m;
+                                            *dst = ci < cig
+                                                       ? w[(((g * cog + o) * cig + ci) * KD + zo[a]) * KH * KW
+                                                           + yo[b] * KW + xo[c]]
+                                                       : (FC_REAL)0;
+                                        }
+                    }
+        }
+    /* Tap t of phase qx reads gy[j - (kw*dw - qx)/sw], at panel offset mx - that. */
+    for (fc_index qx = 0; qx < sw; qx++)
+        for (fc_index c = xs[qx]; c < xs[qx + 1]; c++)
+            taps[c] = mx - (xo[c] * dw - qx) / sw;
+
+    const fc_index rows_total = p->n * G * D * H;
+    fc_index nsplit = 1;
+    while (nsplit < ntile && rows_total * nsplit < 4 * (fc_index)nt)
+        nsplit++;
+    const fc_index ntasks = rows_total * nsplit;
+    const FC_REAL zero_bias[2 * FC_MR] = {0};
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        FC_REAL *panel = panels + (size_t)fc_thread_num() * panel_elems;
+        FC_REAL tile[FC_MR * 2 * FC_VL];
+#pragma omp for schedule(dynamic, 1)
+        for (fc_index task = 0; task < ntasks; task++) {
+            fc_index rem = task;
+            const fc_index split = rem % nsplit; rem /= nsplit;
+            const fc_index iy = rem % H; rem /= H;
+            const fc_index iz = rem % D; rem /= D;
+            const fc_index g = rem % G; rem /= G;
+            const fc_index n = rem;
+            const fc_index t_lo = split * ntile / nsplit, t_hi = (split + 1) * ntile / nsplit;
+            const fc_index c_lo = t_lo * mr, c_hi = t_hi * mr < cig ? t_hi * mr : cig;
+            FC_REAL *gxn = gx + ((size_t)n * p->c_in + g * cig) * in_plane;
+            const FC_REAL *gyn = gy + ((size_t)n * p->c_out + g * cog) * out_plane;
+            for (fc_index c = c_lo; c < c_hi; c++)
+                memset(gxn + c * in_plane + (iz * H + iy) * W, 0, (size_t)W * sizeof(FC_REAL));
+            for (fc_index pz = 0; pz <= PZ; pz++) {
+                if (fc_pad_index(pz - p->pad[0], D, mode) != iz)
+                    continue;
+                const fc_index qz = pz % sd;
+                for (fc_index py = 0; py <= PY; py++) {
+                    if (fc_pad_index(py - p->pad[1], H, mode) != iy)
+                        continue;
+                    const fc_index qy = py % sh;
+                    const fc_index nz = zs[qz + 1] - zs[qz], ny = ys[qy + 1] - ys[qy];
+                    const fc_index nrows = cog * nz * ny;
+                    if (nrows == 0)
+                        continue;
+                    for (fc_index j0c = 0; j0c < JQ; j0c += chunk) {
+                        /* panel rows (o, kd, kh): gy[o, oz, oy, j0c - mx + u] or zeros */
+                        FC_REAL *row = panel;
+                        for (fc_index o = 0; o < cog; o++)
+                            for (fc_index a = zs[qz]; a < zs[qz + 1]; a++) {
+                                const fc_index oz = (pz - zo[a] * dd) / sd;
+                                const int zok = pz - zo[a] * dd >= 0 && oz < OD;
+                                for (fc_index b = ys[qy]; b < ys[qy + 1]; b++, row += plen) {
+                                    const fc_index oy = (py - yo[b] * dh) / sh;
+                                    if (!zok || py - yo[b] * dh < 0 || oy >= OH) {
+                                        memset(row, 0, (size_t)plen * sizeof(FC_REAL));
+                                        continue;
+                                    }
+                                    const FC_REAL *src = gyn + o * out_plane + (oz * OH + oy) * OW;
+                                    for (fc_index u = 0; u < plen; u++) {
+                                        const fc_index x = j0c - mx + u;
+                                        row[u] = x >= 0 && x < OW ? src[x] : (FC_REAL)0;
+                                    }
+                                }
+                            }
+                        for (fc_index qx = 0; qx < sw; qx++) {
+                            const fc_index ntap = xs[qx + 1] - xs[qx];
+                            const fc_index jq = qx <= PX ? (PX - qx) / sw + 1 : 0;
+                            if (ntap == 0 || j0c >= jq)
+                                continue;
+                            const fc_index cw = jq - j0c < chunk ? jq - j0c : chunk;
+                            for (fc_index t = t_lo; t < t_hi; t++) {
+                                const FC_REAL *wp = wq + ((size_t)g * ntile + t) * cog * ktot * mr
+                                                    + woff[(qz * sh + qy) * sw + qx];
+                                const fc_index c0 = t * mr;
+                                const int mvalid = (int)(cig - c0 < mr ? cig - c0 : mr);
+                                for (fc_index j0 = 0; j0 < cw; j0 += nr) {
+                                    const fc_index nvalid = cw - j0 < nr ? cw - j0 : nr;
+                                    if (nv == 2)
+                                        UKERNEL(FC_MR, 2, panel, nrows, plen, taps + xs[qx], ntap, j0, wp,
+                                                zero_bias, tile);
+                                    else
+                                        UKERNEL(2 * FC_MR, 1, panel, nrows, plen, taps + xs[qx], ntap, j0,
+                                                wp, zero_bias, tile);
+                                    /* fold phase positions P = j*sw + qx onto input cells */
+                                    for (int m = 0; m < mvalid; m++) {
+                                        FC_REAL *dst = gxn + (c0 + m) * in_plane + (iz * H + iy) * W;
+                                        const FC_REAL *v = tile + m * nv * FC_VL;
+                                        for (fc_index jj = 0; jj < nvalid; jj++) {
+                                            const fc_index ix = fc_pad_index((j0c + j0 + jj) * sw + qx - p->pad[2],
+                                                                             W, mode);
+                                            if (ix >= 0)
+                                                dst[ix] += v[jj];
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    free(zs);
+    free(wq);
+    free(panels);
+    free(woff);
+    free(taps);
+    return FC_OK;
+}
+
+/*
+ * BACKWARD, WEIGHT
+ *   gw[o, c, kd, kh, kw] = sum_{n, z, y, x} gy[n, o, z, y, x] * xpad[n, c, z*sd + kd*dd, y*sh + kh*dh, x*sw + kw*dw]
+ * Tasks own a range of output channels of one group (each gw element is reduced by
+ * one thread, over n, z, y in order and x in vector lanes then a fixed horizontal
+ * sum), so results do not depend on the team size.  Per output row the input rows
+ * are gathered into the same padded, phase-split panel as the forward pass; a
+ * WMR x WTB register tile (channels x taps) accumulates products along the row.
+ */
+#define HSUM FC_CAT(fc_hsum_, FC_DT)
+FC_INLINE FC_REAL HSUM(VEC v)
+{
+    FC_REAL s = 0;
+    for (int i = 0; i < FC_VL; i++)
+        s += v[i];
+    return s;
+}
+
+int FC_ISA_FN(FC_CAT(fc_conv_bwd_weight_, FC_DT))(const fc_conv_params *p, const FC_REAL *x,
+                                                  const FC_REAL *gy, FC_REAL *gw)
+{
+    const fc_index G = p->groups, cig = p->c_in / G, cog = p->c_out / G;
+    const fc_index KD = p->k[0], KH = p->k[1], KW = p->k[2];
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index sw = p->stride[2], dw = p->dil[2];
+    const fc_index nrows = cig * KD * KH, ktot = nrows * KW;
+    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2], out_plane = OD * OH * OW;
+    memset(gw, 0, (size_t)p->c_out * ktot * sizeof(FC_REAL));
+    if (p->n == 0)
+        return FC_OK;
+    fc_index chunk = OW < FC_CHUNK ? OW : FC_CHUNK;
+    chunk = (chunk + FC_VL - 1) / FC_VL * FC_VL;
+    const fc_index plen = chunk + ((KW - 1) * dw) / sw + 2 * FC_VL;
+    const fc_index row_stride = sw * plen;
+    size_t panel_elems, panels_bytes;
+    const int nt = p->num_threads > 0 ? p->num_threads : 1;
+    if (fc_mul_overflows(nrows, row_stride, &panel_elems)
+        || fc_mul_overflows((fc_index)nt * (fc_index)sizeof(FC_REAL), (fc_index)panel_elems, &panels_bytes))
+        return FC_ENOMEM;
+    /* taps padded to a multiple of FC_WTB (extra taps reread tap 0 and are dropped) */
+    const fc_index ntap_pad = (KW + FC_WTB - 1) / FC_WTB * FC_WTB;
+    FC_REAL *panels = malloc(panels_bytes);
+    unsigned char *phase_used = calloc((size_t)sw, 1);
+    fc_index *taps = malloc((size_t)ntap_pad * sizeof(fc_index));
+    FC_REAL *zeros = calloc((size_t)chunk + FC_VL, sizeof(FC_REAL));
+    if (!panels || !phase_used || !taps || !zeros) {
+        free(panels);
+        free(phase_used);
+        free(taps);
+        free(zeros);
+        return FC_ENOMEM;
+    }
+    for (fc_index t = 0; t < ntap_pad; t++) {
+        fc_index tt = t < KW ? t : 0;
+        phase_used[(tt * dw) % sw] = 1;
+        taps[t] = ((tt * dw) % sw) * plen + (tt * dw) / sw;
+    }
+    const fc_index ntile = (cog + FC_WMR - 1) / FC_WMR;
+    fc_index nsplit = 1;
+    while (nsplit < ntile && G * nsplit < (fc_index)nt)
+        nsplit++;
+    const fc_index ntasks = G * nsplit;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        FC_REAL *panel = panels + (size_t)fc_thread_num() * panel_elems;
+#pragma omp for schedule(dynamic, 1)
+        for (fc_index task = 0; task < ntasks; task++) {
+            const fc_index g = task / nsplit, split = task % nsplit;
+            const fc_index t_lo = split * ntile / nsplit, t_hi = (split + 1) * ntile / nsplit;
+            for (fc_index n = 0; n < p->n; n++) {
+                const FC_REAL *xn = x + (size_t)n * p->c_in * in_plane;
+                for (fc_index z = 0; z < OD; z++)
+                    for (fc_index y = 0; y < OH; y++)
+                        for (fc_index x0 = 0; x0 < OW; x0 += chunk) {
+                            const fc_index cw = OW - x0 < chunk ? OW - x0 : chunk;
+                            const fc_index cfull = cw / FC_VL * FC_VL;
+                            FILL_PANEL(p, xn, g, z, y, x0, plen, row_stride, phase_used, panel);
+                            for (fc_index t = t_lo; t < t_hi; t++) {
+                                const FC_REAL *gyr[FC_WMR];
+                                for (int i = 0; i < FC_WMR; i++) {
+                                    fc_index o = t * FC_WMR + i;
+                                    gyr[i] = o < cog ? gy + ((size_t)n * p->c_out + g * cog + o) * out_plane
+                                                           + (z * OH + y) * OW + x0
+                                                     : zeros;
+                                }
+                                for (fc_index r = 0; r < nrows; r++) {
+                                    const FC_REAL *prow = panel + r * row_stride;
+                                    for (fc_index tb = 0; tb < ntap_pad; tb += FC_WTB) {
+                                        VEC acc[FC_WMR][FC_WTB];
+#pragma GCC unroll 16
+                                        for (int i = 0; i < FC_WMR; i++)
+#pragma GCC unroll 16
+                                            for (int k = 0; k < FC_WTB; k++)
+                                                acc[i][k] = BCAST((FC_REAL)0);
+                                        for (fc_index xv = 0; xv < cfull; xv += FC_VL) {
+                                            VEC gv[FC_WMR];
+#pragma GCC unroll 16
+                                            for (int i = 0; i < FC_WMR; i++)
+                                                gv[i] = LOADV(gyr[i] + xv);
+#pragma GCC unroll 16
+                                            for (int k = 0; k < FC_WTB; k++) {
+                                                VEC pv = LOADV(prow + taps[tb + k] + xv);
+#pragma GCC unroll 16
+                                                for (int i = 0; i < FC_WMR; i++)
+                                                    acc[i][k] += gv[i] * pv;
+                                            }
+                                        }
+                                        for (int i = 0; i < FC_WMR; i++) {
+                                            const fc_index o = t * FC_WMR + i;
+                                            if (o >= cog)
+                                                break;
+                                            FC_REAL *gwo = gw + (g * cog + o) * ktot + r * KW;
+                                            for (int k = 0; k < FC_WTB && tb + k < KW; k++) {
+                                                FC_REAL sum = HSUM(acc[i][k]);
+                                                for (fc_index xs = cfull; xs < cw; xs++)
+                                                    sum += gyr[i][xs] * prow[taps[tb + k] + xs];
+                                                gwo[tb + k] += sum;
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+            }
+        }
+    }
+    free(panels);
+    free(phase_used);
+    free(taps);
+    free(zeros);
+    return FC_OK;
+}
+
+/* gb[o] = sum_{n, positions} gy[n, o, ...]: one thread per channel, fixed order. */
+int FC_ISA_FN(FC_CAT(fc_conv_bwd_bias_, FC_DT))(const fc_conv_params *p, const FC_REAL *gy, FC_REAL *gb)
+{
+    const fc_index P = p->out[0] * p->out[1] * p->out[2];
+    const fc_index pfull = P / FC_VL * FC_VL;
+    const int nt = p->num_threads > 0 ? p->num_threads : 1;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (fc_index o = 0; o < p->c_out; o++) {
+        FC_REAL total = 0;
+        for (fc_index n = 0; n < p->n; n++) {
+            const FC_REAL *src = gy + ((size_t)n * p->c_out + o) * P;
+            VEC acc = BCAST((FC_REAL)0);
+            for (fc_index i = 0; i < pfull; i += FC_VL)
+                acc += LOADV(src + i);
+            FC_REAL s = HSUM(acc);
+            for (fc_index i = pfull; i < P; i++)
+                s += src[i];
+            total += s;
+        }
+        gb[o] = total;
+    }
+    return FC_OK;
+}
+
+#undef FC_VL
+#undef VEC
+#undef LOADV
+#undef BCAST
+#undef HSUM
+#undef PHASE_TAPS
+#undef UKERNEL
+#undef FILL_PANEL
