@@ -162,7 +162,8 @@ static void COL2IM_TILE(const fc_conv_params *p, FC_REAL *FC_RESTRICT gxn, fc_in
 /* Backward with the same tiles:
  *   gw[g] (cog x K) += gy[g] tile (cog x T) . col^T      (weight gradient)
  *   dcol (K x T)     = W[g]^T . gy[g] tile, then col2im   (input gradient)
- * gx may be NULL (not needed).  Runs in the calling thread. */
+ * gx or gw may be NULL (not needed; x is not read when gw is NULL).  Runs in the
+ * calling thread. */
 int FC_CAT(fc_conv_bwd_im2col_, FC_DT)(const fc_conv_params *p, const FC_REAL *x,
                                        const FC_REAL *w, const FC_REAL *gy, FC_REAL *gx,
                                        FC_REAL *gw, FC_GEMM_FN gemm)
@@ -171,7 +172,8 @@ int FC_CAT(fc_conv_bwd_im2col_, FC_DT)(const fc_conv_params *p, const FC_REAL *x
     const fc_index K = cig * p->k[0] * p->k[1] * p->k[2];
     const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
     const fc_index P = p->out[0] * p->out[1] * p->out[2];
-    memset(gw, 0, (size_t)p->c_out * K * sizeof(FC_REAL));
+    if (gw)
+        memset(gw, 0, (size_t)p->c_out * K * sizeof(FC_REAL));
     if (gx)
         memset(gx, 0, (size_t)p->n * p->c_in * in_plane * sizeof(FC_REAL));
     if (p->n == 0 || P == 0)
@@ -185,26 +187,28 @@ int FC_CAT(fc_conv_bwd_im2col_, FC_DT)(const fc_conv_params *p, const FC_REAL *x
     char no = 'N', tr = 'T';
     FC_REAL one = 1, zero = 0;
     for (fc_index n = 0; n < p->n; n++) {
-        const FC_REAL *xn = x + (size_t)n * p->c_in * in_plane;
+        const FC_REAL *xn = gw ? x + (size_t)n * p->c_in * in_plane : NULL;
         FC_REAL *gxn = gx ? gx + (size_t)n * p->c_in * in_plane : NULL;
         for (fc_index g = 0; g < G; g++) {
             FC_REAL *gyg = (FC_REAL *)(gy + ((size_t)n * p->c_out + g * cog) * P);
             FC_REAL *wg = (FC_REAL *)(w + g * cog * K);
-            FC_REAL *gwg = gw + g * cog * K;
+            FC_REAL *gwg = gw ? gw + g * cog * K : NULL;
             for (fc_index p0 = 0; p0 < P; p0 += T) {
                 fc_blas_int m = (fc_blas_int)(P - p0 < T ? P - p0 : T);
                 fc_blas_int kk = (fc_blas_int)K, nco = (fc_blas_int)cog, ldp = (fc_blas_int)P, ldb;
-                FC_REAL *b;
-                if (identity) {
-                    b = (FC_REAL *)(xn + g * cig * in_plane + p0);
-                    ldb = (fc_blas_int)in_plane;
-                } else {
-                    IM2COL_TILE(p, xn, g, p0, m, col);
-                    b = col;
-                    ldb = m;
+                if (gwg) {
+                    FC_REAL *b;
+                    if (identity) {
+                        b = (FC_REAL *)(xn + g * cig * in_plane + p0);
+                        ldb = (fc_blas_int)in_plane;
+                    } else {
+                        IM2COL_TILE(p, xn, g, p0, m, col);
+                        b = col;
+                        ldb = m;
+                    }
+                    /* gw^T (K x cog, col-major) += col (K x m) . gy^T (m x cog) */
+                    gemm(&tr, &no, &kk, &nco, &m, &one, b, &ldb, gyg + p0, &ldp, &one, gwg, &kk);
                 }
-                /* gw^T (K x cog, col-major) += col (K x m) . gy^T (m x cog) */
-                gemm(&tr, &no, &kk, &nco, &m, &one, b, &ldb, gyg + p0, &ldp, &one, gwg, &kk);
                 if (!gxn)
                     continue;
                 if (identity) {

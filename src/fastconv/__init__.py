@@ -10,6 +10,9 @@ from fastconv._config import show_config
 from fastconv._select import ALGORITHMS
 from fastconv.conv import (conv1d, conv1d_backward, conv2d, conv2d_backward, conv3d,
                            conv3d_backward)
+from fastconv.conv_transpose import (conv_transpose1d, conv_transpose1d_backward,
+                                     conv_transpose2d, conv_transpose2d_backward,
+                                     conv_transpose3d, conv_transpose3d_backward)
 from fastconv import analysis
 
 __all__ = [
@@ -21,6 +24,12 @@ __all__ = [
     "conv2d_backward",
     "conv3d",
     "conv3d_backward",
+    "conv_transpose1d",
+    "conv_transpose1d_backward",
+    "conv_transpose2d",
+    "conv_transpose2d_backward",
+    "conv_transpose3d",
+    "conv_transpose3d_backward",
     "get_num_threads",
     "set_num_threads",
     "show_config",

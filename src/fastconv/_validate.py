@@ -320,3 +320,97 @@ def check_conv(opname, nd, x, weight, bias, stride, padding, dilation, groups,
     w5 = as_c_float(weight, dtype).reshape((c_out, c_in_g) + spec.kernel)
     b = None if bias is None else as_c_float(bias, dtype)
     return ConvCall(x5, w5, b, spec, dtype, out_shape, out, g5, x.shape)
+
+
+# -------------------------------------------------- transposed convolution ----
+class ConvTransposeCall(NamedTuple):
+    """A validated transposed convolution.  `spec` describes the convolution whose
+    input gradient this is: its input is the transposed output (C_out channels,
+    size O) and its output is the transposed input (C_in channels, size I), with
+    the transposed weight (C_in, C_out/groups, k) as its weight."""
+    x: np.ndarray            # 5-D (N, C_in, I...)
+    weight: np.ndarray       # 5-D (C_in, C_out/groups, k...)
+    bias: object
+    spec: ConvSpec
+    dtype: np.dtype
+    out_shape: tuple         # the user's result shape
+    out: object
+    grad_output: object = None  # 5-D (N, C_out, O...), for the backward pass
+    x_shape: tuple = ()
+
+
+def check_conv_transpose(opname, nd, x, weight, bias, stride, padding, output_padding,
+                         groups, dilation, out, grad_output=None):
+    """Validate a conv_transpose{1,2,3}d call (or its backward); return a
+    ConvTransposeCall.  O = (I - 1)*stride - 2*padding + dilation*(k - 1)
+    + output_padding + 1 along each axis."""
+    x = as_array(opname, "x", x)
+    weight = as_array(opname, "weight", weight)
+    bias = None if bias is None else as_array(opname, "bias", bias)
+    if grad_output is not None:
+        grad_output = as_array(opname, "grad_output", grad_output)
+    dtype = result_dtype(opname, x=x, weight=weight, bias=bias, grad_output=grad_output)
+    spatial = SPATIAL_NAMES[nd]
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{opname}: x must have shape (N, C_in, {spatial}) or, unbatched, "
+                         f"(C_in, {spatial}); got shape {x.shape}")
+    unbatched = x.ndim == nd + 1
+    xb = x[None] if unbatched else x
+    if weight.ndim != nd + 2:
+        raise ValueError(f"{opname}: weight must have shape (C_in, C_out/groups, {spatial}); "
+                         f"got shape {weight.shape}")
+    groups = check_int(opname, "groups", groups, minimum=1)
+    n, c_in = xb.shape[:2]
+    in_size = xb.shape[2:]
+    w_in, c_out_g = weight.shape[:2]
+    kernel = weight.shape[2:]
+    if w_in < 1 or c_out_g < 1 or min(kernel) < 1:
+        raise ValueError(f"{opname}: weight of shape {weight.shape} is empty")
+    if c_in < 1 or min(in_size) < 1:
+        raise ValueError(f"{opname}: x of shape {x.shape} has an empty channel or spatial axis")
+    if c_in % groups:
+        raise ValueError(f"{opname}: groups={groups} must divide the input channels, but "
+                         f"x has shape {x.shape} ({c_in} channels)")
+    if w_in != c_in:
+        raise ValueError(f"{opname}: weight of shape {weight.shape} expects {w_in} input "
+                         f"channels but x of shape {x.shape} has {c_in}")
+    c_out = c_out_g * groups
+    if bias is not None and bias.shape != (c_out,):
+        raise ValueError(f"{opname}: bias must have shape ({c_out},) for weight "
+                         f"{weight.shape} and groups={groups}; got shape {bias.shape}")
+    stride = ntuple(opname, "stride", stride, nd)
+    dilation = ntuple(opname, "dilation", dilation, nd)
+    if isinstance(padding, str):
+        raise ValueError(f"{opname}: padding must be an int or {nd} ints, got {padding!r}")
+    padding = ntuple(opname, "padding", padding, nd, minimum=0)
+    output_padding = ntuple(opname, "output_padding", output_padding, nd, minimum=0)
+    for op, s, d in zip(output_padding, stride, dilation):
+        if op >= max(s, d):
+            raise ValueError(f"{opname}: output_padding {output_padding} must be smaller than "
+                             f"stride {stride} or dilation {dilation} on every axis")
+    out_size = tuple(conv_transpose_out_size(i, k, s, p, op, d) for i, k, s, p, op, d
+                     in zip(in_size, kernel, stride, padding, output_padding, dilation))
+    if min(out_size) < 1:
+        raise ValueError(f"{opname}: output size {out_size} is < 1 for x spatial shape "
+                         f"{tuple(in_size)}, kernel {tuple(kernel)}, stride {stride}, "
+                         f"padding {padding}, dilation {dilation}")
+    full_out = (n, c_out) + out_size
+    check_nbytes(opname, "the output", full_out, dtype.itemsize)
+    out_shape = full_out[1:] if unbatched else full_out
+    if out is not None:
+        check_out(opname, out, out_shape, dtype, {"x": x, "weight": weight, "bias": bias})
+    # the convolution this is the input gradient of
+    spec = ConvSpec(n, c_out, c_in, groups, _pad3(out_size, 1), _pad3(in_size, 1),
+                    _pad3(kernel, 1), _pad3(stride, 1), _pad3(dilation, 1),
+                    _pad3(padding, 0), _pad3(padding, 0), PAD_MODES["zeros"])
+    g5 = None
+    if grad_output is not None:
+        if grad_output.shape != tuple(out_shape):
+            raise ValueError(f"{opname}: grad_output has shape {grad_output.shape} but the "
+                             f"forward output for x {x.shape} and weight {weight.shape} has "
+                             f"shape {tuple(out_shape)}")
+        g5 = as_c_float(grad_output, dtype).reshape((n, c_out) + spec.in_size)
+    x5 = as_c_float(xb, dtype).reshape((n, c_in) + spec.out_size)
+    w5 = as_c_float(weight, dtype).reshape((c_in, c_out_g) + spec.kernel)
+    b = None if bias is None else as_c_float(bias, dtype)
+    return ConvTransposeCall(x5, w5, b, spec, dtype, out_shape, out, g5, x.shape)

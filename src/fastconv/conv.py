@@ -124,7 +124,7 @@ def _convolve_backward(opname, nd, grad_output, x, weight, stride, padding, dila
         if need_bias:
             grad_bias[...] = 0
     elif algorithm == "im2col":
-        _blas().conv_bwd_im2col(call.x, call.weight, call.grad_output, grad_input,
+        _blas().conv_bwd_im2col(call.weight, call.grad_output, call.x, grad_input,
                                 grad_weight, spec)
     else:
         if need_input:

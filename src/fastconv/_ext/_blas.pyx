@@ -38,23 +38,27 @@ def conv_fwd_im2col(const floating[:, :, :, :, ::1] x, const floating[:, :, :, :
     check_status(status, "conv")
 
 
-def conv_bwd_im2col(const floating[:, :, :, :, ::1] x, const floating[:, :, :, :, ::1] w,
-                    const floating[:, :, :, :, ::1] gy, floating[:, :, :, :, ::1] gx,
+def conv_bwd_im2col(const floating[:, :, :, :, ::1] w, const floating[:, :, :, :, ::1] gy,
+                    const floating[:, :, :, :, ::1] x, floating[:, :, :, :, ::1] gx,
                     floating[:, :, :, :, ::1] gw, spec):
-    """im2col + GEMM backward: weight gradient into `gw`, input gradient into `gx`
-    (skipped when gx is None)."""
+    """im2col + GEMM backward: weight gradient into `gw` (skipped when gw is None;
+    x is then not read and may be None), input gradient into `gx` (skipped when
+    gx is None).  `w` comes first: Cython picks the dtype from the first argument."""
     cdef fc_conv_params p = make_conv_params(spec, 1, 0)
     cdef floating *gxptr = NULL
+    cdef floating *gwptr = NULL
+    cdef const floating *xptr = NULL
     cdef int status
     if gx is not None:
         gxptr = &gx[0, 0, 0, 0, 0]
+    if gw is not None:
+        gwptr = &gw[0, 0, 0, 0, 0]
+        xptr = &x[0, 0, 0, 0, 0]
     with nogil:
         if floating is float:
-            status = fc_conv_bwd_im2col_f32(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0],
-                                            &gy[0, 0, 0, 0, 0], gxptr, &gw[0, 0, 0, 0, 0],
-                                            <fc_sgemm_fn>sgemm)
+            status = fc_conv_bwd_im2col_f32(&p, xptr, &w[0, 0, 0, 0, 0], &gy[0, 0, 0, 0, 0],
+                                            gxptr, gwptr, <fc_sgemm_fn>sgemm)
         else:
-            status = fc_conv_bwd_im2col_f64(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0],
-                                            &gy[0, 0, 0, 0, 0], gxptr, &gw[0, 0, 0, 0, 0],
-                                            <fc_dgemm_fn>dgemm)
+            status = fc_conv_bwd_im2col_f64(&p, xptr, &w[0, 0, 0, 0, 0], &gy[0, 0, 0, 0, 0],
+                                            gxptr, gwptr, <fc_dgemm_fn>dgemm)
     check_status(status, "conv backward (im2col)")

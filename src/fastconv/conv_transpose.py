@@ -1,0 +1,163 @@
+"""Transposed convolutions in 1, 2 and 3 spatial dimensions.
+
+A transposed convolution is the adjoint (input gradient) of a convolution, so it
+runs the convolution's own kernels with the roles swapped:
+
+    conv_transpose(x)          = conv_bwd_input(gy=x)       (a gather, no zero-stuffing)
+    conv_transpose_backward:
+        grad_input             = conv_fwd(x=grad_output)
+        grad_weight            = conv_bwd_weight(x=grad_output, gy=x)
+        grad_bias              = sum of grad_output over batch and positions
+with the spec from fastconv._validate.check_conv_transpose.
+"""
+import numpy as np
+
+from fastconv import _config, _select, _threads, _validate
+from fastconv._ext import _conv
+from fastconv.conv import _blas
+
+__all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+           "conv_transpose1d_backward", "conv_transpose2d_backward",
+           "conv_transpose3d_backward"]
+
+
+def _transpose(opname, nd, x, weight, bias, stride, padding, output_padding, groups,
+               dilation, algorithm, out):
+    call = _validate.check_conv_transpose(opname, nd, x, weight, bias, stride, padding,
+                                          output_padding, groups, dilation, out)
+    spec = call.spec
+    algorithm = _select.conv_algorithm(opname, spec, algorithm)
+    result = call.out if call.out is not None else np.empty(call.out_shape, call.dtype)
+    if result.size == 0:
+        return result
+    out5 = result.reshape((spec.n, spec.c_in) + spec.in_size)
+    if algorithm == "im2col":
+        _blas().conv_bwd_im2col(call.weight, call.x, None, out5, None, spec)
+    else:
+        _conv.conv_bwd_input(call.x, call.weight, out5, spec,
+                             _threads.team_size(spec.macs), _config.isa_code())
+    if call.bias is not None:
+        out5 += call.bias.reshape(-1, 1, 1, 1)
+    return result
+
+
+def _transpose_backward(opname, nd, grad_output, x, weight, stride, padding, output_padding,
+                        groups, dilation, need_input, need_bias, algorithm):
+    call = _validate.check_conv_transpose(opname, nd, x, weight, None, stride, padding,
+                                          output_padding, groups, dilation, None,
+                                          grad_output=grad_output)
+    spec = call.spec
+    algorithm = _select.conv_algorithm(opname, spec, algorithm)
+    dtype = call.dtype
+    nt = _threads.team_size(spec.macs)
+    isa = _config.isa_code()
+    grad_weight = np.zeros(call.weight.shape, dtype)
+    grad_input = np.zeros(call.x.shape, dtype) if need_input else None
+    grad_bias = np.zeros(spec.c_in, dtype) if need_bias else None
+    if spec.n:
+        if algorithm == "im2col":
+            if need_input:
+                _blas().conv_fwd_im2col(call.grad_output, call.weight, None, grad_input, spec)
+            _blas().conv_bwd_im2col(call.weight, call.x, call.grad_output, None, grad_weight,
+                                    spec)
+        else:
+            if need_input:
+                _conv.conv_fwd_direct(call.grad_output, call.weight, None, grad_input, spec,
+                                      nt, isa)
+            _conv.conv_bwd_weight(call.grad_output, call.x, grad_weight, spec, nt, isa)
+        if need_bias:
+            # bias gradient over the transposed output: channels spec.c_in, size spec.in_size
+            bias_spec = spec._replace(c_out=spec.c_in, out_size=spec.in_size)
+            _conv.conv_bwd_bias(call.grad_output, grad_bias, bias_spec, nt, isa)
+    grad_weight = grad_weight.reshape(np.shape(weight))
+    if need_input:
+        grad_input = grad_input.reshape(call.x_shape)
+    return grad_input, grad_weight, grad_bias
+
+
+_DOC = """{n}-D transposed convolution (as ``torch.nn.functional.conv_transpose{n}d``).
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C_in, {sp}) or unbatched (C_in, {sp})
+    weight : array_like, shape (C_in, C_out / groups, {ksp})
+    bias : array_like, shape (C_out,), optional
+    stride, dilation : int or tuple of {n} ints, >= 1
+    padding : int or tuple of {n} ints, >= 0
+        Removed from both ends of each output axis.
+    output_padding : int or tuple of {n} ints
+        Extra size added to one end of each output axis; smaller than the
+        stride or the dilation.
+    groups : int
+    algorithm : {{'auto', 'direct', 'im2col'}}, keyword-only
+        'direct': the convolution's input-gradient gather kernel (OpenMP, SIMD).
+        'im2col': GEMM then col2im in tiles (BLAS threads).
+    out : ndarray, keyword-only, optional
+
+    Returns
+    -------
+    ndarray, shape (N, C_out, {osp})
+        ``o = (i - 1)*stride - 2*padding + dilation*(k - 1) + output_padding + 1``.
+    """
+
+_BWD_DOC = """Gradients of :func:`conv_transpose{n}d` (as PyTorch autograd).
+
+    Parameters
+    ----------
+    grad_output : array_like, shape of ``conv_transpose{n}d(x, weight, ...)``
+    x, weight, stride, padding, output_padding, groups, dilation, algorithm
+        As in :func:`conv_transpose{n}d`.
+    need_input, need_bias : bool, keyword-only
+
+    Returns
+    -------
+    (grad_input or None, grad_weight, grad_bias or None)
+    """
+
+
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, algorithm="auto", out=None):
+    return _transpose("conv_transpose1d", 1, x, weight, bias, stride, padding, output_padding,
+                      groups, dilation, algorithm, out)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, algorithm="auto", out=None):
+    return _transpose("conv_transpose2d", 2, x, weight, bias, stride, padding, output_padding,
+                      groups, dilation, algorithm, out)
+
+
+def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, algorithm="auto", out=None):
+    return _transpose("conv_transpose3d", 3, x, weight, bias, stride, padding, output_padding,
+                      groups, dilation, algorithm, out)
+
+
+def conv_transpose1d_backward(grad_output, x, weight, stride=1, padding=0, output_padding=0,
+                              groups=1, dilation=1, *, need_input=True, need_bias=True,
+                              algorithm="auto"):
+    return _transpose_backward("conv_transpose1d_backward", 1, grad_output, x, weight, stride,
+                               padding, output_padding, groups, dilation, need_input,
+                               need_bias, algorithm)
+
+
+def conv_transpose2d_backward(grad_output, x, weight, stride=1, padding=0, output_padding=0,
+                              groups=1, dilation=1, *, need_input=True, need_bias=True,
+                              algorithm="auto"):
+    return _transpose_backward("conv_transpose2d_backward", 2, grad_output, x, weight, stride,
+                               padding, output_padding, groups, dilation, need_input,
+                               need_bias, algorithm)
+
+
+def conv_transpose3d_backward(grad_output, x, weight, stride=1, padding=0, output_padding=0,
+                              groups=1, dilation=1, *, need_input=True, need_bias=True,
+                              algorithm="auto"):
+    return _transpose_backward("conv_transpose3d_backward", 3, grad_output, x, weight, stride,
+                               padding, output_padding, groups, dilation, need_input,
+                               need_bias, algorithm)
+
+
+for _n, _sp, _ksp, _osp in ((1, "L", "kL", "L_out"), (2, "H, W", "kH, kW", "H_out, W_out"),
+                            (3, "D, H, W", "kD, kH, kW", "D_out, H_out, W_out")):
+    globals()[f"conv_transpose{_n}d"].__doc__ = _DOC.format(n=_n, sp=_sp, ksp=_ksp, osp=_osp)
+    globals()[f"conv_transpose{_n}d_backward"].__doc__ = _BWD_DOC.format(n=_n)
