@@ -1,0 +1,154 @@
+"""conv_transpose{1,2,3}d forward and backward against a plain-loop reference,
+the adjoint identity with conv, finite differences and PyTorch."""
+import numpy as np
+import pytest
+
+import fastconv
+from gradcheck import assert_grad_close, numerical_grad
+from ref_conv_transpose import conv_transpose_reference
+
+# (nd, N, C_in, C_out, size, kernel, stride, padding, output_padding, groups, dilation)
+CASES = [
+    (2, 2, 4, 6, (3, 4), (3, 3), 2, 1, 1, 2, 1),
+    (2, 1, 3, 4, (4, 4), (2, 2), 2, 0, 0, 1, 1),          # U-Net up-sampling
+    (2, 1, 2, 2, (5, 5), (4, 4), 2, 1, 0, 1, 1),          # k4 s2 p1
+    (2, 1, 6, 3, (3, 5), (3, 2), (3, 1), (2, 0), (2, 0), 3, (1, 2)),
+    (2, 0, 2, 2, (3, 3), (3, 3), 1, 0, 0, 1, 1),          # empty batch
+    (2, 1, 2, 4, (3, 3), (1, 1), 1, 0, 0, 2, 1),          # 1x1
+    (2, 1, 2, 2, (2, 3), (3, 3), 1, 1, 0, 1, 3),          # dilation > stride, padding
+    (1, 2, 4, 6, (7,), (3,), 2, 1, 1, 2, 1),
+    (1, 1, 2, 2, (5,), (5,), 3, 2, 2, 1, 1),
+    (3, 1, 2, 4, (2, 3, 3), (2, 3, 2), (2, 1, 2), (0, 1, 0), (1, 0, 1), 2, 1),
+    (3, 1, 4, 2, (3, 3, 2), (3, 3, 3), 1, 1, 0, 2, 2),
+]
+
+
+def _ids(case):
+    return "nd{}-N{}-{}to{}-sz{}-k{}-s{}-p{}-op{}-g{}-d{}".format(*case).replace(" ", "")
+
+
+def _tup(v, nd):
+    return (v,) * nd if isinstance(v, int) else tuple(v)
+
+
+def _setup(case, dtype=np.float64):
+    nd, n, ci, co, size, k, s, p, op, g, d = case
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, ci) + size).astype(dtype)
+    w = rng.standard_normal((ci, co // g) + k).astype(dtype)
+    b = rng.standard_normal(co).astype(dtype)
+    return x, w, b, dict(stride=s, padding=p, output_padding=op, groups=g, dilation=d)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("algorithm", fastconv.ALGORITHMS)
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_matches_reference(case, algorithm, dtype):
+    nd = case[0]
+    x, w, b, kw = _setup(case, dtype)
+    y = getattr(fastconv, f"conv_transpose{nd}d")(x, w, b, algorithm=algorithm, **kw)
+    ref = conv_transpose_reference(x, w, b, _tup(kw["stride"], nd), _tup(kw["padding"], nd),
+                                   _tup(kw["output_padding"], nd), kw["groups"],
+                                   _tup(kw["dilation"], nd))
+    assert y.shape == ref.shape and y.dtype == dtype
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(y, ref, rtol=tol, atol=tol * 10)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_adjoint_of_conv(case):
+    """<conv(x), y> == <x, conv_transpose(y)> with the same weight and hyper-parameters."""
+    nd, n, ci, co, size, k, s, p, op, g, d = case
+    x, w, _, kw = _setup(case)        # x plays y's role: conv_transpose input
+    ct = getattr(fastconv, f"conv_transpose{nd}d")(x, w, **kw)
+    z = np.random.default_rng(1).standard_normal(ct.shape)
+    conv = getattr(fastconv, f"conv{nd}d")(z, w, stride=kw["stride"], padding=kw["padding"],
+                                            dilation=kw["dilation"], groups=g)
+    # conv of the transposed output's shape gives back x's shape (output_padding lost)
+    assert conv.shape == x.shape
+    assert np.vdot(conv, x) == pytest.approx(np.vdot(z, ct), rel=1e-10, abs=1e-10)
+
+
+@pytest.mark.parametrize("algorithm", fastconv.ALGORITHMS)
+@pytest.mark.parametrize("case", [c for c in CASES if c[1] > 0], ids=_ids)
+def test_backward_finite_differences(case, algorithm):
+    nd = case[0]
+    x, w, b, kw = _setup(case)
+    fwd = getattr(fastconv, f"conv_transpose{nd}d")
+    bwd = getattr(fastconv, f"conv_transpose{nd}d_backward")
+    probe = np.random.default_rng(2).standard_normal(fwd(x, w, b, **kw).shape)
+
+    def loss():
+        return float(np.sum(fwd(x, w, b, algorithm=algorithm, **kw) * probe))
+
+    gx, gw, gb = bwd(probe, x, w, algorithm=algorithm, **kw)
+    assert_grad_close(gx, numerical_grad(loss, x), "grad_input")
+    assert_grad_close(gw, numerical_grad(loss, w), "grad_weight")
+    assert_grad_close(gb, numerical_grad(loss, b), "grad_bias")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[1] > 0], ids=_ids)
+def test_matches_torch(case):
+    torch = pytest.importorskip("torch")
+    nd = case[0]
+    x, w, b, kw = _setup(case)
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    yt = getattr(torch.nn.functional, f"conv_transpose{nd}d")(
+        xt, wt, bt, kw["stride"], kw["padding"], kw["output_padding"], kw["groups"],
+        kw["dilation"])
+    y = getattr(fastconv, f"conv_transpose{nd}d")(x, w, b, **kw)
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    g = np.random.default_rng(3).standard_normal(y.shape)
+    yt.backward(torch.tensor(g))
+    grads = getattr(fastconv, f"conv_transpose{nd}d_backward")(g, x, w, **kw)
+    for got, want in zip(grads, (xt.grad, wt.grad, bt.grad)):
+        np.testing.assert_allclose(got, want.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_bitwise_identical_for_1_and_2_threads():
+    x, w, b, kw = _setup((2, 2, 16, 8, (15, 13), (4, 4), 2, 1, 0, 1, 1), np.float32)
+    g = np.random.default_rng(4).standard_normal((2, 8, 30, 26)).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        fastconv.set_num_threads(n)
+        try:
+            results.append((fastconv.conv_transpose2d(x, w, b, **kw),)
+                           + fastconv.conv_transpose2d_backward(g, x, w, **kw))
+        finally:
+            fastconv.set_num_threads(None)
+    for a, c in zip(*results):
+        assert np.array_equal(a, c)
+
+
+def test_unbatched_and_out():
+    x, w, b, kw = _setup(CASES[0])
+    y = fastconv.conv_transpose2d(x[0], w, b, **kw)
+    np.testing.assert_allclose(y, fastconv.conv_transpose2d(x[:1], w, b, **kw)[0])
+    out = np.empty_like(y)
+    assert fastconv.conv_transpose2d(x[0], w, b, out=out, **kw) is out
+    np.testing.assert_array_equal(out, y)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(output_padding=2), ValueError, "output_padding"),
+    (dict(stride=0), ValueError, "stride"),
+    (dict(padding="same"), ValueError, "padding"),
+    (dict(padding=-1), ValueError, "padding"),
+    (dict(groups=3), ValueError, "groups"),
+    (dict(padding=5), ValueError, "output size"),
+    (dict(dilation=1.5), TypeError, "dilation"),
+])
+def test_bad_input(kwargs, exc, match):
+    x = np.ones((1, 4, 3, 3))
+    w = np.ones((4, 2, 3, 3))
+    base = dict(stride=2, padding=0, output_padding=0, groups=1, dilation=1)
+    base.update(kwargs)
+    with pytest.raises(exc, match=match):
+        fastconv.conv_transpose2d(x, w, **base)
+
+
+def test_weight_channel_mismatch():
+    with pytest.raises(ValueError, match="weight"):
+        fastconv.conv_transpose2d(np.ones((1, 4, 3, 3)), np.ones((3, 2, 3, 3)))
+    with pytest.raises(ValueError, match="bias"):
+        fastconv.conv_transpose2d(np.ones((1, 4, 3, 3)), np.ones((4, 2, 3, 3)), np.ones(3))
