@@ -18,9 +18,11 @@ typedef ptrdiff_t fc_index;
 #if defined(__GNUC__) || defined(__clang__)
 #define FC_RESTRICT __restrict__
 #define FC_INLINE static inline __attribute__((always_inline))
+#define FC_MAYBE_UNUSED __attribute__((unused))
 #else
 #define FC_RESTRICT
 #define FC_INLINE static inline
+#define FC_MAYBE_UNUSED
 #endif
 
 #define FC_CAT_(a, b) a##b

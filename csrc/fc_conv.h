@@ -23,6 +23,13 @@ int fc_conv_fwd_direct_f32(const fc_conv_params *p, const float *x, const float 
 int fc_conv_fwd_direct_f64(const fc_conv_params *p, const double *x, const double *w,
                            const double *bias, double *out);
 
+/* Packed GEMM over column tiles (im2col into a per-thread tile, then the same
+ * register-tiled micro-kernel); fastconv's OpenMP team, no BLAS. */
+int fc_conv_fwd_gemm_f32(const fc_conv_params *p, const float *x, const float *w,
+                         const float *bias, float *out);
+int fc_conv_fwd_gemm_f64(const fc_conv_params *p, const double *x, const double *w,
+                         const double *bias, double *out);
+
 /* Backward of the direct convolution (same parameters and layouts as forward;
  * gy has the output's shape).  All outputs are fully overwritten, and each of
  * their elements is reduced by one thread in a fixed order, so results do not

@@ -29,6 +29,8 @@
 #error "FC_DT must be defined (f32 or f64) before including this template"
 #endif
 
+#include "fc_col.template.c"
+
 #define FC_VL (FC_VBYTES / (int)sizeof(FC_REAL))
 #define VEC FC_CAT(fc_vec_, FC_DT)
 typedef FC_REAL VEC __attribute__((vector_size(FC_VBYTES)));
@@ -86,6 +88,26 @@ FC_INLINE void UKERNEL(int mr, int nv, const FC_REAL *FC_RESTRICT panel, fc_inde
         if (nv > 1)
             memcpy(tile + m * nv * FC_VL + FC_VL, &acc[m][1], sizeof(VEC));
     }
+}
+
+/* Weights [g][tile][k][mr] (zero past the group's last channel) and biases
+ * [g][tile][mr] (bpack zero-initialised by the caller), in micro-kernel order. */
+#define PACK_WEIGHTS FC_CAT(fc_conv_pack_weights_, FC_DT)
+static void PACK_WEIGHTS(const FC_REAL *w, const FC_REAL *bias, fc_index G, fc_index cog,
+                         fc_index ktot, int mr, fc_index ntile, FC_REAL *wpack, FC_REAL *bpack)
+{
+    for (fc_index g = 0; g < G; g++)
+        for (fc_index t = 0; t < ntile; t++) {
+            FC_REAL *dst = wpack + ((size_t)g * ntile + t) * ktot * mr;
+            for (fc_index k = 0; k < ktot; k++)
+                for (int m = 0; m < mr; m++) {
+                    fc_index o = t * mr + m;
+                    dst[k * mr + m] = o < cog ? w[(g * cog + o) * ktot + k] : (FC_REAL)0;
+                }
+            if (bias)
+                for (int m = 0; m < mr && t * mr + m < cog; m++)
+                    bpack[(g * ntile + t) * mr + m] = bias[g * cog + t * mr + m];
+        }
 }
 
 /* Fill the row panel for output row (z, y), outputs [x0, x0 + cw), of group g. */
@@ -190,18 +212,7 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_direct_, FC_DT))(const fc_conv_params *p,
         phase_used[(t * dw) % sw] = 1;
         taps[t] = ((t * dw) % sw) * plen + (t * dw) / sw;
     }
-    for (fc_index g = 0; g < G; g++)
-        for (fc_index t = 0; t < ntile; t++) {
-            FC_REAL *dst = wpack + ((size_t)g * ntile + t) * ktot * mr;
-            for (fc_index k = 0; k < ktot; k++)
-                for (int m = 0; m < mr; m++) {
-                    fc_index o = t * mr + m;
-                    dst[k * mr + m] = o < cog ? w[(g * cog + o) * ktot + k] : (FC_REAL)0;
-                }
-            if (bias)
-                for (int m = 0; m < mr && t * mr + m < cog; m++)
-                    bpack[(g * ntile + t) * mr + m] = bias[g * cog + t * mr + m];
-        }
+    PACK_WEIGHTS(w, bias, G, cog, ktot, mr, ntile, wpack, bpack);
 
     /* 2. tasks: (n, g, z, y, channel split).  Split channels when there are too
      * few rows to keep the team busy. */
@@ -257,6 +268,96 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_direct_, FC_DT))(const fc_conv_params *p,
     return FC_OK;
 }
 
+
+
+/*
+ * FORWARD, PACKED GEMM (algorithm 'gemm')
+ *   out[n, g] (cog x P) = W[g] (cog x K) . col (K x P),   K = (c_in/groups) kd kh kw,
+ * with col gathered tile by tile (fc_col.template.c: padding through the index
+ * map) into the thread's own K x T buffer, T output positions of the flattened
+ * (z, y, x) plane, so short rows waste no vector lanes.  The micro-kernel is the
+ * direct pass's with a single tap per row.  Tasks: (n, g, position tile, channel
+ * split); each output element is computed by one task.
+ */
+int FC_ISA_FN(FC_CAT(fc_conv_fwd_gemm_, FC_DT))(const fc_conv_params *p, const FC_REAL *x,
+                                               const FC_REAL *w, const FC_REAL *bias,
+                                               FC_REAL *out)
+{
+    const fc_index G = p->groups, cig = p->c_in / G, cog = p->c_out / G;
+    const fc_index K = cig * p->k[0] * p->k[1] * p->k[2];
+    const fc_index P = p->out[0] * p->out[1] * p->out[2];
+    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
+    if (p->n == 0 || P == 0 || p->c_out == 0)
+        return FC_OK;
+    const int mr = FC_MR;
+    const fc_index nr = 2 * FC_VL;
+    const fc_index ntile = (cog + mr - 1) / mr;
+    /* column tile: about FC_GEMM_COL_BYTES, a multiple of nr, no wider than the plane */
+    fc_index T = FC_GEMM_COL_BYTES / (K * (fc_index)sizeof(FC_REAL)) / nr * nr;
+    const fc_index Pr = (P + nr - 1) / nr * nr;
+    if (T < nr)
+        T = nr;
+    if (T > Pr)
+        T = Pr;
+    const fc_index ptiles = (P + T - 1) / T;
+    const int nt = p->num_threads > 0 ? p->num_threads : 1;
+    size_t wpack_elems, col_elems, cols_bytes;
+    if (fc_mul_overflows(G * ntile * mr, K, &wpack_elems) || fc_mul_overflows(K, T, &col_elems)
+        || fc_mul_overflows((fc_index)nt * (fc_index)sizeof(FC_REAL), (fc_index)col_elems + 2 * FC_VL,
+                            &cols_bytes))
+        return FC_ENOMEM;
+    col_elems += 2 * FC_VL; /* the last row's last vector may read past T */
+    FC_REAL *wpack = malloc(wpack_elems * sizeof(FC_REAL));
+    FC_REAL *bpack = calloc((size_t)G * ntile * mr, sizeof(FC_REAL));
+    FC_REAL *cols = calloc(1, cols_bytes);
+    if (!wpack || !bpack || !cols) {
+        free(wpack);
+        free(bpack);
+        free(cols);
+        return FC_ENOMEM;
+    }
+    PACK_WEIGHTS(w, bias, G, cog, K, mr, ntile, wpack, bpack);
+    const fc_index tasks_base = p->n * G * ptiles;
+    fc_index nsplit = 1;
+    while (nsplit < ntile && tasks_base * nsplit < 4 * (fc_index)nt)
+        nsplit++;
+    const fc_index ntasks = tasks_base * nsplit;
+    const fc_index zero_tap = 0;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        FC_REAL *col = cols + (size_t)fc_thread_num() * col_elems;
+        FC_REAL tile[FC_MR * 2 * FC_VL];
+#pragma omp for schedule(dynamic, 1)
+        for (fc_index task = 0; task < ntasks; task++) {
+            fc_index rem = task;
+            const fc_index split = rem % nsplit; rem /= nsplit;
+            const fc_index pt = rem % ptiles; rem /= ptiles;
+            const fc_index g = rem % G; rem /= G;
+            const fc_index n = rem;
+            const fc_index p0 = pt * T, tn = P - p0 < T ? P - p0 : T;
+            const fc_index t_lo = split * ntile / nsplit, t_hi = (split + 1) * ntile / nsplit;
+            IM2COL_TILE(p, x + (size_t)n * p->c_in * in_plane, g, p0, tn, col);
+            for (fc_index t = t_lo; t < t_hi; t++) {
+                const FC_REAL *wp = wpack + ((size_t)g * ntile + t) * K * mr;
+                const FC_REAL *bp = bpack + (g * ntile + t) * mr;
+                const fc_index o0 = t * mr;
+                const int mvalid = (int)(cog - o0 < mr ? cog - o0 : mr);
+                for (fc_index j0 = 0; j0 < tn; j0 += nr) {
+                    const fc_index nvalid = tn - j0 < nr ? tn - j0 : nr;
+                    UKERNEL(FC_MR, 2, col, K, tn, &zero_tap, 1, j0, wp, bp, tile);
+                    for (int m = 0; m < mvalid; m++)
+                        memcpy(out + ((size_t)n * p->c_out + g * cog + o0 + m) * P + p0 + j0,
+                               tile + m * nr, (size_t)nvalid * sizeof(FC_REAL));
+                }
+            }
+        }
+    }
+    free(wpack);
+    free(bpack);
+    free(cols);
+    return FC_OK;
+}
 
 /* ------------------------------------------------------------------ backward */
 /*
@@ -650,6 +751,9 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_bias_, FC_DT))(const fc_conv_params *p, const F
 #undef VEC
 #undef LOADV
 #undef BCAST
+#undef PACK_WEIGHTS
+#undef IM2COL_TILE
+#undef COL2IM_TILE
 #undef HSUM
 #undef PHASE_TAPS
 #undef UKERNEL

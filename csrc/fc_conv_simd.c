@@ -13,12 +13,19 @@
 /* Most outputs of one row handled per panel fill: bounds the panel to
  * (c_in/groups * kd * kh) x stride x (FC_CHUNK + reach) elements per thread. */
 #define FC_CHUNK 256
+/* Target size of the 'gemm' algorithm's per-thread column tile: about half a
+ * typical L2, so the tile stays cached while every channel tile reads it. */
+#define FC_GEMM_COL_BYTES ((fc_index)256 << 10)
 
 /* prototypes, so -Wmissing-prototypes is happy */
 int FC_ISA_FN(fc_conv_fwd_direct_f32)(const fc_conv_params *, const float *, const float *,
                                       const float *, float *);
 int FC_ISA_FN(fc_conv_fwd_direct_f64)(const fc_conv_params *, const double *, const double *,
                                       const double *, double *);
+int FC_ISA_FN(fc_conv_fwd_gemm_f32)(const fc_conv_params *, const float *, const float *,
+                                    const float *, float *);
+int FC_ISA_FN(fc_conv_fwd_gemm_f64)(const fc_conv_params *, const double *, const double *,
+                                    const double *, double *);
 int FC_ISA_FN(fc_conv_bwd_input_f32)(const fc_conv_params *, const float *, const float *, float *);
 int FC_ISA_FN(fc_conv_bwd_input_f64)(const fc_conv_params *, const double *, const double *, double *);
 int FC_ISA_FN(fc_conv_bwd_weight_f32)(const fc_conv_params *, const float *, const float *, float *);

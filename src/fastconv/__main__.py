@@ -1,6 +1,6 @@
 """Command line: ``python -m fastconv <command>``.
 
-  bench     time conv2d per algorithm (and torch when installed), see _bench.py
+  bench     time the conv layer suite per algorithm (and torch when installed), see _bench.py
   config    print show_config()
 """
 import argparse

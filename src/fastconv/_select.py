@@ -1,7 +1,7 @@
 """Which convolution algorithm runs: applicability of each and the 'auto' rule,
 as pure functions of the validated ConvSpec."""
 
-ALGORITHMS = ("direct", "im2col")
+ALGORITHMS = ("direct", "gemm", "im2col")
 
 _BLAS_INT_MAX = 2**31 - 1
 

@@ -36,8 +36,8 @@ def _convolve(opname, nd, x, weight, bias, stride, padding, dilation, groups, pa
     if algorithm == "im2col":
         _blas().conv_fwd_im2col(call.x, call.weight, call.bias, out5, spec)
     else:
-        _conv.conv_fwd_direct(call.x, call.weight, call.bias, out5, spec,
-                              _threads.team_size(spec.macs), _config.isa_code())
+        _conv.conv_fwd(call.x, call.weight, call.bias, out5, spec,
+                       _threads.team_size(spec.macs), _config.isa_code(), algorithm == "gemm")
     return result
 
 
@@ -58,9 +58,11 @@ _DOC = """{n}-D convolution (cross-correlation, as ``torch.nn.functional.conv{n}
         C_out/groups output channels.
     padding_mode : {{'zeros', 'reflect', 'replicate', 'circular'}}
         How padded cells read the input (reflect needs padding < input size).
-    algorithm : {{'auto', 'direct', 'im2col'}}, keyword-only
-        'direct': fastconv's OpenMP + SIMD loop nest.  'im2col': im2col in tiles
-        of bounded size, then BLAS GEMM (BLAS's own threads).  'auto': see README.
+    algorithm : {{'auto', 'direct', 'gemm', 'im2col'}}, keyword-only
+        'direct': fastconv's OpenMP + SIMD loop nest over output rows.  'gemm':
+        im2col into per-thread column tiles and fastconv's own packed GEMM
+        micro-kernel (OpenMP).  'im2col': im2col in tiles of bounded size, then
+        BLAS GEMM (BLAS's own threads).  'auto': see README.
     out : ndarray, keyword-only, optional
         C-contiguous, writeable, of the result's shape and dtype, not
         overlapping the inputs.

@@ -62,8 +62,7 @@ def _transpose_backward(opname, nd, grad_output, x, weight, stride, padding, out
                                     spec)
         else:
             if need_input:
-                _conv.conv_fwd_direct(call.grad_output, call.weight, None, grad_input, spec,
-                                      nt, isa)
+                _conv.conv_fwd(call.grad_output, call.weight, None, grad_input, spec, nt, isa)
             _conv.conv_bwd_weight(call.grad_output, call.x, grad_weight, spec, nt, isa)
         if need_bias:
             # bias gradient over the transposed output: channels spec.c_in, size spec.in_size

@@ -6,10 +6,11 @@ include "_status.pxi"
 include "_params.pxi"
 
 
-def conv_fwd_direct(const floating[:, :, :, :, ::1] x, const floating[:, :, :, :, ::1] w,
-                    const floating[::1] bias, floating[:, :, :, :, ::1] out,
-                    spec, int num_threads, int isa):
-    """Direct convolution forward into `out` (all arrays 5-D, C-contiguous)."""
+def conv_fwd(const floating[:, :, :, :, ::1] x, const floating[:, :, :, :, ::1] w,
+             const floating[::1] bias, floating[:, :, :, :, ::1] out,
+             spec, int num_threads, int isa, bint gemm=False):
+    """Convolution forward into `out` (all arrays 5-D, C-contiguous) with the
+    direct loop nest, or with the packed GEMM over column tiles when `gemm`."""
     cdef fc_conv_params p = make_conv_params(spec, num_threads, isa)
     cdef const floating *bptr = NULL
     cdef int status
@@ -17,11 +18,19 @@ def conv_fwd_direct(const floating[:, :, :, :, ::1] x, const floating[:, :, :, :
         bptr = &bias[0]
     with nogil:
         if floating is float:
-            status = fc_conv_fwd_direct_f32(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
-                                            &out[0, 0, 0, 0, 0])
+            if gemm:
+                status = fc_conv_fwd_gemm_f32(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
+                                              &out[0, 0, 0, 0, 0])
+            else:
+                status = fc_conv_fwd_direct_f32(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
+                                                &out[0, 0, 0, 0, 0])
         else:
-            status = fc_conv_fwd_direct_f64(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
-                                            &out[0, 0, 0, 0, 0])
+            if gemm:
+                status = fc_conv_fwd_gemm_f64(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
+                                              &out[0, 0, 0, 0, 0])
+            else:
+                status = fc_conv_fwd_direct_f64(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
+                                                &out[0, 0, 0, 0, 0])
     check_status(status, "conv")
 
 

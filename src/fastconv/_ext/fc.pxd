@@ -51,6 +51,10 @@ cdef extern from "fc_conv.h" nogil:
                                const float *bias, float *out) noexcept
     int fc_conv_fwd_direct_f64(const fc_conv_params *p, const double *x, const double *w,
                                const double *bias, double *out) noexcept
+    int fc_conv_fwd_gemm_f32(const fc_conv_params *p, const float *x, const float *w,
+                             const float *bias, float *out) noexcept
+    int fc_conv_fwd_gemm_f64(const fc_conv_params *p, const double *x, const double *w,
+                             const double *bias, double *out) noexcept
     int fc_conv_bwd_input_f32(const fc_conv_params *p, const float *gy, const float *w,
                               float *gx) noexcept
     int fc_conv_bwd_input_f64(const fc_conv_params *p, const double *gy, const double *w,
