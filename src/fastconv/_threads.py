@@ -9,9 +9,10 @@ __all__ = ["set_num_threads", "get_num_threads"]
 
 
 def _read_env():
+    """The FASTCONV_NUM_THREADS limit, or 0 when it is unset or invalid."""
     value = os.environ.get("FASTCONV_NUM_THREADS", "").strip()
     if not value:
-        return
+        return 0
     try:
         n = int(value)
         if n < 1:
@@ -19,8 +20,8 @@ def _read_env():
     except ValueError:
         warnings.warn(f"FASTCONV_NUM_THREADS={value!r} is not a positive integer; ignored",
                       RuntimeWarning, stacklevel=3)
-        return
-    _runtime.set_thread_limit(n)
+        return 0
+    return n
 
 
 def set_num_threads(n):
@@ -40,7 +41,7 @@ def set_num_threads(n):
     """
     from fastconv._validate import check_int
     if n is None:
-        _runtime.set_thread_limit(0)
+        _runtime.set_thread_limit(_env_limit)
         return
     _runtime.set_thread_limit(check_int("set_num_threads", "n", n, minimum=1))
 
@@ -55,4 +56,5 @@ def team_size(macs):
     return _runtime.team_size(float(macs))
 
 
-_read_env()
+_env_limit = _read_env()
+_runtime.set_thread_limit(_env_limit)

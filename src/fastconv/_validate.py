@@ -111,6 +111,8 @@ def conv_padding(opname, padding, n, kernel, stride, dilation):
     if is_int(padding):
         p = ntuple(opname, "padding", padding, n, minimum=0)
         return p, p
+    if isinstance(padding, np.ndarray):
+        padding = padding.tolist()
     if not isinstance(padding, (tuple, list)) or len(padding) != n:
         raise ValueError(f"{opname}: padding must be an int, {n} ints or {n} (before, after) "
                          f"pairs (one per spatial axis), got {padding!r}")
@@ -303,6 +305,7 @@ def check_conv(opname, nd, x, weight, bias, stride, padding, dilation, groups,
     full_out = (n, c_out) + out_size
     check_nbytes(opname, "the output", full_out, dtype.itemsize)
     check_nbytes(opname, "x", xb.shape, dtype.itemsize)
+    check_nbytes(opname, "weight", weight.shape, dtype.itemsize)
     out_shape = full_out[1:] if unbatched else full_out
     if out is not None:
         check_out(opname, out, out_shape, dtype, {"x": x, "weight": weight, "bias": bias})
@@ -396,6 +399,8 @@ def check_conv_transpose(opname, nd, x, weight, bias, stride, padding, output_pa
                          f"padding {padding}, dilation {dilation}")
     full_out = (n, c_out) + out_size
     check_nbytes(opname, "the output", full_out, dtype.itemsize)
+    check_nbytes(opname, "x", xb.shape, dtype.itemsize)
+    check_nbytes(opname, "weight", weight.shape, dtype.itemsize)
     out_shape = full_out[1:] if unbatched else full_out
     if out is not None:
         check_out(opname, out, out_shape, dtype, {"x": x, "weight": weight, "bias": bias})
