@@ -250,9 +250,9 @@ def test_bad_input_names_the_argument(func, args, kwargs, exc, match):
 # ----------------------------------------------------- against PyTorch ----
 @pytest.fixture(scope="module")
 def torch():
-    torch = pytest.importorskip("torch")
-    torch.set_num_threads(1)
-    return torch
+    # torch shares the OpenMP runtime: changing its thread count would also lower
+    # fastconv's in this thread, so leave it alone (only shapes are compared here).
+    return pytest.importorskip("torch")
 
 
 def _torch_shape(fn):
