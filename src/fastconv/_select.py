@@ -15,8 +15,19 @@ def im2col_applicable(spec):
 
 
 def auto_algorithm(spec):
-    """The rule for algorithm='auto' (see README, "Choosing an algorithm")."""
-    return "direct"
+    """The rule for algorithm='auto' (see README, "Choosing an algorithm").
+
+    Only fastconv's own OpenMP kernels are chosen, never the BLAS path, so a
+    program never alternates between two thread pools.  'gemm' flattens the
+    output plane into one long row of positions, so it wins where 'direct'
+    would waste vector lanes or panel work: pointwise (1x1) kernels, short
+    output rows, and 1-D convolutions; 'direct' wins on long rows with few
+    channels (e.g. a 16-channel 112x112 layer, the ResNet stem).
+    """
+    pointwise = spec.kernel == (1, 1, 1)
+    short_rows = spec.out_size[2] < 32
+    one_d = spec.out_size[0] == 1 and spec.out_size[1] == 1
+    return "gemm" if (pointwise or short_rows or one_d) else "direct"
 
 
 def conv_algorithm(opname, spec, algorithm):
