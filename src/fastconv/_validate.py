@@ -419,3 +419,637 @@ def check_conv_transpose(opname, nd, x, weight, bias, stride, padding, output_pa
     w5 = as_c_float(weight, dtype).reshape((c_in, c_out_g) + spec.kernel)
     b = None if bias is None else as_c_float(bias, dtype)
     return ConvTransposeCall(x5, w5, b, spec, dtype, out_shape, out, g5, x.shape)
+
+
+# ================================================================ pooling ====
+# Checks for fastconv.pooling: max/avg/adaptive/global pooling, the spatial
+# pyramid and their backwards.  Every call becomes a PoolCall in 3 spatial dims.
+
+class PoolSpec(NamedTuple):
+    """A validated pooling call in 3 spatial dims (D, H, W); 1-D and 2-D calls
+    have size-1 leading dims, global pooling sees each plane as (1, 1, size).
+    Read by the Cython layer (_ext/_pool.pyx)."""
+    n: int
+    c: int
+    in_size: tuple
+    out_size: tuple
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    padding: tuple
+    count_include_pad: bool
+    work: int  # input cells read, the measure the thread count is chosen from
+
+
+class PoolCall(NamedTuple):
+    """What a pooling kernel needs after validation.
+
+    x, grad : 5-D C-contiguous arrays of the computation dtype (grad is the
+        upstream gradient of a backward call, else None)
+    out_shape : shape of the forward result the user sees
+    in_shape : shape of x as the user gave it (that of grad_input)
+    out : the user's ``out=`` array or None
+    """
+    x: np.ndarray
+    grad: object
+    spec: PoolSpec
+    dtype: np.dtype
+    out_shape: tuple
+    in_shape: tuple
+    out: object
+
+
+def check_bool(opname, name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{opname}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _pool_input(opname, nd, x, grad_output, unbatched_ok):
+    """x (and grad_output) as arrays, the dtype, and x with a batch axis.
+    nd = None accepts any number (>= 1) of spatial axes."""
+    x = as_array(opname, "x", x)
+    grad = None if grad_output is None else as_array(opname, "grad_output", grad_output)
+    dtype = result_dtype(opname, x=x, grad_output=grad)
+    if nd is None:
+        if x.ndim < 3:
+            raise ValueError(f"{opname}: x must have shape (N, C, *spatial) with at least "
+                             f"one spatial axis; got shape {x.shape}")
+    else:
+        spatial = SPATIAL_NAMES[nd]
+        ranks = (nd + 1, nd + 2) if unbatched_ok else (nd + 2,)
+        if x.ndim not in ranks:
+            form = f" or, unbatched, (C, {spatial})" if unbatched_ok else ""
+            raise ValueError(f"{opname}: x must have shape (N, C, {spatial}){form}; "
+                             f"got shape {x.shape}")
+    unbatched = nd is not None and x.ndim == nd + 1
+    xb = x[None] if unbatched else x
+    if xb.shape[1] < 1 or min(xb.shape[2:]) < 1:
+        raise ValueError(f"{opname}: x of shape {x.shape} has an empty channel or spatial axis")
+    check_nbytes(opname, "x", xb.shape, dtype.itemsize)
+    return x, xb, grad, dtype, unbatched
+
+
+def _pool_finish(opname, x, xb, grad, dtype, unbatched, out_spatial, spec_fields, out,
+                 result_shape=None):
+    """Check sizes, out= and grad_output against the forward result; build the PoolCall."""
+    n, c = xb.shape[:2]
+    full_out = (n, c) + tuple(out_spatial)
+    check_nbytes(opname, "the output", full_out, dtype.itemsize)
+    if result_shape is None:
+        result_shape = full_out[1:] if unbatched else full_out
+    if out is not None:
+        check_out(opname, out, result_shape, dtype, {"x": x})
+    spec = PoolSpec(n, c, **spec_fields)
+    x5 = as_c_float(xb, dtype).reshape((n, c) + spec.in_size)
+    g5 = None
+    if grad is not None:
+        if grad.shape != tuple(result_shape):
+            raise ValueError(f"{opname}: grad_output has shape {grad.shape} but the forward "
+                             f"result for x of shape {x.shape} has shape {tuple(result_shape)}")
+        g5 = as_c_float(grad, dtype).reshape((n, c) + spec.out_size)
+    return PoolCall(x5, g5, spec, dtype, tuple(result_shape), x.shape, out)
+
+
+def check_window_pool(opname, nd, x, kernel_size, stride, padding, dilation, ceil_mode,
+                      count_include_pad=True, out=None, grad_output=None):
+    """Validate a max_pool / avg_pool call (avg passes dilation=1) or its backward."""
+    x, xb, grad, dtype, unbatched = _pool_input(opname, nd, x, grad_output, True)
+    kernel = ntuple(opname, "kernel_size", kernel_size, nd)
+    stride = kernel if stride is None else ntuple(opname, "stride", stride, nd)
+    padding = ntuple(opname, "padding", padding, nd, minimum=0)
+    dilation = ntuple(opname, "dilation", dilation, nd)
+    ceil_mode = check_bool(opname, "ceil_mode", ceil_mode)
+    count_include_pad = check_bool(opname, "count_include_pad", count_include_pad)
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise ValueError(f"{opname}: padding must be at most half of kernel_size on every "
+                         f"axis, got padding={padding}, kernel_size={kernel}")
+    in_size = xb.shape[2:]
+    out_size = tuple(pool_out_size(i, k, s, p, d, ceil_mode) for i, k, s, p, d
+                     in zip(in_size, kernel, stride, padding, dilation))
+    if min(out_size) < 1:
+        span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+        raise ValueError(f"{opname}: output size {out_size} is < 1: x spatial shape "
+                         f"{tuple(in_size)} with padding {padding} is smaller than the "
+                         f"(dilated) kernel {span}")
+    # A dilated window that starts in the left padding can jump over the whole
+    # input (PyTorch then returns -inf and an index outside the plane); only
+    # windows starting left of the input can do that.
+    for ax in range(nd):
+        k, s, p, d, size = kernel[ax], stride[ax], padding[ax], dilation[ax], in_size[ax]
+        o = 0
+        while o < out_size[ax] and o * s - p < 0:
+            j = -(-(p - o * s) // d)  # first tap of window o at a cell >= 0
+            if j >= k or o * s - p + j * d >= size:
+                raise ValueError(
+                    f"{opname}: window {o} along spatial axis {ax} covers only padding "
+                    f"(kernel_size={kernel}, dilation={dilation}, padding={padding}, "
+                    f"x spatial shape {tuple(in_size)})")
+            o += 1
+    n, c = xb.shape[:2]
+    fields = dict(in_size=_pad3(in_size, 1), out_size=_pad3(out_size, 1),
+                  kernel=_pad3(kernel, 1), stride=_pad3(stride, 1),
+                  dilation=_pad3(dilation, 1), padding=_pad3(padding, 0),
+                  count_include_pad=count_include_pad,
+                  work=n * c * int(np.prod(out_size)) * int(np.prod(kernel)))
+    return _pool_finish(opname, x, xb, grad, dtype, unbatched, out_size, fields, out)
+
+
+def adaptive_output_size(opname, output_size, in_size):
+    """One bin count per spatial axis from an int or a tuple of ints / None
+    (None keeps that axis's input size), as torch's adaptive pooling takes it."""
+    nd = len(in_size)
+    if is_int(output_size):
+        values = (output_size,) * nd
+    elif isinstance(output_size, (tuple, list)):
+        values = tuple(output_size)
+        if len(values) != nd:
+            raise ValueError(f"{opname}: output_size must be an int or {nd} entries (one per "
+                             f"spatial axis), got {output_size!r}")
+    else:
+        raise TypeError(f"{opname}: output_size must be an int or a tuple of {nd} ints "
+                        f"(or None), got {output_size!r}")
+    sizes = []
+    for v, i in zip(values, in_size):
+        if v is None:
+            v = i
+        if not is_int(v):
+            raise TypeError(f"{opname}: output_size entries must be ints or None, "
+                            f"got {output_size!r}")
+        if v < 1:
+            raise ValueError(f"{opname}: output_size must be >= 1 on every axis, "
+                             f"got {output_size!r}")
+        if int(v) * i > MAX_ELEMENTS:
+            raise ValueError(f"{opname}: output_size {output_size!r} is too large for x "
+                             f"spatial shape {tuple(in_size)}")
+        sizes.append(int(v))
+    return tuple(sizes)
+
+
+def check_adaptive_pool(opname, nd, x, output_size, out=None, grad_output=None):
+    """Validate an adaptive_{avg,max}_pool call or its backward."""
+    x, xb, grad, dtype, unbatched = _pool_input(opname, nd, x, grad_output, True)
+    in_size = xb.shape[2:]
+    out_size = adaptive_output_size(opname, output_size, in_size)
+    n, c = xb.shape[:2]
+    one = (1, 1, 1)
+    fields = dict(in_size=_pad3(in_size, 1), out_size=_pad3(out_size, 1), kernel=one,
+                  stride=one, dilation=one, padding=(0, 0, 0), count_include_pad=True,
+                  work=n * c * (int(np.prod(in_size)) + int(np.prod(out_size))))
+    return _pool_finish(opname, x, xb, grad, dtype, unbatched, out_size, fields, out)
+
+
+def check_global_pool(opname, x, keepdims, out=None, grad_output=None):
+    """Validate a global_{avg,max}_pool call (x: (N, C, *spatial)) or its backward.
+    Each plane is passed to C as (1, 1, size)."""
+    x, xb, grad, dtype, _ = _pool_input(opname, None, x, grad_output, False)
+    keepdims = check_bool(opname, "keepdims", keepdims)
+    n, c = xb.shape[:2]
+    size = int(np.prod(xb.shape[2:]))
+    result_shape = (n, c) + ((1,) * (xb.ndim - 2) if keepdims else ())
+    one = (1, 1, 1)
+    fields = dict(in_size=(1, 1, size), out_size=one, kernel=one, stride=one, dilation=one,
+                  padding=(0, 0, 0), count_include_pad=True, work=n * c * size)
+    return _pool_finish(opname, x, xb, grad, dtype, False, (), fields, out, result_shape)
+
+
+POOL_MODES = ("max", "avg")
+
+
+def check_pyramid_args(opname, x, levels, mode, grad_output=None):
+    """Validate spatial_pyramid_pool's own arguments; return (x as an array,
+    levels, mode, grad_output as an array or None).  x must be (N, C, H, W) (the
+    adaptive pooling of each level checks the rest); grad_output, when given,
+    (N, C * sum(l*l))."""
+    x = as_array(opname, "x", x)
+    if x.ndim != 4:
+        raise ValueError(f"{opname}: x must have shape (N, C, H, W); got shape {x.shape}")
+    if not isinstance(levels, (tuple, list)) or len(levels) == 0:
+        raise ValueError(f"{opname}: levels must be a non-empty tuple of ints >= 1, "
+                         f"got {levels!r}")
+    for lv in levels:
+        if not is_int(lv):
+            raise TypeError(f"{opname}: levels must be ints >= 1, got {levels!r}")
+        if lv < 1:
+            raise ValueError(f"{opname}: levels must be ints >= 1, got {levels!r}")
+    if not isinstance(mode, str) or mode not in POOL_MODES:
+        raise ValueError(f"{opname}: mode must be one of {POOL_MODES}, got {mode!r}")
+    levels = tuple(int(lv) for lv in levels)
+    if grad_output is not None:
+        grad_output = as_array(opname, "grad_output", grad_output)
+        shape = (x.shape[0], x.shape[1] * sum(lv * lv for lv in levels))
+        if grad_output.shape != shape:
+            raise ValueError(f"{opname}: grad_output has shape {grad_output.shape} but the "
+                             f"forward result for x of shape {x.shape} and levels={levels} "
+                             f"has shape {shape}")
+    return x, levels, mode, grad_output
+
+
+def adaptive_grad_output_size(opname, nd, grad_output, x):
+    """The output_size of the adaptive pooling whose gradient grad_output is: its
+    last nd sizes (grad_output must have x's rank; the full shape is checked
+    against the forward result afterwards)."""
+    grad_output = as_array(opname, "grad_output", grad_output)
+    x_ndim = np.ndim(x)
+    if grad_output.ndim != x_ndim or grad_output.ndim < nd + 1:
+        raise ValueError(f"{opname}: grad_output has shape {grad_output.shape} but x has "
+                         f"shape {np.shape(x)}; they must have the same rank")
+    size = grad_output.shape[grad_output.ndim - nd:]
+    if min(size) < 1:
+        raise ValueError(f"{opname}: grad_output of shape {grad_output.shape} has an empty "
+                         "spatial axis")
+    return grad_output, size
+
+
+# =============================================== upsample / pad / shuffle ====
+# Checks for fastconv.upsampling, fastconv.padding and fastconv.shuffle (forward
+# and backward).  upsample and pad become 5-D (N, C, D, H, W) calls, channel
+# shuffle an (N, C, plane) one; each returns a ResampleCall.
+import math as _math  # noqa: E402  (kept inside this section: append-only file)
+
+RESAMPLE_RANKS = "(N, C, L), (N, C, H, W) or (N, C, D, H, W)"
+UPSAMPLE_MODES = {"nearest": 0, "linear": 1, "bilinear": 1, "trilinear": 1}
+UPSAMPLE_LINEAR_ND = {"linear": 1, "bilinear": 2, "trilinear": 3}
+PAD_OP_MODES = {"zeros": 0, "constant": 0, "reflect": 1, "replicate": 2, "circular": 3}
+
+
+def _batched_spatial(opname, x, ranks=(3, 4, 5)):
+    """x with the batch axis: (N, C, *spatial), 1-3 spatial axes."""
+    if x.ndim not in ranks:
+        raise ValueError(f"{opname}: x must have shape {RESAMPLE_RANKS} (the batch axis is "
+                         f"required); got shape {x.shape}")
+    return x.ndim - 2
+
+
+def _check_grad_output(opname, grad_output, shape, x):
+    if grad_output.shape != tuple(shape):
+        raise ValueError(f"{opname}: grad_output has shape {grad_output.shape} but the forward "
+                         f"output for x of shape {x.shape} has shape {tuple(shape)}")
+
+
+class UpsampleSpec(NamedTuple):
+    """A validated upsample call in 3 spatial dims (D, H, W); read by _upsample.pyx.
+    scale holds the user's scale factor per axis, or 0.0 when size was given."""
+    n: int
+    c: int
+    in_size: tuple
+    out_size: tuple
+    scale: tuple
+    mode: int
+    align_corners: bool
+    nd: int
+
+    @property
+    def work(self):
+        """Weighted reads of the whole call (2**nd per output for linear modes)."""
+        taps = 2 ** self.nd if self.mode == UPSAMPLE_MODES["linear"] else 1
+        return self.n * self.c * _math.prod(self.out_size) * taps
+
+
+class ResampleCall(NamedTuple):
+    """What upsample / pad / channel_shuffle (and their backward passes) need after
+    validation: the C-contiguous input of the kernel (x forward, grad_output
+    backward) reshaped for C, the spec, the dtype, the result's shape, and out."""
+    src: np.ndarray
+    spec: object
+    dtype: np.dtype
+    result_shape: tuple
+    out: object
+
+
+def _scale_factors(opname, scale_factor, nd):
+    """One positive finite float per spatial axis from a number or nd numbers."""
+    def bad():
+        return TypeError(f"{opname}: scale_factor must be a number or a tuple of {nd} "
+                         f"numbers, got {scale_factor!r}")
+    if isinstance(scale_factor, (tuple, list, np.ndarray)):
+        values = tuple(scale_factor)
+        if len(values) != nd:
+            raise ValueError(f"{opname}: scale_factor must be a number or {nd} numbers (one "
+                             f"per spatial axis), got {len(values)}: {scale_factor!r}")
+    else:
+        values = (scale_factor,) * nd
+    out = []
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Real, np.floating,
+                                                                  np.integer)):
+            raise bad()
+        v = float(v)
+        if not _math.isfinite(v) or v <= 0:
+            raise ValueError(f"{opname}: scale_factor must be finite and > 0 on every axis, "
+                             f"got {scale_factor!r}")
+        out.append(v)
+    return tuple(out)
+
+
+def check_upsample(opname, x, size, scale_factor, mode, align_corners, out=None,
+                   grad_output=None):
+    """Validate an upsample call (forward when grad_output is None, else backward);
+    return a ResampleCall whose src is x (forward) or grad_output (backward) as 5-D."""
+    x = as_array(opname, "x", x)
+    backward = grad_output is not None
+    if backward:
+        grad_output = as_array(opname, "grad_output", grad_output)
+        dtype = result_dtype(opname, grad_output=grad_output, x=x)
+    else:
+        dtype = result_dtype(opname, x=x)
+    nd = _batched_spatial(opname, x)
+    if not isinstance(mode, str) or mode not in UPSAMPLE_MODES:
+        raise ValueError(f"{opname}: mode must be one of {tuple(UPSAMPLE_MODES)}, got {mode!r}")
+    if mode != "nearest" and UPSAMPLE_LINEAR_ND[mode] != nd:
+        want = UPSAMPLE_LINEAR_ND[mode]
+        raise ValueError(f"{opname}: mode={mode!r} needs {want + 2}-D input "
+                         f"(N, C, {SPATIAL_NAMES[want]}); got x of shape {x.shape}")
+    if mode == "nearest":
+        if align_corners is not None:
+            raise ValueError(f"{opname}: align_corners can only be set with mode 'linear', "
+                             f"'bilinear' or 'trilinear'; got align_corners={align_corners!r} "
+                             "with mode='nearest' (leave it None)")
+        align_corners = False
+    elif align_corners is None:
+        align_corners = False
+    elif not isinstance(align_corners, (bool, np.bool_)):
+        raise TypeError(f"{opname}: align_corners must be True, False or None, got "
+                        f"{align_corners!r}")
+    n, c = x.shape[:2]
+    in_size = tuple(x.shape[2:])
+    if min(in_size) < 1:
+        raise ValueError(f"{opname}: x of shape {x.shape} has an empty spatial axis")
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{opname}: give exactly one of size and scale_factor, got "
+                         f"{'neither' if size is None else 'both'} (size={size!r}, "
+                         f"scale_factor={scale_factor!r})")
+    if size is not None:
+        out_size = ntuple(opname, "size", size, nd, minimum=1)
+        scale = (0.0,) * nd
+    else:
+        scale = _scale_factors(opname, scale_factor, nd)
+        # PyTorch's rule: floor(in * scale) in double precision
+        out_size = tuple(_math.floor(i * s) for i, s in zip(in_size, scale))
+        if min(out_size) < 1:
+            raise ValueError(f"{opname}: scale_factor={scale_factor!r} gives output size "
+                             f"{out_size} (< 1) for x of spatial shape {in_size}")
+    full_out = (n, c) + out_size
+    check_nbytes(opname, "the output", full_out, dtype.itemsize)
+    check_nbytes(opname, "x", x.shape, dtype.itemsize)
+    spec = UpsampleSpec(n, c, _pad3(in_size, 1), _pad3(out_size, 1), _pad3(scale, 0.0),
+                        UPSAMPLE_MODES[mode], bool(align_corners), nd)
+    if backward:
+        _check_grad_output(opname, grad_output, full_out, x)
+        src = as_c_float(grad_output, dtype).reshape((n, c) + spec.out_size)
+        return ResampleCall(src, spec, dtype, x.shape, None)
+    if out is not None:
+        check_out(opname, out, full_out, dtype, {"x": x})
+    src = as_c_float(x, dtype).reshape((n, c) + spec.in_size)
+    return ResampleCall(src, spec, dtype, full_out, out)
+
+
+class PadSpec(NamedTuple):
+    """A validated pad call in 3 spatial dims (D, H, W); read by _pad.pyx."""
+    n: int
+    c: int
+    in_size: tuple
+    out_size: tuple
+    before: tuple
+    after: tuple
+    mode: int
+    value: float
+
+
+def pad_pairs(opname, pad, nd):
+    """((before, after), ...) per spatial axis, first spatial axis first, from an
+    int, or nd entries that are each an int (both sides) or a (before, after) pair."""
+    hint = (f"pad must be an int or {nd} (before, after) pairs, one per spatial axis, first "
+            "spatial axis first (not PyTorch's flat, last-axis-first list)")
+    if is_int(pad):
+        entries = [(pad, pad)] * nd
+    elif isinstance(pad, (tuple, list)):
+        if len(pad) != nd:
+            raise ValueError(f"{opname}: {hint}; got {pad!r} for x with {nd} spatial "
+                             f"{'axis' if nd == 1 else 'axes'}")
+        entries = []
+        for e in pad:
+            if is_int(e):
+                entries.append((e, e))
+            elif isinstance(e, (tuple, list)) and len(e) == 2:
+                entries.append(tuple(e))
+            else:
+                raise ValueError(f"{opname}: {hint}; got {pad!r}")
+    else:
+        raise TypeError(f"{opname}: {hint}; got {pad!r}")
+    for b, a in entries:
+        if not (is_int(b) and is_int(a)):
+            raise TypeError(f"{opname}: pad entries must be ints, got {pad!r}")
+        if b < 0 or a < 0:
+            raise ValueError(f"{opname}: pad must be >= 0 (negative padding, i.e. cropping, "
+                             f"is not supported), got {pad!r}")
+    return tuple(int(b) for b, _ in entries), tuple(int(a) for _, a in entries)
+
+
+def check_pad(opname, x, pad, mode, value, out=None, grad_output=None):
+    """Validate a pad call (forward when grad_output is None, else backward);
+    return a ResampleCall whose src is x (forward) or grad_output (backward) as 5-D."""
+    x = as_array(opname, "x", x)
+    backward = grad_output is not None
+    if backward:
+        grad_output = as_array(opname, "grad_output", grad_output)
+        dtype = result_dtype(opname, grad_output=grad_output, x=x)
+    else:
+        dtype = result_dtype(opname, x=x)
+    nd = _batched_spatial(opname, x)
+    if not isinstance(mode, str) or mode not in PAD_OP_MODES:
+        raise ValueError(f"{opname}: mode must be one of {tuple(PAD_OP_MODES)}, got {mode!r}")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating,
+                                                                      np.integer)):
+        raise TypeError(f"{opname}: value must be a real number, got {value!r}")
+    value = float(value)
+    if mode == "zeros" and value != 0.0:
+        raise ValueError(f"{opname}: mode='zeros' pads with 0, got value={value!r}; use "
+                         "mode='constant' to pad with another value")
+    if mode != "constant":
+        value = 0.0
+    with np.errstate(over="ignore"):
+        if _math.isfinite(value) and not np.isfinite(dtype.type(value)):
+            raise ValueError(f"{opname}: value={value!r} does not fit in {dtype.name}, the "
+                             f"dtype of the result")
+    before, after = pad_pairs(opname, pad, nd)
+    n, c = x.shape[:2]
+    in_size = tuple(x.shape[2:])
+    if mode not in ("zeros", "constant") and min(in_size) < 1:
+        raise ValueError(f"{opname}: mode={mode!r} needs every spatial axis non-empty; x has "
+                         f"shape {x.shape}")
+    if mode == "reflect":
+        for ax in range(nd):
+            if max(before[ax], after[ax]) >= in_size[ax]:
+                raise ValueError(
+                    f"{opname}: mode='reflect' needs pad < input size on every axis; pad "
+                    f"(before, after) = {tuple(zip(before, after))} but x has spatial "
+                    f"shape {in_size}")
+    out_size = tuple(i + b + a for i, b, a in zip(in_size, before, after))
+    full_out = (n, c) + out_size
+    check_nbytes(opname, "the output", full_out, dtype.itemsize)
+    check_nbytes(opname, "x", x.shape, dtype.itemsize)
+    spec = PadSpec(n, c, _pad3(in_size, 1), _pad3(out_size, 1), _pad3(before, 0),
+                   _pad3(after, 0), PAD_OP_MODES[mode], value)
+    if backward:
+        _check_grad_output(opname, grad_output, full_out, x)
+        src = as_c_float(grad_output, dtype).reshape((n, c) + spec.out_size)
+        return ResampleCall(src, spec, dtype, x.shape, None)
+    if out is not None:
+        check_out(opname, out, full_out, dtype, {"x": x})
+    src = as_c_float(x, dtype).reshape((n, c) + spec.in_size)
+    return ResampleCall(src, spec, dtype, full_out, out)
+
+
+class ShuffleSpec(NamedTuple):
+    """A validated channel shuffle; plane = product of the spatial sizes."""
+    n: int
+    c: int
+    groups: int
+    plane: int
+
+
+def check_channel_shuffle(opname, x, groups, out=None, grad_output=None):
+    """Validate a channel_shuffle call (forward when grad_output is None, else
+    backward); return a ResampleCall whose src is x or grad_output as (N, C, plane)."""
+    x = as_array(opname, "x", x)
+    backward = grad_output is not None
+    if backward:
+        grad_output = as_array(opname, "grad_output", grad_output)
+        dtype = result_dtype(opname, grad_output=grad_output, x=x)
+    else:
+        dtype = result_dtype(opname, x=x)
+    if x.ndim < 3:
+        raise ValueError(f"{opname}: x must have shape (N, C, *spatial) with at least one "
+                         f"spatial axis (the batch axis is required); got shape {x.shape}")
+    groups = check_int(opname, "groups", groups, minimum=1)
+    n, c = x.shape[:2]
+    if c % groups:
+        raise ValueError(f"{opname}: groups={groups} must divide the channels, but x has "
+                         f"shape {x.shape} ({c} channels)")
+    check_nbytes(opname, "x", x.shape, dtype.itemsize)
+    spec = ShuffleSpec(n, c, groups, _math.prod(x.shape[2:]))
+    if backward:
+        _check_grad_output(opname, grad_output, x.shape, x)
+        src = as_c_float(grad_output, dtype).reshape((n, c, spec.plane))
+        return ResampleCall(src, spec, dtype, x.shape, None)
+    if out is not None:
+        check_out(opname, out, x.shape, dtype, {"x": x})
+    src = as_c_float(x, dtype).reshape((n, c, spec.plane))
+    return ResampleCall(src, spec, dtype, x.shape, out)
+
+
+# ================================================ depthwise / separable ====
+# depthwise_conv2d, separable_conv2d and their backward.  The depthwise-specific
+# shape rules (weight (C*m, 1, kH, kW), pointwise weight (C_out, C*m, 1, 1)) are
+# checked here, with messages naming the user's arguments; everything else
+# (rank, stride, padding, padding_mode, output size, byte counts, out=,
+# grad_output) is check_conv's, called with groups = C, which the checks here
+# guarantee it accepts as far as channels go.
+class SeparableCall(NamedTuple):
+    """A validated separable_conv2d (or backward) call: `dw` is the depthwise
+    part as a ConvCall (5-D arrays in `dtype`, its spec, its grad_output unset),
+    pw the pointwise weight as a C-contiguous (C_out, C*m) matrix, pb its bias,
+    out_shape the shape the user sees, grad_output (N, C_out, 1, H_out, W_out)."""
+    dw: ConvCall
+    pw: np.ndarray
+    pb: object
+    dtype: np.dtype
+    out_shape: tuple
+    out: object
+    grad_output: object
+    unbatched: bool
+
+
+def _depthwise_channels(opname, x, weight, weight_name, bias, bias_name):
+    """C (channels of x) after checking that weight is (C*m, 1, kH, kW) with an
+    integer multiplier m >= 1 and bias (C*m,)."""
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{opname}: x must have shape (N, C, H, W) or, unbatched, "
+                         f"(C, H, W); got shape {x.shape}")
+    c = x.shape[-3]
+    if c < 1:
+        raise ValueError(f"{opname}: x of shape {x.shape} has no channels")
+    if weight.ndim != 4 or weight.shape[1] != 1:
+        raise ValueError(f"{opname}: {weight_name} must have shape (C*multiplier, 1, kH, kW); "
+                         f"got shape {weight.shape}")
+    if weight.shape[0] < 1 or min(weight.shape[2:]) < 1:
+        raise ValueError(f"{opname}: {weight_name} of shape {weight.shape} is empty; it needs "
+                         "at least one output channel and kernel element")
+    if weight.shape[0] % c:
+        raise ValueError(f"{opname}: {weight_name} of shape {weight.shape} has "
+                         f"{weight.shape[0]} output channels, not a multiple of the {c} "
+                         f"channels of x (shape {x.shape}); the channel multiplier must be "
+                         "an integer >= 1")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"{opname}: {bias_name} must have shape ({weight.shape[0]},) to "
+                         f"match {weight_name} {weight.shape}; got shape {bias.shape}")
+    return c
+
+
+def check_depthwise(opname, x, weight, bias, stride, padding, dilation, padding_mode, out,
+                    grad_output=None):
+    """Validate a depthwise_conv2d call (or, with grad_output, its backward);
+    return a ConvCall whose spec has groups = C."""
+    x = as_array(opname, "x", x)
+    weight = as_array(opname, "weight", weight)
+    bias = None if bias is None else as_array(opname, "bias", bias)
+    if grad_output is not None:
+        grad_output = as_array(opname, "grad_output", grad_output)
+    result_dtype(opname, x=x, weight=weight, bias=bias, grad_output=grad_output)
+    c = _depthwise_channels(opname, x, weight, "weight", bias, "bias")
+    return check_conv(opname, 2, x, weight, bias, stride, padding, dilation, c, padding_mode,
+                      out, grad_output=grad_output)
+
+
+def check_separable(opname, x, depthwise_weight, pointwise_weight, depthwise_bias,
+                    pointwise_bias, stride, padding, dilation, padding_mode, out,
+                    grad_output=None):
+    """Validate a separable_conv2d call (or, with grad_output, its backward);
+    return a SeparableCall."""
+    x = as_array(opname, "x", x)
+    dw = as_array(opname, "depthwise_weight", depthwise_weight)
+    pw = as_array(opname, "pointwise_weight", pointwise_weight)
+    db = None if depthwise_bias is None else as_array(opname, "depthwise_bias", depthwise_bias)
+    pb = None if pointwise_bias is None else as_array(opname, "pointwise_bias", pointwise_bias)
+    if grad_output is not None:
+        grad_output = as_array(opname, "grad_output", grad_output)
+    dtype = result_dtype(opname, x=x, depthwise_weight=dw, pointwise_weight=pw,
+                         depthwise_bias=db, pointwise_bias=pb, grad_output=grad_output)
+    _depthwise_channels(opname, x, dw, "depthwise_weight", db, "depthwise_bias")
+    cm = dw.shape[0]
+    if pw.ndim != 4 or pw.shape[1:] != (cm, 1, 1) or pw.shape[0] < 1:
+        raise ValueError(f"{opname}: pointwise_weight must have shape (C_out, {cm}, 1, 1) to "
+                         f"follow depthwise_weight {dw.shape} ({cm} channels); got shape "
+                         f"{pw.shape}")
+    c_out = pw.shape[0]
+    if pb is not None and pb.shape != (c_out,):
+        raise ValueError(f"{opname}: pointwise_bias must have shape ({c_out},) to match "
+                         f"pointwise_weight {pw.shape}; got shape {pb.shape}")
+    call = check_conv(opname, 2, x, dw, db, stride, padding, dilation, x.shape[-3],
+                      padding_mode, None)
+    if call.dtype != dtype:  # promoted by the pointwise arrays or grad_output
+        call = call._replace(x=call.x.astype(dtype), weight=call.weight.astype(dtype),
+                             bias=None if db is None else call.bias.astype(dtype), dtype=dtype)
+    spec = call.spec
+    unbatched = x.ndim == 3
+    full_out = (spec.n, c_out) + spec.out_size[1:]
+    check_nbytes(opname, "the output", full_out, dtype.itemsize)
+    out_shape = full_out[1:] if unbatched else full_out
+    if out is not None:
+        check_out(opname, out, out_shape, dtype,
+                  {"x": x, "depthwise_weight": dw, "pointwise_weight": pw,
+                   "depthwise_bias": db, "pointwise_bias": pb})
+    g5 = None
+    if grad_output is not None:
+        if grad_output.shape != tuple(out_shape):
+            raise ValueError(f"{opname}: grad_output has shape {grad_output.shape} but the "
+                             f"forward output for x {x.shape}, depthwise_weight {dw.shape} and "
+                             f"pointwise_weight {pw.shape} has shape {tuple(out_shape)}")
+        # the backward materialises the depthwise output and its gradient
+        check_nbytes(opname, "the depthwise output", (spec.n, cm) + spec.out_size,
+                     dtype.itemsize)
+        g5 = as_c_float(grad_output, dtype).reshape((spec.n, c_out) + spec.out_size)
+    pw2 = as_c_float(pw, dtype).reshape(c_out, cm)
+    pb1 = None if pb is None else as_c_float(pb, dtype)
+    return SeparableCall(call, pw2, pb1, dtype, out_shape, out, g5, unbatched)

@@ -74,3 +74,144 @@ cdef extern from "fc_conv.h" nogil:
     int fc_conv_bwd_im2col_f64(const fc_conv_params *p, const double *x, const double *w,
                                const double *gy, double *gx, double *gw, fc_dgemm_fn gemm) noexcept
     size_t fc_conv_im2col_workspace_bytes(const fc_conv_params *p, size_t itemsize) noexcept
+
+# ---- pooling (fc_pool.h)
+from libc.stdint cimport int64_t
+
+cdef extern from "fc_pool.h" nogil:
+    ctypedef struct fc_pool_params:
+        fc_index planes
+        fc_index[3] in_ "in"
+        fc_index[3] out
+        fc_index[3] k
+        fc_index[3] stride
+        fc_index[3] dil
+        fc_index[3] pad
+        int count_include_pad
+        int num_threads
+        int isa
+    int fc_max_pool_fwd_f32(const fc_pool_params *p, const float *x, float *out,
+                            int64_t *idx) noexcept
+    int fc_max_pool_fwd_f64(const fc_pool_params *p, const double *x, double *out,
+                            int64_t *idx) noexcept
+    int fc_max_pool_bwd_f32(const fc_pool_params *p, const float *x, const float *grad_out,
+                            float *grad_in) noexcept
+    int fc_max_pool_bwd_f64(const fc_pool_params *p, const double *x, const double *grad_out,
+                            double *grad_in) noexcept
+    int fc_avg_pool_fwd_f32(const fc_pool_params *p, const float *x, float *out) noexcept
+    int fc_avg_pool_fwd_f64(const fc_pool_params *p, const double *x, double *out) noexcept
+    int fc_avg_pool_bwd_f32(const fc_pool_params *p, const float *grad_out,
+                            float *grad_in) noexcept
+    int fc_avg_pool_bwd_f64(const fc_pool_params *p, const double *grad_out,
+                            double *grad_in) noexcept
+    int fc_adaptive_avg_pool_fwd_f32(const fc_pool_params *p, const float *x,
+                                     float *out) noexcept
+    int fc_adaptive_avg_pool_fwd_f64(const fc_pool_params *p, const double *x,
+                                     double *out) noexcept
+    int fc_adaptive_avg_pool_bwd_f32(const fc_pool_params *p, const float *grad_out,
+                                     float *grad_in) noexcept
+    int fc_adaptive_avg_pool_bwd_f64(const fc_pool_params *p, const double *grad_out,
+                                     double *grad_in) noexcept
+    int fc_adaptive_max_pool_fwd_f32(const fc_pool_params *p, const float *x, float *out,
+                                     int64_t *idx) noexcept
+    int fc_adaptive_max_pool_fwd_f64(const fc_pool_params *p, const double *x, double *out,
+                                     int64_t *idx) noexcept
+    int fc_adaptive_max_pool_bwd_f32(const fc_pool_params *p, const float *x,
+                                     const float *grad_out, float *grad_in) noexcept
+    int fc_adaptive_max_pool_bwd_f64(const fc_pool_params *p, const double *x,
+                                     const double *grad_out, double *grad_in) noexcept
+    int fc_global_avg_pool_fwd_f32(const fc_pool_params *p, const float *x,
+                                   float *out) noexcept
+    int fc_global_avg_pool_fwd_f64(const fc_pool_params *p, const double *x,
+                                   double *out) noexcept
+    int fc_global_avg_pool_bwd_f32(const fc_pool_params *p, const float *grad_out,
+                                   float *grad_in) noexcept
+    int fc_global_avg_pool_bwd_f64(const fc_pool_params *p, const double *grad_out,
+                                   double *grad_in) noexcept
+    int fc_global_max_pool_fwd_f32(const fc_pool_params *p, const float *x,
+                                   float *out) noexcept
+    int fc_global_max_pool_fwd_f64(const fc_pool_params *p, const double *x,
+                                   double *out) noexcept
+    int fc_global_max_pool_bwd_f32(const fc_pool_params *p, const float *x,
+                                   const float *grad_out, float *grad_in) noexcept
+    int fc_global_max_pool_bwd_f64(const fc_pool_params *p, const double *x,
+                                   const double *grad_out, double *grad_in) noexcept
+
+cdef extern from "fc_upsample.h" nogil:
+    enum:
+        FC_UPSAMPLE_NEAREST
+        FC_UPSAMPLE_LINEAR
+    ctypedef struct fc_upsample_params:
+        fc_index planes
+        fc_index[3] in_ "in"
+        fc_index[3] out
+        double[3] scale
+        int mode
+        int align_corners
+        int num_threads
+    int fc_upsample_fwd_f32(const fc_upsample_params *p, const float *x, float *out) noexcept
+    int fc_upsample_fwd_f64(const fc_upsample_params *p, const double *x, double *out) noexcept
+    int fc_upsample_bwd_f32(const fc_upsample_params *p, const float *grad_out,
+                            float *grad_in) noexcept
+    int fc_upsample_bwd_f64(const fc_upsample_params *p, const double *grad_out,
+                            double *grad_in) noexcept
+
+cdef extern from "fc_pad.h" nogil:
+    ctypedef struct fc_pad_params:
+        fc_index planes
+        fc_index[3] in_ "in"
+        fc_index[3] out
+        fc_index[3] before
+        int mode
+        int num_threads
+    int fc_pad_fwd_f32(const fc_pad_params *p, const float *x, float value, float *out) noexcept
+    int fc_pad_fwd_f64(const fc_pad_params *p, const double *x, double value,
+                       double *out) noexcept
+    int fc_pad_bwd_f32(const fc_pad_params *p, const float *grad_out, float *grad_in) noexcept
+    int fc_pad_bwd_f64(const fc_pad_params *p, const double *grad_out,
+                       double *grad_in) noexcept
+
+cdef extern from "fc_shuffle.h" nogil:
+    ctypedef struct fc_shuffle_params:
+        fc_index n, c, groups, plane
+        int num_threads
+    int fc_shuffle_fwd_f32(const fc_shuffle_params *p, const float *x, float *out) noexcept
+    int fc_shuffle_fwd_f64(const fc_shuffle_params *p, const double *x, double *out) noexcept
+    int fc_shuffle_bwd_f32(const fc_shuffle_params *p, const float *grad_out,
+                           float *grad_in) noexcept
+    int fc_shuffle_bwd_f64(const fc_shuffle_params *p, const double *grad_out,
+                           double *grad_in) noexcept
+
+cdef extern from "fc_depthwise.h" nogil:
+    ctypedef struct fc_pointwise_params:
+        fc_index n, c_in, c_out, size
+        int num_threads
+        int isa
+    int fc_depthwise_fwd_f32(const fc_conv_params *p, const float *x, const float *w,
+                             const float *bias, float *out) noexcept
+    int fc_depthwise_fwd_f64(const fc_conv_params *p, const double *x, const double *w,
+                             const double *bias, double *out) noexcept
+    int fc_depthwise_bwd_input_f32(const fc_conv_params *p, const float *gy, const float *w,
+                                   float *gx) noexcept
+    int fc_depthwise_bwd_input_f64(const fc_conv_params *p, const double *gy,
+                                   const double *w, double *gx) noexcept
+    int fc_depthwise_bwd_weight_f32(const fc_conv_params *p, const float *gy, const float *x,
+                                    float *gw, float *gb) noexcept
+    int fc_depthwise_bwd_weight_f64(const fc_conv_params *p, const double *gy,
+                                    const double *x, double *gw, double *gb) noexcept
+    int fc_separable_fwd_f32(const fc_conv_params *p, fc_index c_pw, const float *x,
+                             const float *w, const float *bias, const float *pw,
+                             const float *pb, float *out) noexcept
+    int fc_separable_fwd_f64(const fc_conv_params *p, fc_index c_pw, const double *x,
+                             const double *w, const double *bias, const double *pw,
+                             const double *pb, double *out) noexcept
+    void fc_separable_tile(const fc_conv_params *p, size_t itemsize, fc_index *rows,
+                           fc_index *cols) noexcept
+    int fc_pointwise_fwd_f32(const fc_pointwise_params *q, const float *inp, const float *w,
+                             const float *bias, float *out) noexcept
+    int fc_pointwise_fwd_f64(const fc_pointwise_params *q, const double *inp,
+                             const double *w, const double *bias, double *out) noexcept
+    int fc_pointwise_bwd_weight_f32(const fc_pointwise_params *q, const float *gy,
+                                    const float *inp, float *gw, float *gb) noexcept
+    int fc_pointwise_bwd_weight_f64(const fc_pointwise_params *q, const double *gy,
+                                    const double *inp, double *gw, double *gb) noexcept

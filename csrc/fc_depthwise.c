@@ -1,0 +1,208 @@
+/*
+ * fc_depthwise.c - SIMD path selection for the depthwise / separable / pointwise
+ * kernels (fc_depthwise_simd.c), and their dtype- and ISA-independent parts:
+ * the row-block geometry and the separable tile size.
+ */
+#include <stdlib.h>
+
+#include "fc_depthwise.h"
+#include "fc_dispatch.h"
+
+int fc_dw_geom_init(fc_dw_geom *g, const fc_conv_params *p, fc_index rows, fc_index chunk,
+                    fc_index vl)
+{
+    const fc_index OH = p->out[1], OW = p->out[2];
+    const fc_index KD = p->k[0], KH = p->k[1], KW = p->k[2];
+    const fc_index sh = p->stride[1], dh = p->dil[1];
+    const fc_index sw = p->stride[2], dw = p->dil[2];
+    g->slot_of = g->slot_pr = g->slot_first = g->taps = NULL;
+    g->phase_used = NULL;
+
+    g->rows = rows < OH ? rows : OH;
+    if (g->rows < 1)
+        g->rows = 1;
+    chunk = chunk < OW ? chunk : OW;
+    g->chunk = (chunk + vl - 1) / vl * vl;
+    /* loads reach element ceil(cw / vl) * vl - 1 + taps[kw] < chunk + reach */
+    g->plen = g->chunk + ((KW - 1) * dw) / sw + vl;
+    g->row_stride = sw * g->plen;
+
+    /* padded rows of a block, relative to y0*sh: yl*sh + kh*dh */
+    const fc_index span = (g->rows - 1) * sh + (KH - 1) * dh + 1;
+    fc_index *map = malloc((size_t)span * sizeof(fc_index));
+    g->slot_of = malloc((size_t)(g->rows * KH) * sizeof(fc_index));
+    g->slot_pr = malloc((size_t)(g->rows * KH) * sizeof(fc_index));
+    g->slot_first = malloc((size_t)(g->rows * KH) * sizeof(fc_index));
+    g->taps = malloc((size_t)KW * sizeof(fc_index));
+    g->phase_used = calloc((size_t)sw, 1);
+    if (!map || !g->slot_of || !g->slot_pr || !g->slot_first || !g->taps || !g->phase_used) {
+        free(map);
+        fc_dw_geom_free(g);
+        return FC_ENOMEM;
+    }
+    for (fc_index i = 0; i < span; i++)
+        map[i] = -1;
+    g->nslots = 0;
+    for (fc_index yl = 0; yl < g->rows; yl++)
+        for (fc_index kh = 0; kh < KH; kh++) {
+            fc_index pr = yl * sh + kh * dh;
+            if (map[pr] < 0) {
+                map[pr] = g->nslots;
+                g->slot_pr[g->nslots] = pr;
+                g->slot_first[g->nslots] = yl;
+                g->nslots++;
+            }
+            g->slot_of[yl * KH + kh] = map[pr];
+        }
+    free(map);
+    for (fc_index t = 0; t < KW; t++) {
+        g->phase_used[(t * dw) % sw] = 1;
+        g->taps[t] = ((t * dw) % sw) * g->plen + (t * dw) / sw;
+    }
+    size_t elems;
+    if (fc_mul_overflows(KD * g->nslots, g->row_stride, &elems)) {
+        fc_dw_geom_free(g);
+        return FC_ENOMEM;
+    }
+    g->panel_elems = (fc_index)elems;
+    return FC_OK;
+}
+
+void fc_dw_geom_free(fc_dw_geom *g)
+{
+    free(g->slot_of);
+    free(g->slot_pr);
+    free(g->slot_first);
+    free(g->taps);
+    free(g->phase_used);
+    g->slot_of = g->slot_pr = g->slot_first = g->taps = NULL;
+    g->phase_used = NULL;
+}
+
+void fc_separable_tile(const fc_conv_params *p, size_t itemsize, fc_index *rows,
+                       fc_index *cols)
+{
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    fc_index c = OW < FC_DW_CHUNK ? OW : FC_DW_CHUNK;
+    fc_index r = 1;
+    if (c == OW) {
+        /* whole rows: as many as fit the budget (c_out * OW values per row) */
+        fc_index per_row = p->c_out * OW * (fc_index)itemsize;
+        r = per_row > 0 ? FC_SEP_TILE_BYTES / per_row : OH;
+        r = r < 1 ? 1 : (r > OH ? OH : r);
+        /* enough tiles to share out; depends on the shape only */
+        const fc_index planes = p->n * OD;
+        while (r > 1 && planes * ((OH + r - 1) / r) < 8)
+            r = (r + 1) / 2;
+    }
+    *rows = r;
+    *cols = c;
+}
+
+FC_DECLARE_VARIANTS(int, fc_depthwise_fwd_f32,
+                    (const fc_conv_params *, const float *, const float *, const float *,
+                     float *))
+FC_DECLARE_VARIANTS(int, fc_depthwise_fwd_f64,
+                    (const fc_conv_params *, const double *, const double *, const double *,
+                     double *))
+FC_DECLARE_VARIANTS(int, fc_depthwise_bwd_input_f32,
+                    (const fc_conv_params *, const float *, const float *, float *))
+FC_DECLARE_VARIANTS(int, fc_depthwise_bwd_input_f64,
+                    (const fc_conv_params *, const double *, const double *, double *))
+FC_DECLARE_VARIANTS(int, fc_depthwise_bwd_weight_f32,
+                    (const fc_conv_params *, const float *, const float *, float *, float *))
+FC_DECLARE_VARIANTS(int, fc_depthwise_bwd_weight_f64,
+                    (const fc_conv_params *, const double *, const double *, double *,
+                     double *))
+FC_DECLARE_VARIANTS(int, fc_separable_fwd_f32,
+                    (const fc_conv_params *, fc_index, const float *, const float *,
+                     const float *, const float *, const float *, float *))
+FC_DECLARE_VARIANTS(int, fc_separable_fwd_f64,
+                    (const fc_conv_params *, fc_index, const double *, const double *,
+                     const double *, const double *, const double *, double *))
+FC_DECLARE_VARIANTS(int, fc_pointwise_fwd_f32,
+                    (const fc_pointwise_params *, const float *, const float *, const float *,
+                     float *))
+FC_DECLARE_VARIANTS(int, fc_pointwise_fwd_f64,
+                    (const fc_pointwise_params *, const double *, const double *,
+                     const double *, double *))
+FC_DECLARE_VARIANTS(int, fc_pointwise_bwd_weight_f32,
+                    (const fc_pointwise_params *, const float *, const float *, float *,
+                     float *))
+FC_DECLARE_VARIANTS(int, fc_pointwise_bwd_weight_f64,
+                    (const fc_pointwise_params *, const double *, const double *, double *,
+                     double *))
+
+int fc_depthwise_fwd_f32(const fc_conv_params *p, const float *x, const float *w,
+                         const float *bias, float *out)
+{
+    FC_DISPATCH(p->isa, fc_depthwise_fwd_f32, p, x, w, bias, out);
+}
+
+int fc_depthwise_fwd_f64(const fc_conv_params *p, const double *x, const double *w,
+                         const double *bias, double *out)
+{
+    FC_DISPATCH(p->isa, fc_depthwise_fwd_f64, p, x, w, bias, out);
+}
+
+int fc_depthwise_bwd_input_f32(const fc_conv_params *p, const float *gy, const float *w,
+                               float *gx)
+{
+    FC_DISPATCH(p->isa, fc_depthwise_bwd_input_f32, p, gy, w, gx);
+}
+
+int fc_depthwise_bwd_input_f64(const fc_conv_params *p, const double *gy, const double *w,
+                               double *gx)
+{
+    FC_DISPATCH(p->isa, fc_depthwise_bwd_input_f64, p, gy, w, gx);
+}
+
+int fc_depthwise_bwd_weight_f32(const fc_conv_params *p, const float *gy, const float *x,
+                                float *gw, float *gb)
+{
+    FC_DISPATCH(p->isa, fc_depthwise_bwd_weight_f32, p, gy, x, gw, gb);
+}
+
+int fc_depthwise_bwd_weight_f64(const fc_conv_params *p, const double *gy, const double *x,
+                                double *gw, double *gb)
+{
+    FC_DISPATCH(p->isa, fc_depthwise_bwd_weight_f64, p, gy, x, gw, gb);
+}
+
+int fc_separable_fwd_f32(const fc_conv_params *p, fc_index c_pw, const float *x,
+                         const float *w, const float *bias, const float *pw,
+                         const float *pb, float *out)
+{
+    FC_DISPATCH(p->isa, fc_separable_fwd_f32, p, c_pw, x, w, bias, pw, pb, out);
+}
+
+int fc_separable_fwd_f64(const fc_conv_params *p, fc_index c_pw, const double *x,
+                         const double *w, const double *bias, const double *pw,
+                         const double *pb, double *out)
+{
+    FC_DISPATCH(p->isa, fc_separable_fwd_f64, p, c_pw, x, w, bias, pw, pb, out);
+}
+
+int fc_pointwise_fwd_f32(const fc_pointwise_params *q, const float *in, const float *w,
+                         const float *bias, float *out)
+{
+    FC_DISPATCH(q->isa, fc_pointwise_fwd_f32, q, in, w, bias, out);
+}
+
+int fc_pointwise_fwd_f64(const fc_pointwise_params *q, const double *in, const double *w,
+                         const double *bias, double *out)
+{
+    FC_DISPATCH(q->isa, fc_pointwise_fwd_f64, q, in, w, bias, out);
+}
+
+int fc_pointwise_bwd_weight_f32(const fc_pointwise_params *q, const float *gy,
+                                const float *in, float *gw, float *gb)
+{
+    FC_DISPATCH(q->isa, fc_pointwise_bwd_weight_f32, q, gy, in, gw, gb);
+}
+
+int fc_pointwise_bwd_weight_f64(const fc_pointwise_params *q, const double *gy,
+                                const double *in, double *gw, double *gb)
+{
+    FC_DISPATCH(q->isa, fc_pointwise_bwd_weight_f64, q, gy, in, gw, gb);
+}

@@ -1,0 +1,1117 @@
+/*
+ * fc_depthwise.template.c - depthwise / separable / pointwise kernels, one dtype.
+ * Included by fc_depthwise_simd.c with FC_REAL (float/double), FC_DT (f32/f64)
+ * and FC_ILANE (the integer of the same width, for lane masks).
+ *
+ * Depthwise forward (o = c*m + j reads input channel c only):
+ *   out[n, o, z, y, x] = bias[o] + sum_{kd, kh, kw} w[o, kd, kh, kw]
+ *                        * xpad[n, c, z*sd + kd*dd, y*sh + kh*dh, x*sw + kw*dw]
+ * Phases of a task (n, c, z, block of output rows, row segment):
+ *  1. gather the padded input rows the block reads into the thread's panel, each
+ *     once (fc_dw_geom: slots), through the padding mode and split into `sw`
+ *     stride phases, so that every tap's inputs of consecutive outputs are
+ *     consecutive in memory (stride 1 is one phase: a padded row copy);
+ *  2. for each of the m output channels, a micro-kernel keeps R rows x NV
+ *     vectors of outputs in registers and, for each kernel row and tap,
+ *     broadcasts the weight and FMAs it with contiguous vector loads of the
+ *     panel; the tile is stored once, bias included.
+ * Only a block's rows are ever padded, never the whole input.
+ *
+ * Backward (each output element owned by one thread, fixed summation order):
+ *  - input: per (n, c) plane, for every padded row that some output reads, the
+ *    gradient with respect to that padded row is gathered phase by phase from
+ *    zero-extended output-gradient rows (gpad[sw*i + q] = sum over taps t with
+ *    t*dw % sw == q of w[t] * gy[i - t*dw / sw], for every (j, kd, kh) that
+ *    reads the row), then folded onto the input row it reads, padded cells
+ *    through fc_pad_index, left to right; padded rows go top to bottom.  The
+ *    zero-extended rows live in a small per-thread ring, each copied once.
+ *  - weight and bias: per output channel, reduce over batch and positions:
+ *    for groups of up to 8 taps, one vector accumulator per tap stays in
+ *    registers over a block's rows (each gy vector loaded once, FMA'd with
+ *    every tap's panel row); lanes summed in order at the end.
+ *
+ * Separable forward: per task (n, z, tile of rows / row segment), the depthwise
+ * block of every channel is written to the thread's tile (c_out x positions),
+ * then out[q, p] = pb[q] + sum_o pw[q, o] * tile[o, p] by the pointwise
+ * micro-kernel (MR channels x 2 vectors of positions, packed weights).
+ *
+ * Pointwise kernels (the separable backward's other half): the forward copies
+ * a tile of positions of every input channel and runs the same micro-kernel;
+ * the weight gradient is register-tiled over output x input channels, each
+ * element one vector accumulator over (n, p) in order.
+ */
+#ifndef FC_REAL
+#error "FC_REAL must be defined (float or double) before including this template"
+#endif
+#ifndef FC_DT
+#error "FC_DT must be defined (f32 or f64) before including this template"
+#endif
+#ifndef FC_ILANE
+#error "FC_ILANE must be defined (int32_t or int64_t) before including this template"
+#endif
+
+#define FC_VL (FC_VBYTES / (int)sizeof(FC_REAL))
+#define VEC FC_CAT(fc_dw_vec_, FC_DT)
+#define IVEC FC_CAT(fc_dw_ivec_, FC_DT)
+typedef FC_REAL VEC __attribute__((vector_size(FC_VBYTES)));
+typedef FC_ILANE IVEC __attribute__((vector_size(FC_VBYTES)));
+
+#define LOADV FC_CAT(fc_dw_loadv_, FC_DT)
+FC_INLINE VEC LOADV(const FC_REAL *p)
+{
+    VEC v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* The first n (< FC_VL) lanes from p, zeros after: never reads past p[n-1]. */
+#define LOADV_PART FC_CAT(fc_dw_loadv_part_, FC_DT)
+FC_INLINE VEC LOADV_PART(const FC_REAL *p, fc_index n)
+{
+    VEC v = {0};
+    memcpy(&v, p, (size_t)n * sizeof(FC_REAL));
+    return v;
+}
+
+/* Store the first n lanes (n >= FC_VL stores the whole vector). */
+#define STOREV_PART FC_CAT(fc_dw_storev_part_, FC_DT)
+FC_INLINE void STOREV_PART(FC_REAL *p, VEC v, fc_index n)
+{
+    if (n >= FC_VL)
+        memcpy(p, &v, sizeof v);
+    else if (n > 0)
+        memcpy(p, &v, (size_t)n * sizeof(FC_REAL));
+}
+
+#define BCAST FC_CAT(fc_dw_bcast_, FC_DT)
+/* s - 0 is exactly s (also for -0), so this folds to a plain broadcast. */
+FC_INLINE VEC BCAST(FC_REAL s) { return s - (VEC){0}; }
+
+/* Lanes summed in lane order (a fixed order, so results are reproducible). */
+#define HSUM FC_CAT(fc_dw_hsum_, FC_DT)
+FC_INLINE FC_REAL HSUM(VEC v)
+{
+    FC_REAL s = v[0];
+    for (int l = 1; l < FC_VL; l++)
+        s += v[l];
+    return s;
+}
+
+/* v with lanes >= n set to +0 (also when they hold Inf or NaN). */
+#define KEEP_LANES FC_CAT(fc_dw_keep_lanes_, FC_DT)
+FC_INLINE VEC KEEP_LANES(VEC v, fc_index n)
+{
+    IVEC m;
+    for (int l = 0; l < FC_VL; l++)
+        m[l] = l < n ? (FC_ILANE)-1 : 0;
+    return (VEC)((IVEC)v & m);
+}
+
+/* *bytes = nt * elems * sizeof(FC_REAL) (per-thread scratch); 1 on overflow. */
+#define SCRATCH_BYTES FC_CAT(fc_dw_scratch_bytes_, FC_DT)
+FC_INLINE int SCRATCH_BYTES(int nt, fc_index elems, size_t *bytes)
+{
+    size_t e;
+    return fc_mul_overflows((fc_index)nt, elems, &e)
+           || fc_mul_overflows((fc_index)e, (fc_index)sizeof(FC_REAL), bytes);
+}
+
+/* --------------------------------------------------------------- panel ---- */
+
+/* Gather the padded input rows that output rows [y0, y0 + ny), outputs
+ * [x0, x0 + cw) of depth z read from the channel plane xc (D x H x W) into
+ * the panel: slot s of kernel depth kd holds padded row (z*sd + kd*dd,
+ * y0*sh + slot_pr[s]), phase q element j = xpad[.., (x0 + j)*sw + q] for the
+ * j < cw + reach that some output reads.  Elements past those are only read
+ * by vector lanes whose results are discarded or masked, so they are left as
+ * they are (the panel is zeroed once when allocated).  Slots read only by rows
+ * >= ny are skipped. */
+#define DW_FILL FC_CAT(fc_dw_fill_, FC_DT)
+static void DW_FILL(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL *xc,
+                    fc_index z, fc_index y0, fc_index ny, fc_index x0, fc_index cw,
+                    FC_REAL *FC_RESTRICT panel)
+{
+    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
+    const fc_index sw = p->stride[2], pw = p->pad[2];
+    const fc_index reach = ((p->k[2] - 1) * p->dil[2]) / sw;
+    const fc_index fill = cw + reach < g->plen ? cw + reach : g->plen;
+    const int mode = p->pad_mode;
+    for (fc_index kd = 0; kd < p->k[0]; kd++) {
+        const fc_index iz = fc_pad_index(z * p->stride[0] - p->pad[0] + kd * p->dil[0], D, mode);
+        for (fc_index s = 0; s < g->nslots; s++) {
+            if (g->slot_first[s] >= ny)
+                continue;
+            FC_REAL *dst = panel + (kd * g->nslots + s) * g->row_stride;
+            const fc_index iy = iz < 0 ? -1
+                                       : fc_pad_index(y0 * p->stride[1] - p->pad[1] + g->slot_pr[s],
+                                                      H, mode);
+            if (iy < 0) {
+                for (fc_index q = 0; q < sw; q++)
+                    memset(dst + q * g->plen, 0, (size_t)fill * sizeof(FC_REAL));
+                continue;
+            }
+            const FC_REAL *src = xc + (iz * H + iy) * W;
+            for (fc_index q = 0; q < sw; q++) {
+                if (!g->phase_used[q])
+                    continue; /* no tap reads this phase */
+                FC_REAL *d = dst + q * g->plen;
+                fc_index ix = x0 * sw + q - pw; /* input column of d[0] */
+                fc_index j = 0;
+                /* left edge, interior, right edge */
+                for (; j < fill && ix < 0; j++, ix += sw) {
+                    fc_index s2 = fc_pad_index(ix, W, mode);
+                    d[j] = s2 < 0 ? (FC_REAL)0 : src[s2];
+                }
+                if (sw == 1) {
+                    fc_index cnt = fill - j < W - ix ? fill - j : W - ix;
+                    if (cnt > 0) {
+                        memcpy(d + j, src + ix, (size_t)cnt * sizeof(FC_REAL));
+                        j += cnt;
+                        ix += cnt;
+                    }
+                } else {
+                    for (; j < fill && ix < W; j++, ix += sw)
+                        d[j] = src[ix];
+                }
+                for (; j < fill; j++, ix += sw) {
+                    fc_index s2 = fc_pad_index(ix, W, mode);
+                    d[j] = s2 < 0 ? (FC_REAL)0 : src[s2];
+                }
+            }
+        }
+    }
+}
+
+/* --------------------------------------------------- depthwise forward ---- */
+
+/* R output rows x NV vectors of outputs of one channel (R, NV constant, R*NV <= 8).
+ * rows[r*nq + q]: panel row read by output row r for kernel row q = kd*KH + kh;
+ * tap t of output j0 + j reads its element j0 + j + taps[t].  wk[q*kw + t]: the
+ * channel's weights; b its bias.  Stores the first nvalid (<= NV * FC_VL)
+ * outputs from j0 of each row r at dst + r*rstride + j0. */
+#define DW_UKERNEL FC_CAT(fc_dw_ukernel_, FC_DT)
+FC_INLINE void DW_UKERNEL(int R, int NV, const FC_REAL *const *rows, fc_index nq,
+                          const fc_index *FC_RESTRICT taps, fc_index kw, fc_index j0,
+                          const FC_REAL *FC_RESTRICT wk, FC_REAL b, FC_REAL *FC_RESTRICT dst,
+                          fc_index rstride, fc_index nvalid)
+{
+    VEC acc[8][4];
+    const VEC bv = BCAST(b);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[r][v] = bv;
+    for (fc_index q = 0; q < nq; q++) {
+        const FC_REAL *src[8];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+            src[r] = rows[r * nq + q] + j0;
+        const FC_REAL *wq = wk + q * kw;
+        for (fc_index t = 0; t < kw; t++) {
+            const VEC wv = BCAST(wq[t]);
+            const fc_index off = taps[t];
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++)
+                    acc[r][v] += wv * LOADV(src[r] + off + v * FC_VL);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            STOREV_PART(dst + r * rstride + j0 + v * FC_VL, acc[r][v], nvalid - v * FC_VL);
+}
+
+/* DW_UKERNEL with run-time (R, NV) from the set the block loop uses. */
+#define DW_TILE FC_CAT(fc_dw_tile_, FC_DT)
+static void DW_TILE(int R, int NV, const FC_REAL *const *rows, fc_index nq,
+                    const fc_index *taps, fc_index kw, fc_index j0, const FC_REAL *wk,
+                    FC_REAL b, FC_REAL *dst, fc_index rstride, fc_index nvalid)
+{
+#define FC_DW_CASE(r_, v_)                                                                   \
+    case (r_) * 8 + (v_):                                                                    \
+        DW_UKERNEL(r_, v_, rows, nq, taps, kw, j0, wk, b, dst, rstride, nvalid);             \
+        break;
+    switch (R * 8 + NV) {
+        FC_DW_CASE(1, 1)
+        FC_DW_CASE(1, 2)
+        FC_DW_CASE(1, 3)
+        FC_DW_CASE(1, 4)
+        FC_DW_CASE(2, 1)
+        FC_DW_CASE(2, 2)
+        FC_DW_CASE(2, 3)
+        FC_DW_CASE(2, 4)
+        FC_DW_CASE(4, 1)
+        FC_DW_CASE(4, 2)
+        FC_DW_CASE(8, 1)
+    default:
+        break;
+    }
+#undef FC_DW_CASE
+}
+
+/* Output rows [y0, y0 + ny) x outputs [x0, x0 + cw) at depth z of the m output
+ * channels of one input channel: plane xc, weights wc (m x nq x kw), biases bc
+ * (m) or NULL.  Output channel j, row yl, output x goes to
+ * dst[j*cstride + yl*rstride + x - x0].  panel, rowptr: the thread's scratch. */
+#define DW_BLOCK FC_CAT(fc_dw_block_, FC_DT)
+static void DW_BLOCK(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL *xc,
+                     const FC_REAL *wc, const FC_REAL *bc, fc_index z, fc_index y0,
+                     fc_index ny, fc_index x0, fc_index cw, FC_REAL *panel,
+                     const FC_REAL **rowptr, FC_REAL *dst, fc_index cstride, fc_index rstride)
+{
+    const fc_index KD = p->k[0], KH = p->k[1], KW = p->k[2], nq = KD * KH;
+    const fc_index m = p->c_out / p->c_in;
+    DW_FILL(p, g, xc, z, y0, ny, x0, cw, panel);
+    for (fc_index yl = 0; yl < ny; yl++)
+        for (fc_index kd = 0; kd < KD; kd++)
+            for (fc_index kh = 0; kh < KH; kh++)
+                rowptr[yl * nq + kd * KH + kh] =
+                    panel + (kd * g->nslots + g->slot_of[yl * KH + kh]) * g->row_stride;
+    /* Up to 4 vectors per row; rows so that the tile keeps 8 accumulators. */
+    const fc_index nvec = (cw + FC_VL - 1) / FC_VL;
+    const int NV = nvec < 4 ? (int)nvec : 4;
+    const int R = NV == 1 ? 8 : (NV == 2 ? 4 : 2);
+    for (fc_index j = 0; j < m; j++) {
+        const FC_REAL *wk = wc + j * nq * KW;
+        const FC_REAL b = bc ? bc[j] : (FC_REAL)0;
+        FC_REAL *d = dst + j * cstride;
+        for (fc_index yl = 0; yl < ny;) {
+            int r = R;
+            while (r > ny - yl)
+                r /= 2;
+            for (fc_index j0 = 0; j0 < cw; j0 += (fc_index)NV * FC_VL) {
+                const fc_index left = (cw - j0 + FC_VL - 1) / FC_VL;
+                const int nv = left < NV ? (int)left : NV;
+                fc_index js = j0, nvalid = cw - j0 < nv * FC_VL ? cw - j0 : nv * FC_VL;
+                if (nvalid < nv * FC_VL && cw >= nv * FC_VL) {
+                    /* a ragged last tile moves back to end at cw: full stores, and
+                     * the outputs it recomputes get the same values */
+                    js = cw - nv * FC_VL;
+                    nvalid = nv * FC_VL;
+                }
+                DW_TILE(r, nv, rowptr + yl * nq, nq, g->taps, KW, js, wk, b,
+                        d + yl * rstride, rstride, nvalid);
+            }
+            yl += r;
+        }
+    }
+}
+
+/* Row blocks small enough that n * c_in * D_out * blocks >= 4 * nt when possible. */
+#define DW_BLOCK_ROWS FC_CAT(fc_dw_block_rows_, FC_DT)
+static fc_index DW_BLOCK_ROWS(const fc_conv_params *p, int nt)
+{
+    const fc_index OH = p->out[1];
+    const fc_index planes = p->n * p->c_in * p->out[0];
+    fc_index rows = FC_DW_BLOCK_ROWS < OH ? FC_DW_BLOCK_ROWS : OH;
+    while (rows > 1 && planes * ((OH + rows - 1) / rows) < 4 * (fc_index)nt)
+        rows = (rows + 1) / 2;
+    return rows;
+}
+
+/* Per-thread panels and (unless rowptrs is NULL) row-pointer tables for g. */
+#define DW_SCRATCH FC_CAT(fc_dw_scratch_, FC_DT)
+static int DW_SCRATCH(const fc_dw_geom *g, const fc_conv_params *p, int nt, FC_REAL **panels,
+                      const FC_REAL ***rowptrs)
+{
+    size_t bytes;
+    *panels = NULL;
+    if (SCRATCH_BYTES(nt, g->panel_elems, &bytes))
+        return FC_ENOMEM;
+    *panels = calloc(1, bytes); /* see DW_FILL: lanes past the filled part */
+    if (!rowptrs)
+        return *panels ? FC_OK : FC_ENOMEM;
+    *rowptrs = malloc((size_t)nt * (size_t)(g->rows * p->k[0] * p->k[1]) * sizeof(FC_REAL *));
+    if (!*panels || !*rowptrs) {
+        free(*panels);
+        free((void *)*rowptrs);
+        return FC_ENOMEM;
+    }
+    return FC_OK;
+}
+
+int FC_ISA_FN(FC_CAT(fc_depthwise_fwd_, FC_DT))(const fc_conv_params *p, const FC_REAL *x,
+                                                const FC_REAL *w, const FC_REAL *bias,
+                                                FC_REAL *out)
+{
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index nq = p->k[0] * p->k[1], KW = p->k[2];
+    const fc_index m = p->c_out / p->c_in;
+    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
+    const fc_index out_plane = OD * OH * OW;
+    if (p->n == 0 || out_plane == 0 || p->c_out == 0)
+        return FC_OK;
+    const int nt = p->num_threads > 0 ? p->num_threads : 1;
+
+    fc_dw_geom g;
+    if (fc_dw_geom_init(&g, p, DW_BLOCK_ROWS(p, nt), FC_DW_CHUNK, FC_VL) != FC_OK)
+        return FC_ENOMEM;
+    FC_REAL *panels;
+    const FC_REAL **rowptrs;
+    if (DW_SCRATCH(&g, p, nt, &panels, &rowptrs) != FC_OK) {
+        fc_dw_geom_free(&g);
+        return FC_ENOMEM;
+    }
+    const fc_index nblk = (OH + g.rows - 1) / g.rows;
+    const fc_index ntasks = p->n * p->c_in * OD * nblk;
+    /* tasks taken a few at a time: fewer trips to the shared counter, and still
+     * about 16 grabs per thread to even out the load */
+    const fc_index grab = ntasks / (16 * (fc_index)nt) > 1 ? ntasks / (16 * (fc_index)nt) : 1;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int tid = fc_thread_num();
+        FC_REAL *panel = panels + (size_t)tid * g.panel_elems;
+        const FC_REAL **rowptr = rowptrs + (size_t)tid * g.rows * nq;
+#pragma omp for schedule(dynamic, grab)
+        for (fc_index task = 0; task < ntasks; task++) {
+            fc_index rem = task;
+            const fc_index blk = rem % nblk; rem /= nblk;
+            const fc_index z = rem % OD; rem /= OD;
+            const fc_index c = rem % p->c_in;
+            const fc_index n = rem / p->c_in;
+            const fc_index y0 = blk * g.rows;
+            const fc_index ny = OH - y0 < g.rows ? OH - y0 : g.rows;
+            const FC_REAL *xc = x + (n * p->c_in + c) * in_plane;
+            for (fc_index x0 = 0; x0 < OW; x0 += g.chunk) {
+                const fc_index cw = OW - x0 < g.chunk ? OW - x0 : g.chunk;
+                FC_REAL *dst = out + (n * p->c_out + c * m) * out_plane + (z * OH + y0) * OW + x0;
+                DW_BLOCK(p, &g, xc, w + c * m * nq * KW, bias ? bias + c * m : NULL, z, y0, ny,
+                         x0, cw, panel, rowptr, dst, out_plane, OW);
+            }
+        }
+    }
+    free(panels);
+    free((void *)rowptrs);
+    fc_dw_geom_free(&g);
+    return FC_OK;
+}
+
+/* ------------------------------------------------ depthwise input grad ---- */
+
+int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_input_, FC_DT))(const fc_conv_params *p,
+                                                      const FC_REAL *gy, const FC_REAL *w,
+                                                      FC_REAL *gx)
+{
+    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index KD = p->k[0], KH = p->k[1], KW = p->k[2], nq = KD * KH;
+    const fc_index sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
+    const fc_index dd = p->dil[0], dh = p->dil[1], dw = p->dil[2];
+    const int mode = p->pad_mode;
+    const fc_index m = p->c_out / p->c_in;
+    const fc_index in_plane = D * H * W, out_plane = OD * OH * OW;
+    if (p->n == 0 || p->c_in == 0)
+        return FC_OK;
+    const int nt = p->num_threads > 0 ? p->num_threads : 1;
+
+    /* The padded extent some output reads; padded cells past it get no gradient. */
+    const fc_index Dr = (OD - 1) * sd + (KD - 1) * dd + 1;
+    const fc_index Hr = (OH - 1) * sh + (KH - 1) * dh + 1;
+    const fc_index Wr = (OW - 1) * sw + (KW - 1) * dw + 1;
+    /* Phase q of a padded row has np elements (i = 0 .. np-1 is column sw*i + q);
+     * a zero-extended gy row has lm zeros, OW values, zeros: tap t of phase
+     * element i reads its element lm + i - t*dw / sw. */
+    const fc_index lm = ((KW - 1) * dw) / sw;
+    const fc_index np = (Wr + sw - 1) / sw;
+    const fc_index npad = (np + FC_VL - 1) / FC_VL * FC_VL;
+    const fc_index rowlen = lm + npad;
+    const fc_index ntap = nq * KW;
+    /* The gy rows a padded row reads lie within RZ consecutive depths and RY
+     * consecutive rows, so a ring of m * RZ * RY zero-extended rows (slot of
+     * output (j, z, y): (j*RZ + z % RZ)*RY + y % RY) copies each gy row once per
+     * plane; tag[slot] says which (z, y) a slot holds. */
+    const fc_index RZ = ((KD - 1) * dd) / sd + 1, RY = ((KH - 1) * dh) / sh + 1;
+    const fc_index nring = m * RZ * RY;
+    size_t rows_elems, phase_elems, rows_bytes, phase_bytes;
+    if (fc_mul_overflows(nring, rowlen, &rows_elems) || fc_mul_overflows(sw, npad, &phase_elems)
+        || SCRATCH_BYTES(nt, rows_elems, &rows_bytes)
+        || SCRATCH_BYTES(nt, phase_elems, &phase_bytes))
+        return FC_ENOMEM;
+    FC_REAL *rows_all = calloc(1, rows_bytes); /* zero margins are never written */
+    FC_REAL *phase_all = malloc(phase_bytes);
+    const FC_REAL **cptr_all = malloc((size_t)nt * 2 * ntap * sizeof(FC_REAL *));
+    FC_REAL *cw_all = malloc((size_t)nt * 2 * ntap * sizeof(FC_REAL));
+    fc_index *cq_all = malloc((size_t)nt * ntap * sizeof(fc_index));
+    fc_index *tag_all = malloc((size_t)nt * (size_t)nring * sizeof(fc_index));
+    if (!rows_all || !phase_all || !cptr_all || !cw_all || !cq_all || !tag_all) {
+        free(tag_all);
+        free(rows_all);
+        free(phase_all);
+        free((void *)cptr_all);
+        free(cw_all);
+        free(cq_all);
+        return FC_ENOMEM;
+    }
+    const fc_index ntasks = p->n * p->c_in;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int tid = fc_thread_num();
+        FC_REAL *grows = rows_all + (size_t)tid * rows_elems;
+        FC_REAL *phase = phase_all + (size_t)tid * phase_elems;
+        /* contributions of one padded row: (row pointer, weight, phase) ... */
+        const FC_REAL **cptr = cptr_all + (size_t)tid * 2 * ntap;
+        FC_REAL *cwt = cw_all + (size_t)tid * 2 * ntap;
+        fc_index *cq = cq_all + (size_t)tid * ntap;
+        fc_index *tag = tag_all + (size_t)tid * nring;
+        /* ... and those of one phase, in the same order */
+        const FC_REAL **kptr = cptr + ntap;
+        FC_REAL *kwt = cwt + ntap;
+#pragma omp for schedule(dynamic, 1)
+        for (fc_index task = 0; task < ntasks; task++) {
+            const fc_index n = task / p->c_in, c = task % p->c_in;
+            FC_REAL *gxc = gx + task * in_plane;
+            memset(gxc, 0, (size_t)in_plane * sizeof(FC_REAL));
+            for (fc_index r = 0; r < nring; r++)
+                tag[r] = -1;
+            for (fc_index pz = 0; pz < Dr; pz++) {
+                const fc_index iz = fc_pad_index(pz - p->pad[0], D, mode);
+                if (iz < 0)
+                    continue;
+                for (fc_index py = 0; py < Hr; py++) {
+                    const fc_index iy = fc_pad_index(py - p->pad[1], H, mode);
+                    if (iy < 0)
+                        continue;
+                    int started = 0;
+                    for (fc_index j = 0; j < m; j++) {
+                        const fc_index o = c * m + j;
+                        fc_index nc = 0;
+                        for (fc_index kd = 0; kd < KD; kd++) {
+                            const fc_index dz = pz - kd * dd;
+                            if (dz < 0 || dz % sd || dz / sd >= OD)
+                                continue;
+                            for (fc_index kh = 0; kh < KH; kh++) {
+                                const fc_index dy = py - kh * dh;
+                                if (dy < 0 || dy % sh || dy / sh >= OH)
+                                    continue;
+                                const fc_index z = dz / sd, y = dy / sh;
+                                const fc_index slot = (j * RZ + z % RZ) * RY + y % RY;
+                                FC_REAL *row = grows + slot * rowlen;
+                                if (tag[slot] != z * OH + y) {
+                                    memcpy(row + lm,
+                                           gy + (n * p->c_out + o) * out_plane + (z * OH + y) * OW,
+                                           (size_t)OW * sizeof(FC_REAL));
+                                    tag[slot] = z * OH + y;
+                                }
+                                const FC_REAL *wr = w + (o * nq + kd * KH + kh) * KW;
+                                for (fc_index t = 0; t < KW; t++, nc++) {
+                                    cptr[nc] = row + lm - (t * dw) / sw;
+                                    cwt[nc] = wr[t];
+                                    cq[nc] = (t * dw) % sw;
+                                }
+                            }
+                        }
+                        if (nc == 0)
+                            continue;
+                        if (!started) {
+                            memset(phase, 0, phase_elems * sizeof(FC_REAL));
+                            started = 1;
+                        }
+                        for (fc_index q = 0; q < sw; q++) {
+                            fc_index nk = 0;
+                            for (fc_index k = 0; k < nc; k++)
+                                if (cq[k] == q) {
+                                    kptr[nk] = cptr[k];
+                                    kwt[nk++] = cwt[k];
+                                }
+                            if (nk == 0)
+                                continue;
+                            FC_REAL *ph = phase + q * npad;
+                            fc_index i = 0;
+                            for (; i + 4 * FC_VL <= npad; i += 4 * FC_VL) {
+                                VEC a0 = LOADV(ph + i), a1 = LOADV(ph + i + FC_VL);
+                                VEC a2 = LOADV(ph + i + 2 * FC_VL), a3 = LOADV(ph + i + 3 * FC_VL);
+                                for (fc_index k = 0; k < nk; k++) {
+                                    const VEC wv = BCAST(kwt[k]);
+                                    const FC_REAL *s = kptr[k] + i;
+                                    a0 += wv * LOADV(s);
+                                    a1 += wv * LOADV(s + FC_VL);
+                                    a2 += wv * LOADV(s + 2 * FC_VL);
+                                    a3 += wv * LOADV(s + 3 * FC_VL);
+                                }
+                                memcpy(ph + i, &a0, sizeof a0);
+                                memcpy(ph + i + FC_VL, &a1, sizeof a1);
+                                memcpy(ph + i + 2 * FC_VL, &a2, sizeof a2);
+                                memcpy(ph + i + 3 * FC_VL, &a3, sizeof a3);
+                            }
+                            for (; i < npad; i += FC_VL) {
+                                VEC a0 = LOADV(ph + i);
+                                for (fc_index k = 0; k < nk; k++)
+                                    a0 += BCAST(kwt[k]) * LOADV(kptr[k] + i);
+                                memcpy(ph + i, &a0, sizeof a0);
+                            }
+                        }
+                    }
+                    if (!started)
+                        continue;
+                    /* fold padded columns 0 .. Wr-1 onto the input row, left to right */
+                    FC_REAL *gr = gxc + (iz * H + iy) * W;
+                    const fc_index pw = p->pad[2];
+                    const fc_index lim = Wr < pw + W ? Wr : pw + W;
+                    fc_index px = 0;
+                    for (; px < Wr && px < pw; px++) {
+                        const fc_index ix = fc_pad_index(px - pw, W, mode);
+                        if (ix >= 0)
+                            gr[ix] += phase[(px % sw) * npad + px / sw];
+                    }
+                    if (sw == 1) {
+                        for (; px < lim; px++)
+                            gr[px - pw] += phase[px];
+                    } else {
+                        for (; px < lim; px++)
+                            gr[px - pw] += phase[(px % sw) * npad + px / sw];
+                    }
+                    for (; px < Wr; px++) {
+                        const fc_index ix = fc_pad_index(px - pw, W, mode);
+                        if (ix >= 0)
+                            gr[ix] += phase[(px % sw) * npad + px / sw];
+                    }
+                }
+            }
+        }
+    }
+    free(rows_all);
+    free(phase_all);
+    free((void *)cptr_all);
+    free(cw_all);
+    free(cq_all);
+    free(tag_all);
+    return FC_OK;
+}
+
+/* ---------------------------------------- depthwise weight / bias grad ---- */
+
+/* Weight-gradient register tile: TG taps (constant, <= 8), one vector
+ * accumulator each, kept in registers over the ny rows of a block:
+ *   acc[i] += sum_{yl < ny, j < cw} gy_row(yl)[j] * panel_row(yl, tap0 + i)[j + off]
+ * (acc: TG vectors, stored as FC_REAL).  Lanes past cw add +0, even where the
+ * panel holds Inf or NaN there (it is not read by any output).  gr: first gy
+ * row, gstride apart; the panel geometry g gives each tap's row and offset. */
+#define DW_WGRAD FC_CAT(fc_dw_wgrad_, FC_DT)
+FC_INLINE void DW_WGRAD(int TG, FC_REAL *acc, fc_index tap0, const fc_conv_params *p,
+                        const fc_dw_geom *g, const FC_REAL *panel, const FC_REAL *gr,
+                        fc_index gstride, fc_index ny, fc_index cw)
+{
+    const fc_index KH = p->k[1], KW = p->k[2];
+    VEC a[8];
+    const FC_REAL *xp[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < TG; i++)
+        a[i] = LOADV(acc + i * FC_VL);
+    for (fc_index yl = 0; yl < ny; yl++, gr += gstride) {
+#pragma GCC unroll 8
+        for (int i = 0; i < TG; i++) {
+            const fc_index k = tap0 + i, q = k / KW, t = k % KW;
+            const fc_index kd = q / KH, kh = q % KH;
+            xp[i] = panel + (kd * g->nslots + g->slot_of[yl * KH + kh]) * g->row_stride
+                    + g->taps[t];
+        }
+        fc_index j = 0;
+        for (; j + FC_VL <= cw; j += FC_VL) {
+            const VEC gv = LOADV(gr + j);
+#pragma GCC unroll 8
+            for (int i = 0; i < TG; i++)
+                a[i] += gv * LOADV(xp[i] + j);
+        }
+        if (j < cw) {
+            const VEC gv = LOADV_PART(gr + j, cw - j);
+#pragma GCC unroll 8
+            for (int i = 0; i < TG; i++)
+                a[i] += gv * KEEP_LANES(LOADV(xp[i] + j), cw - j);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < TG; i++)
+        memcpy(acc + i * FC_VL, &a[i], sizeof(VEC));
+}
+
+/* DW_WGRAD for run-time tg in 1 .. 8. */
+#define DW_WGRAD_ANY FC_CAT(fc_dw_wgrad_any_, FC_DT)
+static void DW_WGRAD_ANY(int tg, FC_REAL *acc, fc_index tap0, const fc_conv_params *p,
+                         const fc_dw_geom *g, const FC_REAL *panel, const FC_REAL *gr,
+                         fc_index gstride, fc_index ny, fc_index cw)
+{
+    switch (tg) {
+#define FC_WG_CASE(n_)                                                                       \
+    case n_:                                                                                 \
+        DW_WGRAD(n_, acc, tap0, p, g, panel, gr, gstride, ny, cw);                           \
+        break;
+        FC_WG_CASE(1)
+        FC_WG_CASE(2)
+        FC_WG_CASE(3)
+        FC_WG_CASE(4)
+        FC_WG_CASE(5)
+        FC_WG_CASE(6)
+        FC_WG_CASE(7)
+        FC_WG_CASE(8)
+#undef FC_WG_CASE
+    default:
+        break;
+    }
+}
+
+/* sum_j a[j] for j < len, as a vector of partial sums; reads only a[0 .. len-1]. */
+#define SUMV FC_CAT(fc_dw_sumv_, FC_DT)
+FC_INLINE VEC SUMV(const FC_REAL *a, fc_index len)
+{
+    VEC s0 = {0}, s1 = {0};
+    fc_index j = 0;
+    for (; j + 2 * FC_VL <= len; j += 2 * FC_VL) {
+        s0 += LOADV(a + j);
+        s1 += LOADV(a + j + FC_VL);
+    }
+    for (; j + FC_VL <= len; j += FC_VL)
+        s0 += LOADV(a + j);
+    if (j < len)
+        s1 += LOADV_PART(a + j, len - j);
+    return s0 + s1;
+}
+
+int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_weight_, FC_DT))(const fc_conv_params *p,
+                                                       const FC_REAL *gy, const FC_REAL *x,
+                                                       FC_REAL *gw, FC_REAL *gb)
+{
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index KD = p->k[0], KH = p->k[1], KW = p->k[2], nq = KD * KH;
+    const fc_index ntap = nq * KW;
+    const fc_index m = p->c_out / p->c_in;
+    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
+    const fc_index out_plane = OD * OH * OW;
+    if (p->n == 0 || out_plane == 0) {
+        memset(gw, 0, (size_t)(p->c_out * ntap) * sizeof(FC_REAL));
+        if (gb)
+            memset(gb, 0, (size_t)p->c_out * sizeof(FC_REAL));
+        return FC_OK;
+    }
+    const int nt = p->num_threads > 0 ? p->num_threads : 1;
+    fc_dw_geom g;
+    if (fc_dw_geom_init(&g, p, FC_DW_BLOCK_ROWS, FC_DW_CHUNK, FC_VL) != FC_OK)
+        return FC_ENOMEM;
+    FC_REAL *panels;
+    if (DW_SCRATCH(&g, p, nt, &panels, NULL) != FC_OK) {
+        fc_dw_geom_free(&g);
+        return FC_ENOMEM;
+    }
+    /* per thread: ntap + 1 vector accumulators (the last one for the bias) */
+    FC_REAL *accs = malloc((size_t)nt * (size_t)(ntap + 1) * FC_VL * sizeof(FC_REAL));
+    if (!accs) {
+        free(panels);
+        fc_dw_geom_free(&g);
+        return FC_ENOMEM;
+    }
+    const fc_index nblk = (OH + g.rows - 1) / g.rows;
+    const fc_index ng = (ntap + 7) / 8;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int tid = fc_thread_num();
+        FC_REAL *panel = panels + (size_t)tid * g.panel_elems;
+        FC_REAL *acc = accs + (size_t)tid * (ntap + 1) * FC_VL;
+#pragma omp for schedule(dynamic, 1)
+        for (fc_index o = 0; o < p->c_out; o++) {
+            const fc_index c = o / m;
+            memset(acc, 0, (size_t)(ntap + 1) * FC_VL * sizeof(FC_REAL));
+            for (fc_index n = 0; n < p->n; n++) {
+                const FC_REAL *xc = x + (n * p->c_in + c) * in_plane;
+                const FC_REAL *gyo = gy + (n * p->c_out + o) * out_plane;
+                for (fc_index z = 0; z < OD; z++)
+                    for (fc_index blk = 0; blk < nblk; blk++) {
+                        const fc_index y0 = blk * g.rows;
+                        const fc_index ny = OH - y0 < g.rows ? OH - y0 : g.rows;
+                        for (fc_index x0 = 0; x0 < OW; x0 += g.chunk) {
+                            const fc_index cw = OW - x0 < g.chunk ? OW - x0 : g.chunk;
+                            DW_FILL(p, &g, xc, z, y0, ny, x0, cw, panel);
+                            const FC_REAL *gr = gyo + (z * OH + y0) * OW + x0;
+                            /* taps in ng near-equal groups of at most 8 */
+                            for (fc_index gi = 0; gi < ng; gi++) {
+                                const fc_index t0 = gi * ntap / ng, t1 = (gi + 1) * ntap / ng;
+                                DW_WGRAD_ANY((int)(t1 - t0), acc + t0 * FC_VL, t0, p, &g, panel,
+                                             gr, OW, ny, cw);
+                            }
+                            if (gb) {
+                                VEC sb = LOADV(acc + ntap * FC_VL);
+                                for (fc_index yl = 0; yl < ny; yl++)
+                                    sb += SUMV(gr + yl * OW, cw);
+                                memcpy(acc + ntap * FC_VL, &sb, sizeof sb);
+                            }
+                        }
+                    }
+            }
+            for (fc_index k = 0; k < ntap; k++)
+                gw[o * ntap + k] = HSUM(LOADV(acc + k * FC_VL));
+            if (gb)
+                gb[o] = HSUM(LOADV(acc + ntap * FC_VL));
+        }
+    }
+    free(accs);
+    free(panels);
+    fc_dw_geom_free(&g);
+    return FC_OK;
+}
+
+/* ------------------------------------------------------------ pointwise ---- */
+
+/* mr output channels x nv vectors of positions (mr, nv constant):
+ *   out[m*ocstride + j] = bp[m] + sum_k wp[k*mr + m] * in[k*istride + j]
+ * for j < nvalid (<= nv * FC_VL) and m < mvalid.  in must be readable for
+ * nv * FC_VL elements of each of its K rows. */
+#define PW_UKERNEL FC_CAT(fc_pw_ukernel_, FC_DT)
+FC_INLINE void PW_UKERNEL(int mr, int nv, const FC_REAL *FC_RESTRICT in, fc_index istride,
+                          fc_index K, const FC_REAL *FC_RESTRICT wp,
+                          const FC_REAL *FC_RESTRICT bp, FC_REAL *FC_RESTRICT out,
+                          fc_index ocstride, fc_index mvalid, fc_index nvalid)
+{
+    VEC acc[2 * FC_MR][2];
+#pragma GCC unroll 16
+    for (int m = 0; m < mr; m++) {
+        const VEC b = BCAST(bp[m]);
+        acc[m][0] = b;
+        acc[m][1] = b;
+    }
+    for (fc_index k = 0; k < K; k++) {
+        const FC_REAL *src = in + k * istride;
+        const VEC v0 = LOADV(src);
+        const VEC v1 = nv > 1 ? LOADV(src + FC_VL) : v0;
+#pragma GCC unroll 16
+        for (int m = 0; m < mr; m++) {
+            const VEC wv = BCAST(wp[m]);
+            acc[m][0] += wv * v0;
+            if (nv > 1)
+                acc[m][1] += wv * v1;
+        }
+        wp += mr;
+    }
+#pragma GCC unroll 16
+    for (int m = 0; m < mr; m++) {
+        if (m < mvalid) {
+            STOREV_PART(out + m * ocstride, acc[m][0], nvalid);
+            if (nv > 1)
+                STOREV_PART(out + m * ocstride + FC_VL, acc[m][1], nvalid - FC_VL);
+        }
+    }
+}
+
+/* Weights w (M, K) packed as [tile][k][mr], zero past the last channel; biases
+ * (or zeros) as [tile][mr].  Returns FC_ENOMEM on allocation failure. */
+#define PW_PACK FC_CAT(fc_pw_pack_, FC_DT)
+static int PW_PACK(const FC_REAL *w, const FC_REAL *bias, fc_index M, fc_index K, int mr,
+                   FC_REAL **wpack, FC_REAL **bpack)
+{
+    const fc_index ntile = (M + mr - 1) / mr;
+    size_t elems;
+    *wpack = NULL;
+    *bpack = NULL;
+    if (fc_mul_overflows(ntile * mr, K, &elems))
+        return FC_ENOMEM;
+    *wpack = malloc(elems * sizeof(FC_REAL));
+    *bpack = calloc((size_t)(ntile * mr), sizeof(FC_REAL));
+    if (!*wpack || !*bpack) {
+        free(*wpack);
+        free(*bpack);
+        return FC_ENOMEM;
+    }
+    for (fc_index t = 0; t < ntile; t++)
+        for (fc_index k = 0; k < K; k++)
+            for (int i = 0; i < mr; i++) {
+                const fc_index o = t * mr + i;
+                (*wpack)[(t * K + k) * mr + i] = o < M ? w[o * K + k] : (FC_REAL)0;
+            }
+    if (bias)
+        for (fc_index o = 0; o < M; o++)
+            (*bpack)[o] = bias[o];
+    return FC_OK;
+}
+
+/* out[o*ocstride + j] = bias[o] + sum_k w[o, k] * tile[k*tstride + j], j < P, for
+ * all M channels, with the packed weights of PW_PACK(mr).  nv = 2 (mr = FC_MR)
+ * or 1 (mr = 2*FC_MR); tile rows readable for P rounded up to nv vectors. */
+#define PW_GEMM FC_CAT(fc_pw_gemm_, FC_DT)
+static void PW_GEMM(const FC_REAL *tile, fc_index K, fc_index tstride, fc_index P,
+                    const FC_REAL *wpack, const FC_REAL *bpack, fc_index M, int nv,
+                    FC_REAL *out, fc_index ocstride)
+{
+    const int mr = nv == 2 ? FC_MR : 2 * FC_MR;
+    const fc_index ntile = (M + mr - 1) / mr;
+    const fc_index step = (fc_index)nv * FC_VL;
+    for (fc_index p0 = 0; p0 < P; p0 += step) {
+        fc_index nvalid = P - p0 < step ? P - p0 : step;
+        if (nvalid < step && P >= step) {
+            p0 = P - step; /* ragged last tile moved back (see DW_BLOCK); ends the loop */
+            nvalid = step;
+        }
+        for (fc_index t = 0; t < ntile; t++) {
+            const fc_index mvalid = M - t * mr < mr ? M - t * mr : mr;
+            const FC_REAL *wp = wpack + t * K * mr;
+            const FC_REAL *bp = bpack + t * mr;
+            FC_REAL *o = out + t * mr * ocstride + p0;
+            if (nv == 2)
+                PW_UKERNEL(FC_MR, 2, tile + p0, tstride, K, wp, bp, o, ocstride, mvalid, nvalid);
+            else
+                PW_UKERNEL(2 * FC_MR, 1, tile + p0, tstride, K, wp, bp, o, ocstride, mvalid,
+                           nvalid);
+        }
+    }
+}
+
+int FC_ISA_FN(FC_CAT(fc_separable_fwd_, FC_DT))(const fc_conv_params *p, fc_index c_pw,
+                                                const FC_REAL *x, const FC_REAL *w,
+                                                const FC_REAL *bias, const FC_REAL *pw,
+                                                const FC_REAL *pb, FC_REAL *out)
+{
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index nq = p->k[0] * p->k[1], KW = p->k[2];
+    const fc_index K = p->c_out, m = p->c_out / p->c_in;
+    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
+    const fc_index out_plane = OD * OH * OW;
+    if (p->n == 0 || out_plane == 0 || c_pw == 0)
+        return FC_OK;
+    const int nt = p->num_threads > 0 ? p->num_threads : 1;
+
+    fc_index rows, cols;
+    fc_separable_tile(p, sizeof(FC_REAL), &rows, &cols);
+    const int nv = rows * cols > FC_VL ? 2 : 1;
+    const fc_index tstride = (rows * cols + 2 * FC_VL - 1) / (2 * FC_VL) * (2 * FC_VL);
+    fc_dw_geom g;
+    if (fc_dw_geom_init(&g, p, rows, cols, FC_VL) != FC_OK)
+        return FC_ENOMEM;
+    FC_REAL *panels, *wpack, *bpack, *tiles = NULL;
+    const FC_REAL **rowptrs;
+    if (DW_SCRATCH(&g, p, nt, &panels, &rowptrs) != FC_OK) {
+        fc_dw_geom_free(&g);
+        return FC_ENOMEM;
+    }
+    size_t tile_elems, tiles_bytes;
+    int status = PW_PACK(pw, pb, c_pw, K, nv == 2 ? FC_MR : 2 * FC_MR, &wpack, &bpack);
+    if (status == FC_OK) {
+        if (fc_mul_overflows(K, tstride, &tile_elems)
+            || SCRATCH_BYTES(nt, tile_elems, &tiles_bytes)
+            || !(tiles = calloc(1, tiles_bytes))) {
+            free(wpack);
+            free(bpack);
+            status = FC_ENOMEM;
+        }
+    }
+    if (status != FC_OK) {
+        free(panels);
+        free((void *)rowptrs);
+        fc_dw_geom_free(&g);
+        return status;
+    }
+    const fc_index nyb = (OH + rows - 1) / rows, nxb = (OW + cols - 1) / cols;
+    const fc_index ntasks = p->n * OD * nyb * nxb;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int tid = fc_thread_num();
+        FC_REAL *panel = panels + (size_t)tid * g.panel_elems;
+        const FC_REAL **rowptr = rowptrs + (size_t)tid * g.rows * nq;
+        FC_REAL *tile = tiles + (size_t)tid * tile_elems;
+#pragma omp for schedule(dynamic, 1)
+        for (fc_index task = 0; task < ntasks; task++) {
+            fc_index rem = task;
+            const fc_index xb = rem % nxb; rem /= nxb;
+            const fc_index yb = rem % nyb; rem /= nyb;
+            const fc_index z = rem % OD;
+            const fc_index n = rem / OD;
+            const fc_index y0 = yb * rows, x0 = xb * cols;
+            const fc_index ny = OH - y0 < rows ? OH - y0 : rows;
+            const fc_index cw = OW - x0 < cols ? OW - x0 : cols;
+            /* depthwise of every channel into the tile: row yl of channel o at
+             * tile[o*tstride + yl*cw] (ny == 1 or cw == OW, so a tile row is a
+             * contiguous run of each output plane) */
+            for (fc_index c = 0; c < p->c_in; c++)
+                DW_BLOCK(p, &g, x + (n * p->c_in + c) * in_plane, w + c * m * nq * KW,
+                         bias ? bias + c * m : NULL, z, y0, ny, x0, cw, panel, rowptr,
+                         tile + c * m * tstride, tstride, cw);
+            PW_GEMM(tile, K, tstride, ny * cw, wpack, bpack, c_pw, nv,
+                    out + n * c_pw * out_plane + (z * OH + y0) * OW + x0, out_plane);
+        }
+    }
+    free(tiles);
+    free(wpack);
+    free(bpack);
+    free(panels);
+    free((void *)rowptrs);
+    fc_dw_geom_free(&g);
+    return FC_OK;
+}
+
+int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
+                                                const FC_REAL *in, const FC_REAL *w,
+                                                const FC_REAL *bias, FC_REAL *out)
+{
+    const fc_index K = q->c_in, M = q->c_out, P = q->size;
+    if (q->n == 0 || P == 0 || M == 0)
+        return FC_OK;
+    const int nt = q->num_threads > 0 ? q->num_threads : 1;
+    /* positions per tile: K x pb values within the separable tile budget */
+    fc_index pb = FC_SEP_TILE_BYTES / (K * (fc_index)sizeof(FC_REAL));
+    pb = pb < 2 * FC_VL ? 2 * FC_VL : pb / (2 * FC_VL) * (2 * FC_VL);
+    if (pb > P)
+        pb = P;
+    const int nv = pb > FC_VL ? 2 : 1;
+    const fc_index tstride = (pb + 2 * FC_VL - 1) / (2 * FC_VL) * (2 * FC_VL);
+    size_t tile_elems, tiles_bytes;
+    FC_REAL *wpack, *bpack, *tiles = NULL;
+    if (PW_PACK(w, bias, M, K, nv == 2 ? FC_MR : 2 * FC_MR, &wpack, &bpack) != FC_OK)
+        return FC_ENOMEM;
+    if (fc_mul_overflows(K, tstride, &tile_elems)
+        || SCRATCH_BYTES(nt, tile_elems, &tiles_bytes)
+        || !(tiles = calloc(1, tiles_bytes))) {
+        free(wpack);
+        free(bpack);
+        return FC_ENOMEM;
+    }
+    const fc_index nblk = (P + pb - 1) / pb;
+    const fc_index ntasks = q->n * nblk;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        FC_REAL *tile = tiles + (size_t)fc_thread_num() * tile_elems;
+#pragma omp for schedule(dynamic, 1)
+        for (fc_index task = 0; task < ntasks; task++) {
+            const fc_index n = task / nblk, p0 = (task % nblk) * pb;
+            const fc_index len = P - p0 < pb ? P - p0 : pb;
+            for (fc_index k = 0; k < K; k++)
+                memcpy(tile + k * tstride, in + (n * K + k) * P + p0,
+                       (size_t)len * sizeof(FC_REAL));
+            PW_GEMM(tile, K, tstride, len, wpack, bpack, M, nv, out + n * M * P + p0, P);
+        }
+    }
+    free(tiles);
+    free(wpack);
+    free(bpack);
+    return FC_OK;
+}
+
+/* Register tile of the pointwise weight gradient: OB output channels x KB
+ * input channels (constants), each a single vector accumulator over (n, p):
+ *   gw[o, k] = sum_{n, p} gy[n, o, p] * in[n, k, p]   for o0 <= o < o0 + OB,
+ *                                                      k0 <= k < k0 + KB,
+ * lanes summed in order at the end.  Partial last vectors are zero-filled, so
+ * nothing past a row is read.  Each element's sum runs in the same order for
+ * any tile, so the tiling does not change results. */
+#if FC_VBYTES >= 64
+#define FC_PWB_OB 4 /* 20 of the 32 vector registers hold accumulators */
+#define FC_PWB_KB 5
+#else
+#define FC_PWB_OB 2 /* 12 of 16 */
+#define FC_PWB_KB 6
+#endif
+#define PW_BWD_TILE FC_CAT(fc_pw_bwd_tile_, FC_DT)
+FC_INLINE void PW_BWD_TILE(int OB, int KB, const fc_pointwise_params *q, const FC_REAL *gy,
+                           const FC_REAL *in, fc_index o0, fc_index k0, FC_REAL *gw)
+{
+    const fc_index K = q->c_in, M = q->c_out, P = q->size;
+    VEC acc[FC_PWB_OB][FC_PWB_KB];
+#pragma GCC unroll 4
+    for (int a = 0; a < OB; a++)
+#pragma GCC unroll 8
+        for (int i = 0; i < KB; i++)
+            acc[a][i] = (VEC){0};
+    for (fc_index n = 0; n < q->n; n++) {
+        const FC_REAL *g = gy + (n * M + o0) * P;
+        const FC_REAL *xi = in + (n * K + k0) * P;
+        fc_index j = 0;
+        for (; j + FC_VL <= P; j += FC_VL) {
+            VEC gv[FC_PWB_OB];
+#pragma GCC unroll 4
+            for (int a = 0; a < OB; a++)
+                gv[a] = LOADV(g + a * P + j);
+#pragma GCC unroll 8
+            for (int i = 0; i < KB; i++) {
+                const VEC xv = LOADV(xi + i * P + j);
+#pragma GCC unroll 4
+                for (int a = 0; a < OB; a++)
+                    acc[a][i] += gv[a] * xv;
+            }
+        }
+        if (j < P) {
+            VEC gv[FC_PWB_OB];
+#pragma GCC unroll 4
+            for (int a = 0; a < OB; a++)
+                gv[a] = LOADV_PART(g + a * P + j, P - j);
+#pragma GCC unroll 8
+            for (int i = 0; i < KB; i++) {
+                const VEC xv = LOADV_PART(xi + i * P + j, P - j);
+#pragma GCC unroll 4
+                for (int a = 0; a < OB; a++)
+                    acc[a][i] += gv[a] * xv;
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int a = 0; a < OB; a++)
+#pragma GCC unroll 8
+        for (int i = 0; i < KB; i++)
+            gw[(o0 + a) * K + k0 + i] = HSUM(acc[a][i]);
+}
+
+int FC_ISA_FN(FC_CAT(fc_pointwise_bwd_weight_, FC_DT))(const fc_pointwise_params *q,
+                                                       const FC_REAL *gy, const FC_REAL *in,
+                                                       FC_REAL *gw, FC_REAL *gb)
+{
+    const fc_index K = q->c_in, M = q->c_out, P = q->size;
+    const int nt = q->num_threads > 0 ? q->num_threads : 1;
+    const fc_index nblk = (M + FC_PWB_OB - 1) / FC_PWB_OB;
+
+    /* one task per block of FC_PWB_OB output channels */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+    for (fc_index blk = 0; blk < nblk; blk++) {
+        const fc_index o0 = blk * FC_PWB_OB;
+        if (o0 + FC_PWB_OB <= M) {
+            fc_index k0 = 0;
+            for (; k0 + FC_PWB_KB <= K; k0 += FC_PWB_KB)
+                PW_BWD_TILE(FC_PWB_OB, FC_PWB_KB, q, gy, in, o0, k0, gw);
+            for (; k0 < K; k0++)
+                PW_BWD_TILE(FC_PWB_OB, 1, q, gy, in, o0, k0, gw);
+        } else {
+            for (fc_index o = o0; o < M; o++) {
+                fc_index k0 = 0;
+                for (; k0 + FC_PWB_KB <= K; k0 += FC_PWB_KB)
+                    PW_BWD_TILE(1, FC_PWB_KB, q, gy, in, o, k0, gw);
+                for (; k0 < K; k0++)
+                    PW_BWD_TILE(1, 1, q, gy, in, o, k0, gw);
+            }
+        }
+        if (gb)
+            for (fc_index o = o0; o < M && o < o0 + FC_PWB_OB; o++) {
+                VEC s = {0};
+                for (fc_index n = 0; n < q->n; n++)
+                    s += SUMV(gy + (n * M + o) * P, P);
+                gb[o] = HSUM(s);
+            }
+    }
+    return FC_OK;
+}
+
+#undef FC_VL
+#undef VEC
+#undef IVEC
+#undef LOADV
+#undef LOADV_PART
+#undef STOREV_PART
+#undef BCAST
+#undef HSUM
+#undef KEEP_LANES
+#undef SCRATCH_BYTES
+#undef DW_FILL
+#undef DW_UKERNEL
+#undef DW_TILE
+#undef DW_BLOCK
+#undef DW_BLOCK_ROWS
+#undef DW_SCRATCH
+#undef DW_WGRAD
+#undef DW_WGRAD_ANY
+#undef SUMV
+#undef PW_UKERNEL
+#undef PW_PACK
+#undef PW_GEMM
+#undef PW_BWD_TILE
+#undef FC_PWB_OB
+#undef FC_PWB_KB

@@ -1,0 +1,92 @@
+/*
+ * fc_pad.template.c - padding forward and backward, one dtype.
+ * Included by fc_pad.c with FC_REAL and FC_DT.
+ *
+ * Forward, per output row (plane, oz, oy): the source row is
+ * (fc_pad_index(oz - bz), fc_pad_index(oy - by)); a row outside the input (zeros
+ * mode) is all `value`; otherwise the row is [left padding | the input row,
+ * copied whole | right padding], the padding read through fc_pad_index.
+ * Backward, per input row (plane, iz, iy):
+ *     gin[iz, iy, ix] = sum_{oz -> iz} sum_{oy -> iy} sum_{ox -> ix} g[oz, oy, ox]
+ * over the inverted lists, each in increasing output index.
+ */
+#ifndef FC_REAL
+#error "FC_REAL must be defined before including this template"
+#endif
+
+int FC_CAT(fc_pad_fwd_, FC_DT)(const fc_pad_params *p, const FC_REAL *x, FC_REAL value,
+                               FC_REAL *out)
+{
+    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index bz = p->before[0], by = p->before[1], bx = p->before[2];
+    const fc_index rows = p->planes * OD * OH;
+    const int mode = p->mode, nt = p->num_threads;
+
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (fc_index r = 0; r < rows; r++) {
+        const fc_index plane = r / (OD * OH), oz = (r / OH) % OD, oy = r % OH;
+        const fc_index iz = fc_pad_index(oz - bz, D, mode), iy = fc_pad_index(oy - by, H, mode);
+        FC_REAL *FC_RESTRICT orow = out + r * OW;
+        if (iz < 0 || iy < 0 || W == 0) {
+            for (fc_index ox = 0; ox < OW; ox++)
+                orow[ox] = value;
+            continue;
+        }
+        const FC_REAL *src = x + ((plane * D + iz) * H + iy) * W;
+        for (fc_index ox = 0; ox < bx; ox++) {
+            const fc_index i = fc_pad_index(ox - bx, W, mode);
+            orow[ox] = i < 0 ? value : src[i];
+        }
+        memcpy(orow + bx, src, (size_t)W * sizeof(FC_REAL));
+        for (fc_index ox = bx + W; ox < OW; ox++) {
+            const fc_index i = fc_pad_index(ox - bx, W, mode);
+            orow[ox] = i < 0 ? value : src[i];
+        }
+    }
+    return FC_OK;
+}
+
+int FC_CAT(fc_pad_bwd_, FC_DT)(const fc_pad_params *p, const FC_REAL *grad_out,
+                               FC_REAL *grad_in)
+{
+    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index rows = p->planes * D * H;
+    const int nt = p->num_threads;
+    fc_pad_axis az, ay, ax;
+    if (rows == 0 || W == 0)
+        return FC_OK;
+    if (fc_pad_axis_build(&az, D, OD, p->before[0], p->mode))
+        return FC_ENOMEM;
+    if (fc_pad_axis_build(&ay, H, OH, p->before[1], p->mode)) {
+        fc_pad_axis_free(&az);
+        return FC_ENOMEM;
+    }
+    if (fc_pad_axis_build(&ax, W, OW, p->before[2], p->mode)) {
+        fc_pad_axis_free(&az);
+        fc_pad_axis_free(&ay);
+        return FC_ENOMEM;
+    }
+
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (fc_index r = 0; r < rows; r++) {
+        const fc_index plane = r / (D * H), iz = (r / H) % D, iy = r % H;
+        const FC_REAL *gp = grad_out + plane * OD * OH * OW;
+        FC_REAL *FC_RESTRICT grow = grad_in + r * W;
+        for (fc_index i = 0; i < W; i++)
+            grow[i] = (FC_REAL)0;
+        for (fc_index e = az.start[iz]; e < az.start[iz + 1]; e++) {
+            for (fc_index f = ay.start[iy]; f < ay.start[iy + 1]; f++) {
+                const FC_REAL *src = gp + (az.ent_o[e] * OH + ay.ent_o[f]) * OW;
+                for (fc_index i = 0; i < W; i++)
+                    for (fc_index k = ax.start[i]; k < ax.start[i + 1]; k++)
+                        grow[i] += src[ax.ent_o[k]];
+            }
+        }
+    }
+    fc_pad_axis_free(&az);
+    fc_pad_axis_free(&ay);
+    fc_pad_axis_free(&ax);
+    return FC_OK;
+}
