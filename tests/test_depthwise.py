@@ -162,10 +162,6 @@ REQUIRED = {"basic", "batch", "multiplier2", "multiplier3", "stride2", "stride3"
 BWD_CASES = [c for c in CASES if c.n * c.c * np.prod(c.size) <= 400]
 
 
-def _tol(tol, dtype, k):
-    return tol(dtype, k)
-
-
 def _close(got, expected, dtype, tol, k, params):
     assert isinstance(got, np.ndarray), f"result is {type(got)}: {params}"
     assert got.shape == expected.shape, f"shape {got.shape} != {expected.shape}: {params}"

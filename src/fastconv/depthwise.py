@@ -22,7 +22,8 @@ _SHARED = """stride, dilation : int or tuple of 2 ints, >= 1
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
         How padded cells read the input (reflect needs padding < input size)."""
 
-_SIZE_NOTE = """Along each axis, ``o = floor((i + before + after - dilation*(k - 1) - 1) / stride) + 1``."""
+_SIZE_NOTE = ("Along each axis, "
+              "``o = floor((i + before + after - dilation*(k - 1) - 1) / stride) + 1``.")
 
 
 def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1,
@@ -39,7 +40,7 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1,
     return result
 
 
-depthwise_conv2d.__doc__ = f"""Depthwise 2-D convolution (cross-correlation), with a channel multiplier.
+depthwise_conv2d.__doc__ = f"""Depthwise 2-D convolution (cross-correlation), channel multiplier m.
 
     The same as ``torch.nn.functional.conv2d(x, weight, bias, groups=C)`` (with the
     padding mode applied first): output channel ``c*m + j`` is input channel ``c``
@@ -102,7 +103,7 @@ def depthwise_conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilat
     return grad_input, grad_weight, grad_bias
 
 
-depthwise_conv2d_backward.__doc__ = """Gradients of :func:`depthwise_conv2d` (what PyTorch autograd returns).
+depthwise_conv2d_backward.__doc__ = """Gradients of :func:`depthwise_conv2d` (as PyTorch autograd).
 
     Parameters
     ----------
@@ -149,7 +150,7 @@ def separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_bias=None,
     return result
 
 
-separable_conv2d.__doc__ = f"""Depthwise-separable 2-D convolution: depthwise, then a 1x1 convolution.
+separable_conv2d.__doc__ = f"""Depthwise-separable 2-D convolution: depthwise, then 1x1.
 
     ``separable_conv2d(x, dw, pw, db, pb, ...)`` equals
     ``conv2d(depthwise_conv2d(x, dw, db, ...), pw, pb)``.  It is computed tile by
@@ -231,7 +232,7 @@ def separable_conv2d_backward(grad_output, x, depthwise_weight, pointwise_weight
             grad_pw.reshape(np.shape(pointwise_weight)), grad_db, grad_pb)
 
 
-separable_conv2d_backward.__doc__ = """Gradients of :func:`separable_conv2d` (what PyTorch autograd returns).
+separable_conv2d_backward.__doc__ = """Gradients of :func:`separable_conv2d` (as PyTorch autograd).
 
     Parameters
     ----------
