@@ -6,19 +6,20 @@ import time
 import numpy as np
 
 import fastconv
-from fastconv._bench import CASES, Workload, case_macs
+from fastconv._bench import Workload, case_macs, cases_of
 
 from .common import LimitedParamBenchmark, ThreadLimit
 
 THREADS = [1, 2]
+# The plain convolutions of the shared table (other families: bench_*.py).
+CONV_CASES = cases_of("conv1d", "conv2d", "conv3d")
 
 
 class ConvBase(LimitedParamBenchmark):
     """One layer, built in setup; subclasses add what is measured."""
-    params = [list(CASES), list(fastconv.ALGORITHMS), THREADS]
+    params = [CONV_CASES, list(fastconv.ALGORITHMS), THREADS]
     param_names = ["case", "algorithm", "threads"]
-    # Today's grid (9 cases x 2 algorithms x 2 thread counts) runs whole; a
-    # seeded subset takes over once more cases or algorithms push it past this.
+    # 11 cases x 3 algorithms x 2 thread counts: a seeded subset of 48 runs.
     max_combinations = 48
     # A first call in setup warms caches and thread pools, and turns an
     # algorithm that does not apply to the shape into a skip.
@@ -75,7 +76,7 @@ class ConvPeakMem(ConvBase):
 class ConvMACs:
     """Multiply-adds per layer (fastconv.analysis.conv_macs when available):
     the yardstick behind track_gflops, tracked so that a change shows up."""
-    params = [list(CASES)]
+    params = [CONV_CASES]
     param_names = ["case"]
 
     def track_macs(self, case):

@@ -1,7 +1,10 @@
 """``python -m fastconv bench``: time a suite of named layers on every backend.
 
-Each case is run on fastconv with every algorithm and, when it is importable,
-on ``torch.nn.functional``.  Every backend's output is first checked against a
+Each case is run on fastconv (with every algorithm, for ops that have the
+choice) and, when it is importable, on torch.  Backward cases time fastconv's
+``*_backward`` call against ``torch.autograd.grad`` of a forward graph built
+once.  Without arguments a short subset runs (DEFAULT_CASES); ``--all`` runs
+every case.  Every backend's output is first checked against a
 float64 reference (torch in float64 if available, else fastconv's 'direct' in
 float64); then all backends are timed interleaved in rounds (each round runs
 every backend once), so slow drift of the machine's load hits them alike.
@@ -21,7 +24,8 @@ import numpy as np
 
 import fastconv
 
-__all__ = ["CASES", "Case", "Workload", "case_macs", "add_arguments", "run"]
+__all__ = ["CASES", "DEFAULT_CASES", "Case", "Workload", "case_macs", "cases_of",
+           "add_arguments", "run"]
 
 
 class Case(NamedTuple):
@@ -32,28 +36,85 @@ class Case(NamedTuple):
     kwargs: dict
 
 
-# The suite.  Batch 1 everywhere; shapes are layers of real networks.  To add
-# an operation family, add a family class below and cases naming its ops.
+# The suite.  Batch 1 unless a case's shape says otherwise ("batch"); shapes
+# are layers of real networks.  Names are stable (issues and asv refer to
+# them).  To add an operation family, add a family class below and cases
+# naming its op.  Shape keys: c_in (channels of x), c_out, size (spatial),
+# kernel_size, batch.
+def _c(op, kwargs=None, **shape):
+    return Case(op, shape, kwargs or {})
+
+
 CASES = {
-    "c2d_resnet_l1": Case("conv2d", dict(c_in=64, c_out=64, size=(56, 56), kernel_size=3),
-                          dict(padding=1)),
-    "c2d_resnet_l3": Case("conv2d", dict(c_in=256, c_out=256, size=(14, 14), kernel_size=3),
-                          dict(padding=1)),
-    "c2d_resnet_stem": Case("conv2d", dict(c_in=3, c_out=64, size=(224, 224), kernel_size=7),
-                            dict(stride=2, padding=3)),
-    "c2d_resnet_ds": Case("conv2d", dict(c_in=128, c_out=256, size=(28, 28), kernel_size=1),
-                          dict(stride=2)),
-    "c2d_vgg_112": Case("conv2d", dict(c_in=128, c_out=128, size=(112, 112), kernel_size=3),
-                        dict(padding=1)),
-    "c2d_dilated": Case("conv2d", dict(c_in=64, c_out=64, size=(56, 56), kernel_size=3),
-                        dict(padding=2, dilation=2)),
-    "c2d_reflect": Case("conv2d", dict(c_in=64, c_out=64, size=(56, 56), kernel_size=3),
-                        dict(padding=1, padding_mode="reflect")),
-    "c1d_audio": Case("conv1d", dict(c_in=64, c_out=64, size=(16384,), kernel_size=3),
-                      dict(padding=1)),
-    "c3d_small": Case("conv3d", dict(c_in=3, c_out=32, size=(16, 56, 56), kernel_size=3),
-                      dict(padding=1)),
+    # -- convolution
+    "c2d_resnet_l1": _c("conv2d", dict(padding=1), c_in=64, c_out=64, size=(56, 56), kernel_size=3),
+    "c2d_resnet_l3": _c("conv2d", dict(padding=1), c_in=256, c_out=256, size=(14, 14),
+                        kernel_size=3),
+    "c2d_resnet_stem": _c("conv2d", dict(stride=2, padding=3), c_in=3, c_out=64,
+                          size=(224, 224), kernel_size=7),
+    "c2d_resnet_ds": _c("conv2d", dict(stride=2), c_in=128, c_out=256, size=(28, 28),
+                        kernel_size=1),
+    "c2d_vgg_112": _c("conv2d", dict(padding=1), c_in=128, c_out=128, size=(112, 112),
+                      kernel_size=3),
+    "c2d_dilated": _c("conv2d", dict(padding=2, dilation=2), c_in=64, c_out=64, size=(56, 56),
+                      kernel_size=3),
+    "c2d_reflect": _c("conv2d", dict(padding=1, padding_mode="reflect"), c_in=64, c_out=64,
+                      size=(56, 56), kernel_size=3),
+    "c1d_audio": _c("conv1d", dict(padding=1), c_in=64, c_out=64, size=(16384,), kernel_size=3),
+    "c3d_small": _c("conv3d", dict(padding=1), c_in=3, c_out=32, size=(16, 56, 56),
+                    kernel_size=3),
+    "c3d_c3d": _c("conv3d", dict(padding=1), c_in=64, c_out=128, size=(8, 28, 28),
+                  kernel_size=3),
+    "pw_mbv2": _c("conv2d", None, c_in=144, c_out=24, size=(56, 56), kernel_size=1),
+    "grp_shufflenet": _c("conv2d_shuffle", dict(groups=3), c_in=240, c_out=240, size=(28, 28),
+                         kernel_size=1, shuffle=3),
+    # -- transposed convolution
+    "ct2d_unet": _c("conv_transpose2d", dict(stride=2), c_in=128, c_out=64, size=(28, 28),
+                    kernel_size=2),
+    "ct2d_k4s2": _c("conv_transpose2d", dict(stride=2, padding=1), c_in=64, c_out=64,
+                    size=(56, 56), kernel_size=4),
+    "ct3d": _c("conv_transpose3d", dict(stride=2), c_in=32, c_out=16, size=(8, 28, 28),
+               kernel_size=2),
+    # -- depthwise / separable
+    "dw_mbv2_56": _c("depthwise_conv2d", dict(padding=1), c_in=144, size=(56, 56), kernel_size=3),
+    "dw_mbv2_s2": _c("depthwise_conv2d", dict(stride=2, padding=1), c_in=96, size=(112, 112),
+                     kernel_size=3),
+    "dw_mbv2_14": _c("depthwise_conv2d", dict(padding=1), c_in=384, size=(14, 14), kernel_size=3),
+    "sep_xception": _c("separable_conv2d", dict(padding=1), c_in=128, c_out=256, size=(38, 38),
+                       kernel_size=3),
+    # -- pooling
+    "mp2d_stem": _c("max_pool2d", dict(kernel_size=3, stride=2, padding=1), c_in=64,
+                    size=(112, 112)),
+    "mp3d": _c("max_pool3d", dict(kernel_size=2, stride=2), c_in=64, size=(16, 56, 56)),
+    "ap2d": _c("avg_pool2d", dict(kernel_size=2, stride=2), c_in=64, size=(56, 56)),
+    "aap2d_alexnet": _c("adaptive_avg_pool2d", dict(output_size=(6, 6)), c_in=256,
+                        size=(13, 13)),
+    "gap": _c("global_avg_pool", None, c_in=512, size=(7, 7)),
+    "gap_b8": _c("global_avg_pool", None, batch=8, c_in=2048, size=(7, 7)),
+    # -- resampling, padding, shuffling
+    "up_bilinear": _c("upsample", dict(scale_factor=2, mode="bilinear"), c_in=64, size=(56, 56)),
+    "up_nearest": _c("upsample", dict(scale_factor=2, mode="nearest"), c_in=64, size=(56, 56)),
+    "pad_reflect": _c("pad", dict(pad=2, mode="reflect"), c_in=64, size=(56, 56)),
+    "shuffle": _c("channel_shuffle", dict(groups=3), c_in=240, size=(28, 28)),
+    # -- backward (training shapes): fastconv's *_backward call against
+    #    torch.autograd.grad on a forward graph built once
+    "train_c2d_l1": _c("conv2d_backward", dict(padding=1), batch=8, c_in=64, c_out=64,
+                       size=(56, 56), kernel_size=3),
+    "train_dw": _c("depthwise_conv2d_backward", dict(padding=1), batch=8, c_in=144,
+                   size=(56, 56), kernel_size=3),
+    "train_c3d": _c("conv3d_backward", dict(padding=1), batch=2, c_in=32, c_out=32,
+                    size=(8, 28, 28), kernel_size=3),
+    "train_mp2d": _c("max_pool2d_backward", dict(kernel_size=3, stride=2, padding=1), batch=8,
+                     c_in=64, size=(112, 112)),
 }
+
+# `python -m fastconv bench` without --all/--filter: the original conv cases
+# and one case per other family (about a minute).
+DEFAULT_CASES = ("c2d_resnet_l1", "c2d_resnet_l3", "c2d_resnet_stem", "c2d_resnet_ds",
+                 "c2d_vgg_112", "c2d_dilated", "c2d_reflect", "c1d_audio", "c3d_small",
+                 "grp_shufflenet", "ct2d_unet", "dw_mbv2_56", "sep_xception", "mp2d_stem",
+                 "ap2d", "gap", "up_bilinear", "pad_reflect", "shuffle",
+                 "train_dw", "train_mp2d")
 
 QUICK_REPEAT = 3
 
@@ -63,7 +124,104 @@ def _ntuple(value, n):
     return (value,) * n if isinstance(value, int) else tuple(value)
 
 
-class _Conv:
+def _batch(case):
+    return case.shape.get("batch", 1)
+
+
+class _Family:
+    """What every family provides; the defaults suit a one-input op.
+
+    make_inputs -> list of arrays; fastconv_call / torch_call -> zero-argument
+    calls on them (the result: an array/tensor or a tuple of them);
+    reduction_length -> terms summed per output element (the check's
+    tolerance); macs -> (multiply-adds or None, note or None).
+    """
+    takes_algorithm = False  # True: one backend per fastconv.ALGORITHMS entry
+
+    def x_shape(self, case):
+        return (_batch(case), case.shape["c_in"], *case.shape["size"])
+
+    def make_inputs(self, case, dtype, rng):
+        return [rng.standard_normal(self.x_shape(case)).astype(dtype)]
+
+    def reduction_length(self, case):
+        return 1
+
+    def macs(self, case):
+        return None, None
+
+
+class _Unary(_Family):
+    """fastconv.<op>(x, **kwargs) against a torch expression of x."""
+
+    def __init__(self, torch_fn, reduction=lambda case: 1):
+        self.torch_fn = torch_fn  # (torch, x, kwargs) -> tensor
+        self._reduction = reduction
+
+    def reduction_length(self, case):
+        return self._reduction(case)
+
+    def fastconv_call(self, case, arrays, algorithm):
+        fn = getattr(fastconv, case.op)
+        x, = arrays
+        return lambda: fn(x, **case.kwargs)
+
+    def torch_call(self, case, tensors, torch):
+        x, = tensors
+        return lambda: self.torch_fn(torch, x, case.kwargs)
+
+
+def _torch_upsample(torch, x, kw):
+    extra = {} if kw["mode"] == "nearest" else {"align_corners": bool(kw.get("align_corners"))}
+    return torch.nn.functional.interpolate(x, scale_factor=kw["scale_factor"], mode=kw["mode"],
+                                           **extra)
+
+
+def _torch_pad(torch, x, kw):
+    p = kw["pad"]
+    pairs = [(p, p)] * (x.dim() - 2) if isinstance(p, int) else p
+    flat = [v for pair in reversed(pairs) for v in pair]
+    return torch.nn.functional.pad(x, flat, mode=kw.get("mode", "constant"))
+
+
+def _torch_shuffle(torch, x, groups):
+    n, c = x.shape[:2]
+    return (x.reshape(n, groups, c // groups, *x.shape[2:]).transpose(1, 2)
+            .reshape(x.shape))
+
+
+def _pool_window(case):
+    return math.prod(_ntuple(case.kwargs["kernel_size"], len(case.shape["size"])))
+
+
+def _torch_pool(name):
+    return lambda torch, x, kw: getattr(torch.nn.functional, name)(x, **kw)
+
+
+class _Weighted(_Family):
+    """Ops with (x, weight, bias): conv, transposed conv, depthwise.  Subclasses
+    give weight_shape, fan_in and count MACs; backward families add the
+    weight-gradient's reduction over batch and output positions."""
+
+    def weight_shape(self, case):
+        raise NotImplementedError
+
+    def fan_in(self, case):
+        return self.reduction_length(case)
+
+    def make_inputs(self, case, dtype, rng):
+        x = rng.standard_normal(self.x_shape(case)).astype(dtype)
+        w_shape = self.weight_shape(case)
+        # Scale like a default init so sums stay O(1) whatever the fan-in.
+        w = (rng.standard_normal(w_shape) / math.sqrt(self.fan_in(case))).astype(dtype)
+        b = rng.standard_normal(self.bias_channels(case)).astype(dtype)
+        return [x, w, b]
+
+    def bias_channels(self, case):
+        return case.shape["c_out"]
+
+
+class _Conv(_Weighted):
     """conv1d/2d/3d: arrays (x, weight, bias), the 'algorithm' keyword, MACs.
 
     Written independently of fastconv's own argument parsing, so that the torch
@@ -73,6 +231,7 @@ class _Conv:
 
     def __init__(self, nd):
         self.nd = nd
+        self.name = f"conv{nd}d"
 
     def _geometry(self, case):
         """Kernel, stride, dilation and (before, after) padding per spatial axis."""
@@ -94,7 +253,11 @@ class _Conv:
         kernel, stride, dilation, pairs = self._geometry(case)
         sp = [(i + b + a - d * (k - 1) - 1) // s + 1
               for i, k, s, d, (b, a) in zip(case.shape["size"], kernel, stride, dilation, pairs)]
-        return (1, case.shape["c_out"], *sp)
+        return (_batch(case), case.shape["c_out"], *sp)
+
+    def weight_shape(self, case):
+        s, groups = case.shape, case.kwargs.get("groups", 1)
+        return (s["c_out"], s["c_in"] // groups, *_ntuple(s["kernel_size"], self.nd))
 
     def reduction_length(self, case):
         """Products summed into each output element (sets the check's tolerance)."""
@@ -102,17 +265,18 @@ class _Conv:
         return case.shape["c_in"] // groups * math.prod(self._geometry(case)[0])
 
     def macs(self, case):
-        """Multiply-adds: fastconv.analysis.conv_macs when it exists, else the
-        output size times the reduction length."""
+        """Multiply-adds: fastconv.analysis.conv_macs (per sample, times the
+        batch) when it exists, else the output size times the reduction length."""
         counted = math.prod(self.out_shape(case)) * self.reduction_length(case)
         conv_macs = getattr(fastconv.analysis, "conv_macs", None)
         if conv_macs is None:
             return counted, None
         s, kw = case.shape, case.kwargs
         try:
-            macs = conv_macs((s["c_in"], *s["size"]), s["c_out"], s["kernel_size"],
-                             stride=kw.get("stride", 1), padding=kw.get("padding", 0),
-                             dilation=kw.get("dilation", 1), groups=kw.get("groups", 1))
+            macs = _batch(case) * conv_macs(
+                (s["c_in"], *s["size"]), s["c_out"], s["kernel_size"],
+                stride=kw.get("stride", 1), padding=kw.get("padding", 0),
+                dilation=kw.get("dilation", 1), groups=kw.get("groups", 1))
         except Exception as exc:  # analysis.py is young; the benchmark must still run
             return counted, f"analysis.conv_macs failed ({exc!r}); using the output-shape count"
         if macs != counted:
@@ -120,19 +284,8 @@ class _Conv:
                              f"{counted}; using the latter")
         return macs, None
 
-    def make_inputs(self, case, dtype, rng):
-        s, groups = case.shape, case.kwargs.get("groups", 1)
-        kernel = _ntuple(s["kernel_size"], self.nd)
-        x = rng.standard_normal((1, s["c_in"], *s["size"])).astype(dtype)
-        # Scale like a default init so sums stay O(1) whatever the fan-in.
-        fan_in = s["c_in"] // groups * math.prod(kernel)
-        w = (rng.standard_normal((s["c_out"], s["c_in"] // groups, *kernel))
-             / math.sqrt(fan_in)).astype(dtype)
-        b = rng.standard_normal(s["c_out"]).astype(dtype)
-        return x, w, b
-
     def fastconv_call(self, case, arrays, algorithm):
-        fn = getattr(fastconv, case.op)
+        fn = getattr(fastconv, self.name)
         x, w, b = arrays
         return lambda: fn(x, w, b, **case.kwargs, algorithm=algorithm)
 
@@ -140,7 +293,7 @@ class _Conv:
         """torch.nn.functional.conv{n}d; it has no padding_mode, so non-zero modes
         (and asymmetric padding) go through F.pad first, as torch.nn.Conv{n}d does."""
         F = torch.nn.functional
-        fn = getattr(F, case.op)
+        fn = getattr(F, self.name)
         x, w, b = tensors
         kw = {k: v for k, v in case.kwargs.items() if k != "padding_mode"}
         mode = case.kwargs.get("padding_mode", "zeros")
@@ -155,7 +308,219 @@ class _Conv:
         return lambda: fn(F.pad(x, flat, mode=tmode), w, b, **kw)
 
 
-FAMILIES = {"conv1d": _Conv(1), "conv2d": _Conv(2), "conv3d": _Conv(3)}
+class _ConvShuffle(_Conv):
+    """A grouped conv2d followed by channel_shuffle (ShuffleNet), timed as one."""
+
+    def __init__(self):
+        super().__init__(2)
+
+    def fastconv_call(self, case, arrays, algorithm):
+        conv, g = super().fastconv_call(case, arrays, algorithm), case.shape["shuffle"]
+        return lambda: fastconv.channel_shuffle(conv(), g)
+
+    def torch_call(self, case, tensors, torch):
+        conv, g = super().torch_call(case, tensors, torch), case.shape["shuffle"]
+        return lambda: _torch_shuffle(torch, conv(), g)
+
+
+class _ConvTranspose(_Conv):
+    """conv_transpose{n}d: weight (c_in, c_out / groups, *kernel)."""
+
+    def __init__(self, nd):
+        super().__init__(nd)
+        self.name = f"conv_transpose{nd}d"
+
+    def out_shape(self, case):
+        kw, nd = case.kwargs, self.nd
+        kernel = _ntuple(case.shape["kernel_size"], nd)
+        stride, padding = _ntuple(kw.get("stride", 1), nd), _ntuple(kw.get("padding", 0), nd)
+        outpad, dil = _ntuple(kw.get("output_padding", 0), nd), _ntuple(kw.get("dilation", 1), nd)
+        sp = [(i - 1) * s - 2 * p + d * (k - 1) + op + 1
+              for i, k, s, p, op, d in zip(case.shape["size"], kernel, stride, padding, outpad,
+                                           dil)]
+        return (_batch(case), case.shape["c_out"], *sp)
+
+    def weight_shape(self, case):
+        s, groups = case.shape, case.kwargs.get("groups", 1)
+        return (s["c_in"], s["c_out"] // groups, *_ntuple(s["kernel_size"], self.nd))
+
+    def reduction_length(self, case):  # an upper bound: each output sums <= this many
+        return case.shape["c_in"] // case.kwargs.get("groups", 1) * math.prod(
+            _ntuple(case.shape["kernel_size"], self.nd))
+
+    def macs(self, case):
+        """Every input element meets every (c_out / groups) x kernel weight once."""
+        groups = case.kwargs.get("groups", 1)
+        return (math.prod(self.x_shape(case)) * case.shape["c_out"] // groups
+                * math.prod(_ntuple(case.shape["kernel_size"], self.nd))), None
+
+    def torch_call(self, case, tensors, torch):
+        fn = getattr(torch.nn.functional, self.name)
+        x, w, b = tensors
+        return lambda: fn(x, w, b, **case.kwargs)
+
+
+class _Depthwise(_Conv):
+    """depthwise_conv2d: a conv2d with groups = channels, weight (C, 1, k, k)."""
+    takes_algorithm = False
+
+    def __init__(self):
+        super().__init__(2)
+
+    def _dw_case(self, case):
+        """The same layer as a grouped conv2d case (for shapes, MACs, torch)."""
+        c = case.shape["c_in"]
+        return Case("conv2d", dict(case.shape, c_out=c), dict(case.kwargs, groups=c))
+
+    def out_shape(self, case):
+        return super().out_shape(self._dw_case(case))
+
+    def weight_shape(self, case):
+        return super().weight_shape(self._dw_case(case))
+
+    def bias_channels(self, case):
+        return case.shape["c_in"]
+
+    def reduction_length(self, case):
+        return super().reduction_length(self._dw_case(case))
+
+    def macs(self, case):
+        return super().macs(self._dw_case(case))
+
+    def fastconv_call(self, case, arrays, algorithm):
+        x, w, b = arrays
+        return lambda: fastconv.depthwise_conv2d(x, w, b, **case.kwargs)
+
+    def torch_call(self, case, tensors, torch):
+        return super().torch_call(self._dw_case(case), tensors, torch)
+
+
+class _Separable(_Depthwise):
+    """separable_conv2d: depthwise k x k (with bias), then 1x1 c_in -> c_out."""
+
+    def make_inputs(self, case, dtype, rng):
+        x, dw, db = super().make_inputs(case, dtype, rng)
+        c_in, c_out = case.shape["c_in"], case.shape["c_out"]
+        pw = (rng.standard_normal((c_out, c_in, 1, 1)) / math.sqrt(c_in)).astype(dtype)
+        pb = rng.standard_normal(c_out).astype(dtype)
+        return [x, dw, pw, db, pb]
+
+    def fan_in(self, case):
+        return super().reduction_length(case)
+
+    def reduction_length(self, case):
+        return super().reduction_length(case) * case.shape["c_in"]
+
+    def macs(self, case):
+        """Depthwise (k*k per element of its output) plus pointwise (c_out per element)."""
+        dw_out = math.prod(self.out_shape(case))
+        kernel = math.prod(_ntuple(case.shape["kernel_size"], 2))
+        return dw_out * (kernel + case.shape["c_out"]), None
+
+    def fastconv_call(self, case, arrays, algorithm):
+        x, dw, pw, db, pb = arrays
+        return lambda: fastconv.separable_conv2d(x, dw, pw, db, pb, **case.kwargs)
+
+    def torch_call(self, case, tensors, torch):
+        x, dw, pw, db, pb = tensors
+        depthwise = _Conv.torch_call(self, self._dw_case(case), [x, dw, db], torch)
+        return lambda: torch.nn.functional.conv2d(depthwise(), pw, pb)
+
+
+class _Backward(_Family):
+    """<op>_backward of a forward family: inputs (grad_output, *forward inputs).
+
+    fastconv: fastconv.<op>_backward(grad_output, *forward_inputs[:n_passed],
+    **kwargs); torch: torch.autograd.grad of the forward graph, built once,
+    with respect to forward_inputs[:n_grads] (retain_graph=True), so that only
+    the backward pass is timed on both sides.
+    """
+
+    def __init__(self, forward, n_passed, n_grads, macs_factor=None):
+        self.forward = forward
+        self.takes_algorithm = forward.takes_algorithm
+        self.n_passed, self.n_grads, self.macs_factor = n_passed, n_grads, macs_factor
+
+    def _fwd_case(self, case):
+        return case._replace(op=case.op[:-len("_backward")])
+
+    def make_inputs(self, case, dtype, rng):
+        fcase = self._fwd_case(case)
+        arrays = self.forward.make_inputs(fcase, dtype, rng)
+        y = self.forward.fastconv_call(fcase, arrays, "auto")()
+        return [rng.standard_normal(np.shape(y)).astype(dtype), *arrays]
+
+    def reduction_length(self, case):
+        """The input gradient sums like the forward; a weight gradient sums over
+        the batch and every output position."""
+        fcase = self._fwd_case(case)
+        length = self.forward.reduction_length(fcase)
+        if self.n_grads > 1:
+            out = self.forward.out_shape(fcase)
+            length = max(length, out[0] * math.prod(out[2:]))
+        return length
+
+    def macs(self, case):
+        """Input gradient + weight gradient: twice the forward's."""
+        if self.macs_factor is None:
+            return None, None
+        macs, note = self.forward.macs(self._fwd_case(case))
+        return self.macs_factor * macs, note
+
+    def fastconv_call(self, case, arrays, algorithm):
+        fn = getattr(fastconv, case.op)
+        g, *inputs = arrays
+        inputs = inputs[:self.n_passed]
+        if self.takes_algorithm:
+            return lambda: fn(g, *inputs, **case.kwargs, algorithm=algorithm)
+        return lambda: fn(g, *inputs, **case.kwargs)
+
+    def torch_call(self, case, tensors, torch):
+        g, *inputs = tensors
+        leaves = inputs[:self.n_grads]
+        with torch.enable_grad():
+            for t in leaves:
+                t.requires_grad_(True)
+            y = self.forward.torch_call(self._fwd_case(case), inputs, torch)()
+        return lambda: torch.autograd.grad(y, leaves, g, retain_graph=True)
+
+
+FAMILIES = {
+    "conv1d": _Conv(1), "conv2d": _Conv(2), "conv3d": _Conv(3),
+    "conv2d_shuffle": _ConvShuffle(),
+    "conv_transpose1d": _ConvTranspose(1), "conv_transpose2d": _ConvTranspose(2),
+    "conv_transpose3d": _ConvTranspose(3),
+    "max_pool2d": _Unary(_torch_pool("max_pool2d")),
+    "max_pool3d": _Unary(_torch_pool("max_pool3d")),
+    "avg_pool2d": _Unary(_torch_pool("avg_pool2d"), _pool_window),
+    "adaptive_avg_pool2d": _Unary(
+        _torch_pool("adaptive_avg_pool2d"),
+        lambda case: math.prod(-(-i // o) + 1 for i, o in zip(case.shape["size"],
+                                                              case.kwargs["output_size"]))),
+    "global_avg_pool": _Unary(lambda torch, x, kw: x.mean(dim=tuple(range(2, x.dim()))),
+                              lambda case: math.prod(case.shape["size"])),
+    "upsample": _Unary(_torch_upsample, lambda case: 4),
+    "pad": _Unary(_torch_pad),
+    "channel_shuffle": _Unary(lambda torch, x, kw: _torch_shuffle(torch, x, kw["groups"])),
+    "conv2d_backward": _Backward(_Conv(2), 2, 3, macs_factor=2),
+    "conv3d_backward": _Backward(_Conv(3), 2, 3, macs_factor=2),
+}
+# The depthwise module may be absent from a build (or still being written).
+if hasattr(fastconv, "depthwise_conv2d"):
+    FAMILIES["depthwise_conv2d"] = _Depthwise()
+if hasattr(fastconv, "separable_conv2d"):
+    FAMILIES["separable_conv2d"] = _Separable()
+if hasattr(fastconv, "depthwise_conv2d_backward"):
+    FAMILIES["depthwise_conv2d_backward"] = _Backward(_Depthwise(), 2, 3, macs_factor=2)
+FAMILIES["max_pool2d_backward"] = _Backward(FAMILIES["max_pool2d"], 1, 1)
+# Cases whose op this build lacks are left out of the suite.
+CASES = {name: case for name, case in CASES.items() if case.op in FAMILIES}
+DEFAULT_CASES = tuple(name for name in DEFAULT_CASES if name in CASES)
+
+
+def cases_of(*ops):
+    """Names of the cases of the given ops, in table order."""
+    return [name for name, case in CASES.items() if case.op in ops]
 
 
 # ------------------------------------------------------------ workload ----
@@ -187,15 +552,28 @@ class Workload:
         """(MACs, note or None)."""
         return case_macs(self.name)
 
+    def backends(self, algorithms):
+        """fastconv's backend names for this case: the algorithms, or 'fastconv'
+        for ops without an algorithm choice."""
+        return list(algorithms) if self.family.takes_algorithm else ["fastconv"]
+
     def fastconv(self, algorithm, dtype=None):
+        """A call of fastconv; `algorithm` is ignored by ops without the choice."""
         arrays = self.arrays if dtype is None else [a.astype(dtype) for a in self.arrays]
+        if not self.family.takes_algorithm:
+            algorithm = None
         return self.family.fastconv_call(self.case, arrays, algorithm)
 
     def torch(self, torch, dtype=None):
+        """A call of torch returning NumPy array(s) (a tuple for backward ops)."""
         arrays = self.arrays if dtype is None else [a.astype(dtype) for a in self.arrays]
         tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
         call = self.family.torch_call(self.case, tensors, torch)
-        return lambda: call().numpy()
+
+        def run():
+            y = call()
+            return tuple(t.numpy() for t in y) if isinstance(y, (tuple, list)) else y.numpy()
+        return run
 
     def reference(self, torch):
         """The float64 result and what computed it."""
@@ -203,6 +581,23 @@ class Workload:
             with torch.no_grad():
                 return self.torch(torch, np.float64)(), "torch float64"
         return self.fastconv("direct", np.float64)(), "fastconv direct float64"
+
+    def check(self, y, ref):
+        """None if y matches the reference within tolerance, else what is wrong;
+        and the relative error (the largest over a tuple's members)."""
+        ys = y if isinstance(y, tuple) else (y,)
+        refs = ref if isinstance(ref, tuple) else (ref,)
+        if len(ys) != len(refs):
+            return f"{len(ys)} results, reference {len(refs)}", None
+        err = 0.0
+        for a, r in zip(ys, refs):
+            if np.shape(a) != np.shape(r):
+                return f"shape {np.shape(a)}, reference {np.shape(r)}", None
+            err = max(err, relative_error(a, r))
+        tol = self.tolerance()
+        if not err <= tol:  # also catches NaN
+            return f"rel err {err:.1e} > tol {tol:.1e}", err
+        return None, err
 
     def tolerance(self):
         """Bound on max|y - ref| / max|ref|: rounding grows like sqrt(K) for a
@@ -214,6 +609,7 @@ class Workload:
 
 def relative_error(y, ref):
     y = np.asarray(y, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
     scale = max(float(np.max(np.abs(ref))), np.finfo(np.float64).tiny)
     return float(np.max(np.abs(y - ref))) / scale
 
@@ -228,8 +624,11 @@ def add_arguments(parser):
     parser.description = ("Time the layer suite on fastconv's algorithms and torch (if "
                           "installed), after checking every result against float64.")
     parser.add_argument("--filter", action="append", metavar="SUBSTR",
-                        help="only cases whose name contains SUBSTR (repeatable, or "
-                             "comma-separated); cases: " + ", ".join(CASES))
+                        help="only cases whose name contains SUBSTR, from the whole suite "
+                             "(repeatable, or comma-separated); cases: " + ", ".join(CASES))
+    parser.add_argument("--all", action="store_true",
+                        help="the whole suite (default: a short subset, "
+                             + ", ".join(DEFAULT_CASES) + ")")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for fastconv, BLAS and torch "
                              "(default: fastconv.get_num_threads())")
@@ -247,9 +646,9 @@ def add_arguments(parser):
                         help="smoke test: the first selected case only, few rounds")
 
 
-def _select_cases(filters):
+def _select_cases(filters, everything=False):
     if not filters:
-        return list(CASES)
+        return list(CASES) if everything else list(DEFAULT_CASES)
     return [name for name in CASES if any(f in name for f in filters)]
 
 
@@ -301,20 +700,19 @@ def _run_case(name, dtype, algorithms, torch, repeat, settle):
     """Check, then time one case.  Returns (rows, summary, ok)."""
     work = Workload(name, dtype)
     ref, _ = work.reference(torch)
-    tol = work.tolerance()
     macs, macs_note = work.macs()
     if macs_note:
         print(f"  {name}: {macs_note}")
 
     calls, status, ok = {}, {}, True
-    candidates = {alg: work.fastconv(alg) for alg in algorithms}
+    candidates = {alg: work.fastconv(alg) for alg in work.backends(algorithms)}
     if torch is not None:
         candidates["torch"] = work.torch(torch)
     for backend, call in candidates.items():
         try:
             y = call()  # also the warm-up call
         except ValueError as exc:
-            if backend in ("direct", "torch"):
+            if backend in ("direct", "torch", "fastconv"):
                 status[backend], ok = f"FAILED: {exc}", False
             else:  # an algorithm that does not apply to this shape says so
                 status[backend] = f"n/a: {exc}"
@@ -322,12 +720,9 @@ def _run_case(name, dtype, algorithms, torch, repeat, settle):
         except Exception as exc:
             status[backend], ok = f"FAILED: {type(exc).__name__}: {exc}", False
             continue
-        if y.shape != ref.shape:
-            status[backend], ok = f"FAILED: shape {y.shape}, reference {ref.shape}", False
-            continue
-        err = relative_error(y, ref)
-        if not err <= tol:  # also catches NaN
-            status[backend], ok = f"FAILED: rel err {err:.1e} > tol {tol:.1e}", False
+        problem, err = work.check(y, ref)
+        if problem:
+            status[backend], ok = f"FAILED: {problem}", False
             continue
         status[backend] = f"ok {err:.1e}"
         calls[backend] = call
@@ -338,14 +733,15 @@ def _run_case(name, dtype, algorithms, torch, repeat, settle):
     for backend in candidates:
         if backend in med:
             rows.append((backend, f"{med[backend] * 1e3:.3f}", f"{min(times[backend]) * 1e3:.3f}",
-                         f"{2 * macs / med[backend] / 1e9:.1f}", status[backend]))
+                         "-" if macs is None else f"{2 * macs / med[backend] / 1e9:.1f}",
+                         status[backend]))
         else:
             rows.append((backend, "-", "-", "-", status[backend]))
 
     fc = {b: m for b, m in med.items() if b != "torch"}
     best = min(fc, key=fc.get) if fc else None
     ratio = fc[best] / med["torch"] if best and "torch" in med else None
-    summary = (name, _fmt_count(macs), best, fc.get(best), med.get("torch"), ratio, ok)
+    summary = (name, "-" if macs is None else _fmt_count(macs), best, fc.get(best), med.get("torch"), ratio, ok)
     return rows, summary, ok
 
 
@@ -363,7 +759,7 @@ def _row(cells, columns):
 
 def run(args):
     filters = _split(args.filter)
-    names = _select_cases(filters)
+    names = _select_cases(filters, args.all)
     if not names:
         print(f"bench: no case matches {filters}; cases are: {', '.join(CASES)}",
               file=sys.stderr)
@@ -391,13 +787,16 @@ def run(args):
     fastconv.show_config()
     users = "fastconv" + (", BLAS" if limiter is not None else "") + (
         ", torch" if torch is not None else "")
-    print(f"bench: {len(names)} case(s), batch 1, {args.dtype}, {threads} thread(s) "
+    print(f"bench: {len(names)} case(s), {args.dtype}, {threads} thread(s) "
           f"({users}), median of {repeat} interleaved rounds")
     print("  torch: " + (f"{torch.__version__}, reference = torch float64" if torch is not None
                          else "not installed, reference = fastconv direct float64"))
     if blas_note:
         print("  " + blas_note)
-    print("  check: max|y - ref| / max|ref| <= 16 * eps * sqrt(reduction length)")
+    print("  check: max|y - ref| / max|ref| <= 16 * eps * sqrt(reduction length)"
+          " (per result of backward ops)")
+    print("  backward cases: fastconv's *_backward call vs torch.autograd.grad of a "
+          "forward graph built once")
     print(f"  each timed call follows {args.settle:g} ms of untimed calls of the same backend")
     print()
 
