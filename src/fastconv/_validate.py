@@ -242,10 +242,9 @@ def _pad3(values, fill):
     return (fill,) * (3 - len(values)) + tuple(values)
 
 
-def check_conv(opname, nd, x, weight, bias, stride, padding, dilation, groups,
-               padding_mode, out, grad_output=None):
-    """Validate a conv{1,2,3}d call (or, with grad_output, its backward); return a
-    ConvCall."""
+def _conv_arrays(opname, nd, x, weight, bias, grad_output, x_channels, weight_layout):
+    """The checks every convolution-like call shares: arrays, dtype, ranks, empty
+    axes.  Returns (x, weight, bias, grad_output, dtype, batched x, unbatched)."""
     x = as_array(opname, "x", x)
     weight = as_array(opname, "weight", weight)
     bias = None if bias is None else as_array(opname, "bias", bias)
@@ -254,23 +253,32 @@ def check_conv(opname, nd, x, weight, bias, stride, padding, dilation, groups,
     dtype = result_dtype(opname, x=x, weight=weight, bias=bias, grad_output=grad_output)
     spatial = SPATIAL_NAMES[nd]
     if x.ndim not in (nd + 1, nd + 2):
-        raise ValueError(f"{opname}: x must have shape (N, C, {spatial}) or, unbatched, "
-                         f"(C, {spatial}); got shape {x.shape}")
+        raise ValueError(f"{opname}: x must have shape (N, {x_channels}, {spatial}) or, "
+                         f"unbatched, ({x_channels}, {spatial}); got shape {x.shape}")
     unbatched = x.ndim == nd + 1
     xb = x[None] if unbatched else x
     if weight.ndim != nd + 2:
-        raise ValueError(f"{opname}: weight must have shape (C_out, C_in/groups, {spatial}); "
+        raise ValueError(f"{opname}: weight must have shape ({weight_layout}, {spatial}); "
                          f"got shape {weight.shape}")
+    if min(weight.shape) < 1:
+        raise ValueError(f"{opname}: weight of shape {weight.shape} is empty; it needs at "
+                         "least one output channel, input channel and kernel element")
+    if min(xb.shape[1:]) < 1:
+        raise ValueError(f"{opname}: x of shape {x.shape} has an empty channel or spatial axis")
+    return x, weight, bias, grad_output, dtype, xb, unbatched
+
+
+def check_conv(opname, nd, x, weight, bias, stride, padding, dilation, groups,
+               padding_mode, out, grad_output=None):
+    """Validate a conv{1,2,3}d call (or, with grad_output, its backward); return a
+    ConvCall."""
+    x, weight, bias, grad_output, dtype, xb, unbatched = _conv_arrays(
+        opname, nd, x, weight, bias, grad_output, "C", "C_out, C_in/groups")
     groups = check_int(opname, "groups", groups, minimum=1)
     n, c_in = xb.shape[:2]
     in_size = xb.shape[2:]
     c_out, c_in_g = weight.shape[:2]
     kernel = weight.shape[2:]
-    if c_out < 1 or c_in_g < 1 or min(kernel) < 1:
-        raise ValueError(f"{opname}: weight of shape {weight.shape} is empty; it needs at "
-                         "least one output channel, input channel and kernel element")
-    if c_in < 1 or min(in_size) < 1:
-        raise ValueError(f"{opname}: x of shape {x.shape} has an empty channel or spatial axis")
     if c_out % groups:
         raise ValueError(f"{opname}: groups={groups} must divide the output channels, but "
                          f"weight has shape {weight.shape} ({c_out} output channels)")
@@ -347,30 +355,13 @@ def check_conv_transpose(opname, nd, x, weight, bias, stride, padding, output_pa
     """Validate a conv_transpose{1,2,3}d call (or its backward); return a
     ConvTransposeCall.  O = (I - 1)*stride - 2*padding + dilation*(k - 1)
     + output_padding + 1 along each axis."""
-    x = as_array(opname, "x", x)
-    weight = as_array(opname, "weight", weight)
-    bias = None if bias is None else as_array(opname, "bias", bias)
-    if grad_output is not None:
-        grad_output = as_array(opname, "grad_output", grad_output)
-    dtype = result_dtype(opname, x=x, weight=weight, bias=bias, grad_output=grad_output)
-    spatial = SPATIAL_NAMES[nd]
-    if x.ndim not in (nd + 1, nd + 2):
-        raise ValueError(f"{opname}: x must have shape (N, C_in, {spatial}) or, unbatched, "
-                         f"(C_in, {spatial}); got shape {x.shape}")
-    unbatched = x.ndim == nd + 1
-    xb = x[None] if unbatched else x
-    if weight.ndim != nd + 2:
-        raise ValueError(f"{opname}: weight must have shape (C_in, C_out/groups, {spatial}); "
-                         f"got shape {weight.shape}")
+    x, weight, bias, grad_output, dtype, xb, unbatched = _conv_arrays(
+        opname, nd, x, weight, bias, grad_output, "C_in", "C_in, C_out/groups")
     groups = check_int(opname, "groups", groups, minimum=1)
     n, c_in = xb.shape[:2]
     in_size = xb.shape[2:]
     w_in, c_out_g = weight.shape[:2]
     kernel = weight.shape[2:]
-    if w_in < 1 or c_out_g < 1 or min(kernel) < 1:
-        raise ValueError(f"{opname}: weight of shape {weight.shape} is empty")
-    if c_in < 1 or min(in_size) < 1:
-        raise ValueError(f"{opname}: x of shape {x.shape} has an empty channel or spatial axis")
     if c_in % groups:
         raise ValueError(f"{opname}: groups={groups} must divide the input channels, but "
                          f"x has shape {x.shape} ({c_in} channels)")
