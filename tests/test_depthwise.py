@@ -365,6 +365,30 @@ def test_backward_need_flags(rng):
     res = fastconv.separable_conv2d_backward(gy2, x, w, pw, padding=1, need_bias=False)
     assert res[3] is None and res[4] is None
     assert [r.shape for r in res[:3]] == [x.shape, w.shape, pw.shape]
+    sep_full = fastconv.separable_conv2d_backward(gy2, x, w, pw, padding=1)
+    no_input = fastconv.separable_conv2d_backward(gy2, x, w, pw, padding=1, need_input=False)
+    assert no_input[0] is None
+    for got, ref in zip(no_input[1:], sep_full[1:]):
+        np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS.get)
+def test_separable_backward_in_batch_chunks(dtype, rng, tol, monkeypatch):
+    """With a scratch budget of about one and a half images, the backward runs
+    over chunks of one image; gradients still match the reference."""
+    case = G(5, 3, 2, (9, 8), (3, 3), stride=(2, 1), padding=1, padding_mode="reflect")
+    x, w, b = case.arrays(rng, dtype)
+    pw, _ = case.pointwise(rng, dtype)
+    gy = case.grad_output(rng, dtype, channels=case.c_pw)
+    image_bytes = w.shape[0] * gy[0, 0].size * np.dtype(dtype).itemsize
+    monkeypatch.setattr(fastconv.depthwise, "SEPARABLE_BACKWARD_SCRATCH_BYTES",
+                        image_bytes * 3 // 2)
+    got = fastconv.separable_conv2d_backward(gy, x, w, pw, b, **case.kwargs())
+    ref = separable_backward_reference(gy, x, w, pw, b, *case.ref_args())
+    ks = (_k_gx(case) * case.c_pw, _k_gw(case) * case.c_pw, _k_gw(case) * _k_fwd(case),
+          _k_gw(case) * case.c_pw, _k_gw(case))
+    for g, r, k in zip(got, ref, ks):
+        _close(g, r, dtype, tol, k, f"{case} {DT_IDS[dtype]}")
 
 
 # ---------------------------------------------- finite differences / adjoint ----
