@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 from fastconv._threads import get_num_threads, set_num_threads
 from fastconv._config import show_config
 from fastconv._select import ALGORITHMS
+from fastconv._autotune import autotune, autotune_choices, clear_autotune
 from fastconv.conv import (conv1d, conv1d_backward, conv2d, conv2d_backward, conv3d,
                            conv3d_backward)
 from fastconv.conv_transpose import (conv_transpose1d, conv_transpose1d_backward,
@@ -35,6 +36,9 @@ from fastconv import analysis
 __all__ = [
     "ALGORITHMS",
     "analysis",
+    "autotune",
+    "autotune_choices",
+    "clear_autotune",
     "conv1d",
     "conv1d_backward",
     "conv2d",

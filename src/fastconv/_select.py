@@ -1,7 +1,16 @@
-"""Which convolution algorithm runs: applicability of each and the 'auto' rule,
-as pure functions of the validated ConvSpec."""
+"""Which convolution algorithm runs: applicability of each, the 'auto' rule
+(a pure function of the validated ConvSpec), and the choices recorded by
+fastconv.autotune, which 'auto' prefers when one exists for the call."""
+import threading
 
 ALGORITHMS = ("direct", "gemm", "im2col")
+
+# fastconv.autotune's measured choices: (opname, spec, dtype, threads) -> algorithm.
+_tuned = {}
+_tuned_lock = threading.Lock()
+# autotune learns a call's key by running it once with a probe list set here
+# (per Python thread, so concurrent callers never see each other's probes).
+_local = threading.local()
 
 _BLAS_INT_MAX = 2**31 - 1
 
@@ -30,12 +39,23 @@ def auto_algorithm(spec):
     return "gemm" if (pointwise or short_rows or one_d) else "direct"
 
 
-def conv_algorithm(opname, spec, algorithm):
+def tuning_key(opname, spec, dtype):
+    from fastconv._threads import get_num_threads
+    return opname, spec, dtype.str, get_num_threads()
+
+
+def conv_algorithm(opname, spec, algorithm, dtype):
     if not isinstance(algorithm, str) or algorithm not in ALGORITHMS + ("auto",):
         raise ValueError(f"{opname}: algorithm must be 'auto' or one of {ALGORITHMS}, "
                          f"got {algorithm!r}")
     if algorithm == "auto":
-        return auto_algorithm(spec)
+        probe = getattr(_local, "probe", None)
+        if probe is None and not _tuned:
+            return auto_algorithm(spec)
+        key = tuning_key(opname, spec, dtype)
+        if probe is not None:
+            probe.append(key)
+        return _tuned.get(key) or auto_algorithm(spec)
     if algorithm == "im2col" and not im2col_applicable(spec):
         raise ValueError(f"{opname}: algorithm='im2col' does not apply: a GEMM dimension "
                          "exceeds BLAS's 32-bit integer range; use algorithm='direct'")

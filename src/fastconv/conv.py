@@ -28,7 +28,7 @@ def _convolve(opname, nd, x, weight, bias, stride, padding, dilation, groups, pa
     call = _validate.check_conv(opname, nd, x, weight, bias, stride, padding, dilation,
                                 groups, padding_mode, out)
     spec = call.spec
-    algorithm = _select.conv_algorithm(opname, spec, algorithm)
+    algorithm = _select.conv_algorithm(opname, spec, algorithm, call.dtype)
     result = call.out if call.out is not None else np.empty(call.out_shape, call.dtype)
     if result.size == 0:
         return result
@@ -114,7 +114,7 @@ def _convolve_backward(opname, nd, grad_output, x, weight, stride, padding, dila
     call = _validate.check_conv(opname, nd, x, weight, None, stride, padding, dilation,
                                 groups, padding_mode, None, grad_output=grad_output)
     spec = call.spec
-    algorithm = _select.conv_algorithm(opname, spec, algorithm)
+    algorithm = _select.conv_algorithm(opname, spec, algorithm, call.dtype)
     dtype = call.dtype
     grad_weight = np.empty(call.weight.shape, dtype)
     grad_input = np.empty((spec.n, spec.c_in) + spec.in_size, dtype) if need_input else None

@@ -26,7 +26,7 @@ def _transpose(opname, nd, x, weight, bias, stride, padding, output_padding, gro
     call = _validate.check_conv_transpose(opname, nd, x, weight, bias, stride, padding,
                                           output_padding, groups, dilation, out)
     spec = call.spec
-    algorithm = _select.conv_algorithm(opname, spec, algorithm)
+    algorithm = _select.conv_algorithm(opname, spec, algorithm, call.dtype)
     result = call.out if call.out is not None else np.empty(call.out_shape, call.dtype)
     if result.size == 0:
         return result
@@ -47,7 +47,7 @@ def _transpose_backward(opname, nd, grad_output, x, weight, stride, padding, out
                                           output_padding, groups, dilation, None,
                                           grad_output=grad_output)
     spec = call.spec
-    algorithm = _select.conv_algorithm(opname, spec, algorithm)
+    algorithm = _select.conv_algorithm(opname, spec, algorithm, call.dtype)
     dtype = call.dtype
     nt = _threads.team_size(spec.macs)
     isa = _config.isa_code()
