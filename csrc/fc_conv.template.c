@@ -607,6 +607,159 @@ FC_INLINE FC_REAL HSUM(VEC v)
     return s;
 }
 
+/*
+ * Weight gradient as a GEMM over output positions, for groups with at least
+ * half a vector of output channels:
+ *   gw[g*cog + o, k] = sum_{n, p} gy[n, g*cog + o, p] * col_{n,g}[k, p]
+ * where col is the im2col of image n (k = (c, kd, kh, kw) flattened).  A task
+ * owns a block of rows k of one group and reduces them over every image and
+ * tile of positions in order, so each gw element is summed by one thread in an
+ * order that depends on the sizes only.  Per tile of T positions the task
+ * builds its rows of col (rows x T) and the gy tile transposed (T x cog, the
+ * channels padded to whole vectors); an r x nv register tile (rows k x
+ * vectors of channels, r * nv <= WG_ACC accumulators, r <= WG_R) accumulates
+ * along the tile's positions, so the reduction is a sequence of FMAs without
+ * horizontal sums.  Few channels (small nv) get more rows, to keep the ratio
+ * of FMAs to loads up.
+ */
+#if FC_VBYTES == 64
+#define WG_ACC 24
+#define WG_NV 4
+#else
+#define WG_ACC 8
+#define WG_NV 2
+#endif
+#define WG_R 12
+
+/* WG_UKERNEL_r_nv: gw[o * ktot + i] += sum_t col[i * T + t] * gyt[t * cogp + o]
+ * for the r rows i and the nv vectors of channels o from o0 (channels >= cog
+ * dropped).  One function per (r, nv), so that the accumulator array has its
+ * exact size and lives in registers. */
+#define WG_DEFINE(r_, v_)                                                                     \
+    static void FC_CAT(FC_CAT(fc_conv_wgrad_uk_##r_##_##v_, _), FC_DT)(                       \
+        const FC_REAL *FC_RESTRICT col, fc_index T, const FC_REAL *FC_RESTRICT gyt,          \
+        fc_index cogp, fc_index o0, fc_index cog, FC_REAL *FC_RESTRICT gw, fc_index ktot)    \
+    {                                                                                         \
+        VEC acc[r_][v_];                                                                      \
+        _Pragma("GCC unroll 16") for (int i = 0; i < r_; i++)                                 \
+            _Pragma("GCC unroll 16") for (int j = 0; j < v_; j++)                             \
+                acc[i][j] = BCAST((FC_REAL)0);                                                \
+        for (fc_index t = 0; t < T; t++) {                                                    \
+            VEC g[v_];                                                                        \
+            _Pragma("GCC unroll 16") for (int j = 0; j < v_; j++)                             \
+                g[j] = LOADV(gyt + t * cogp + o0 + j * FC_VL);                                \
+            _Pragma("GCC unroll 16") for (int i = 0; i < r_; i++) {                           \
+                const VEC c = BCAST(col[i * T + t]);                                          \
+                _Pragma("GCC unroll 16") for (int j = 0; j < v_; j++)                         \
+                    acc[i][j] += c * g[j];                                                    \
+            }                                                                                 \
+        }                                                                                     \
+        for (int i = 0; i < r_; i++)                                                          \
+            for (int j = 0; j < v_; j++)                                                      \
+                for (int l = 0; l < FC_VL; l++) {                                             \
+                    const fc_index o = o0 + j * FC_VL + l;                                    \
+                    if (o < cog)                                                              \
+                        gw[o * ktot + i] += acc[i][j][l];                                     \
+                }                                                                             \
+    }
+#define WG_DEFINE_R(r_) WG_DEFINE(r_, 1) WG_DEFINE(r_, 2) WG_DEFINE(r_, 3) WG_DEFINE(r_, 4)
+WG_DEFINE_R(1) WG_DEFINE_R(2) WG_DEFINE_R(3) WG_DEFINE_R(4) WG_DEFINE_R(5) WG_DEFINE_R(6)
+WG_DEFINE_R(7) WG_DEFINE_R(8) WG_DEFINE_R(9) WG_DEFINE_R(10) WG_DEFINE_R(11) WG_DEFINE_R(12)
+#undef WG_DEFINE_R
+#undef WG_DEFINE
+
+#define WG_CASE(r_, v_)                                                                       \
+    case (r_) * 8 + (v_):                                                                     \
+        FC_CAT(FC_CAT(fc_conv_wgrad_uk_##r_##_##v_, _), FC_DT)(col, T, gyt, cogp, o0, cog,   \
+                                                               gw, ktot);                    \
+        break;
+#define WG_CASES_R(r_) WG_CASE(r_, 1) WG_CASE(r_, 2) WG_CASE(r_, 3) WG_CASE(r_, 4)
+#define WG_TILE FC_CAT(fc_conv_wgrad_tile_, FC_DT)
+static void WG_TILE(int R, int NV, const FC_REAL *col, fc_index T, const FC_REAL *gyt,
+                    fc_index cogp, fc_index o0, fc_index cog, FC_REAL *gw, fc_index ktot)
+{
+    switch (R * 8 + NV) {
+        WG_CASES_R(1) WG_CASES_R(2) WG_CASES_R(3) WG_CASES_R(4) WG_CASES_R(5) WG_CASES_R(6)
+        WG_CASES_R(7) WG_CASES_R(8) WG_CASES_R(9) WG_CASES_R(10) WG_CASES_R(11) WG_CASES_R(12)
+    default:
+        break;
+    }
+}
+#undef WG_CASES_R
+#undef WG_CASE
+
+#define WGRAD_GEMM FC_CAT(fc_conv_wgrad_gemm_, FC_DT)
+/* Called with gw zeroed and p->n >= 1. */
+static int WGRAD_GEMM(const fc_conv_params *p, const FC_REAL *x, const FC_REAL *gy, FC_REAL *gw)
+{
+    const fc_index G = p->groups, cig = p->c_in / G, cog = p->c_out / G;
+    const fc_index ktot = cig * p->k[0] * p->k[1] * p->k[2];
+    const fc_index P = p->out[0] * p->out[1] * p->out[2];
+    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
+    const fc_index cogp = (cog + FC_VL - 1) / FC_VL * FC_VL;
+    const int nt = p->num_threads > 0 ? p->num_threads : 1;
+    /* positions per tile: a gy tile of about 64 KiB, 32 .. 512 positions */
+    fc_index T = ((fc_index)64 << 10) / ((fc_index)sizeof(FC_REAL) * cogp);
+    T = T < 32 ? 32 : T > 512 ? 512 : T;
+    T = T < P ? T : P;
+    /* register tile: nv vectors of channels, r rows */
+    const fc_index nvec = cogp / FC_VL;
+    const int nv_max = (int)(nvec < WG_NV ? nvec : WG_NV);
+    const int r_max = WG_ACC / nv_max < WG_R ? WG_ACC / nv_max : WG_R;
+    /* rows per task: a multiple of r_max, at most 256, about 4 tasks per thread */
+    const fc_index want = (4 * (fc_index)nt + G - 1) / G;
+    fc_index kb = (ktot + want - 1) / want;
+    kb = (kb + r_max - 1) / r_max * r_max;
+    kb = kb > 256 / r_max * r_max ? 256 / r_max * r_max : kb;
+    const fc_index nkb = (ktot + kb - 1) / kb, ntasks = G * nkb;
+    size_t per_thread, bytes;
+    if (fc_mul_overflows(kb + cogp, T, &per_thread)
+        || fc_mul_overflows((fc_index)nt * (fc_index)sizeof(FC_REAL), (fc_index)per_thread, &bytes))
+        return FC_ENOMEM;
+    FC_REAL *scratch = malloc(bytes);
+    if (!scratch)
+        return FC_ENOMEM;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        FC_REAL *col = scratch + (size_t)fc_thread_num() * per_thread;
+        FC_REAL *gyt = col + (size_t)kb * T;
+#pragma omp for schedule(dynamic, 1)
+        for (fc_index task = 0; task < ntasks; task++) {
+            const fc_index g = task / nkb, k0 = task % nkb * kb;
+            const fc_index k1 = k0 + kb < ktot ? k0 + kb : ktot;
+            FC_REAL *gwg = gw + g * cog * ktot;
+            for (fc_index n = 0; n < p->n; n++) {
+                const FC_REAL *xn = x + (size_t)n * p->c_in * in_plane;
+                const FC_REAL *gyn = gy + ((size_t)n * p->c_out + g * cog) * P;
+                for (fc_index p0 = 0; p0 < P; p0 += T) {
+                    const fc_index tn = P - p0 < T ? P - p0 : T;
+                    IM2COL_ROWS(p, xn, g, p0, tn, k0, k1, col);
+                    for (fc_index t = 0; t < tn; t++)
+                        for (fc_index o = cog; o < cogp; o++)
+                            gyt[t * cogp + o] = 0;
+                    for (fc_index o = 0; o < cog; o++) {
+                        const FC_REAL *src = gyn + o * P + p0;
+                        for (fc_index t = 0; t < tn; t++)
+                            gyt[t * cogp + o] = src[t];
+                    }
+                    for (fc_index k = k0; k < k1; k += r_max) {
+                        const int R = (int)(k1 - k < r_max ? k1 - k : r_max);
+                        for (fc_index o0 = 0; o0 < cog; o0 += nv_max * FC_VL) {
+                            const fc_index left = (cog - o0 + FC_VL - 1) / FC_VL;
+                            const int NV = (int)(left < nv_max ? left : nv_max);
+                            WG_TILE(R, NV, col + (k - k0) * tn, tn, gyt, cogp, o0, cog, gwg + k,
+                                    ktot);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    free(scratch);
+    return FC_OK;
+}
+
 int FC_ISA_FN(FC_CAT(fc_conv_bwd_weight_, FC_DT))(const fc_conv_params *p, const FC_REAL *x,
                                                   const FC_REAL *gy, FC_REAL *gw)
 {
@@ -619,6 +772,8 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_weight_, FC_DT))(const fc_conv_params *p, const
     memset(gw, 0, (size_t)p->c_out * ktot * sizeof(FC_REAL));
     if (p->n == 0)
         return FC_OK;
+    if (2 * cog >= FC_VL)
+        return WGRAD_GEMM(p, x, gy, gw);
     fc_index chunk = OW < FC_CHUNK ? OW : FC_CHUNK;
     chunk = (chunk + FC_VL - 1) / FC_VL * FC_VL;
     const fc_index plen = chunk + ((KW - 1) * dw) / sw + 2 * FC_VL;
@@ -753,8 +908,14 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_bias_, FC_DT))(const fc_conv_params *p, const F
 #undef BCAST
 #undef PACK_WEIGHTS
 #undef IM2COL_TILE
+#undef IM2COL_ROWS
 #undef COL2IM_TILE
 #undef HSUM
+#undef WG_R
+#undef WG_NV
+#undef WG_ACC
+#undef WG_TILE
+#undef WGRAD_GEMM
 #undef PHASE_TAPS
 #undef UKERNEL
 #undef FILL_PANEL

@@ -142,4 +142,5 @@ int FC_CAT(fc_conv_bwd_im2col_, FC_DT)(const fc_conv_params *p, const FC_REAL *x
 }
 
 #undef IM2COL_TILE
+#undef IM2COL_ROWS
 #undef COL2IM_TILE

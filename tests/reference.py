@@ -129,3 +129,31 @@ def conv_nd_reference(x, w, bias, stride, padding_pairs, dilation, groups, paddi
         bias = np.asarray(bias, dtype=np.float64)
         out += bias.reshape((1, c_out) + (1,) * nd)
     return out
+
+
+def conv_weight_grad_reference(grad_output, x, kernel, stride, padding_pairs, dilation, groups,
+                               padding_mode):
+    """d loss / d w of conv_nd_reference for an upstream gradient grad_output
+    (N, C_out, *out): gw[o, c, tap] = sum_{n, p} grad_output[n, o, p] *
+    xpad[n, c, p*s + tap*d], group by group, in float64."""
+    g_out = np.asarray(grad_output, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    nd = x.ndim - 2
+    stride, dilation = _per_axis(stride, nd), _per_axis(dilation, nd)
+    kernel = tuple(kernel)
+    xpad = np.pad(x, [(0, 0), (0, 0)] + [list(p) for p in padding_pairs],
+                  mode=NP_PAD_MODES[padding_mode])
+    out_size = g_out.shape[2:]
+    c_in_g, c_out_g = x.shape[1] // groups, g_out.shape[1] // groups
+    gw = np.zeros((g_out.shape[1], c_in_g) + kernel)
+    for g in range(groups):
+        x_g = xpad[:, g * c_in_g:(g + 1) * c_in_g]
+        gy_g = g_out[:, g * c_out_g:(g + 1) * c_out_g]
+        for tap in np.ndindex(*kernel):
+            window = tuple(slice(t * d, t * d + (o - 1) * s + 1, s)
+                           for t, d, o, s in zip(tap, dilation, out_size, stride))
+            patch = x_g[(slice(None), slice(None)) + window]
+            gw[(slice(g * c_out_g, (g + 1) * c_out_g), slice(None)) + tap] = np.einsum(
+                "nop,ncp->oc", gy_g.reshape(gy_g.shape[:2] + (-1,)),
+                patch.reshape(patch.shape[:2] + (-1,)))
+    return gw

@@ -123,6 +123,49 @@ def test_bitwise_identical_for_1_and_2_threads(mode, algorithm):
         assert np.array_equal(a, b)
 
 
+# Weight gradients with many output channels per group (the position-GEMM
+# kernel): tiles of positions that cross rows and images, more than 256 rows
+# (c, kd, kh, kw) per group, channel counts that are not whole vectors.
+WGRAD_CASES = [
+    # (nd, N, C_in, C_out, size, kernel, stride, pairs, dilation, groups, mode)
+    (2, 3, 8, 24, (23, 19), (3, 3), 1, ((1, 1), (1, 1)), 1, 1, "zeros"),
+    (2, 2, 36, 20, (9, 11), (3, 3), (2, 1), ((1, 2), (0, 1)), (1, 2), 2, "reflect"),
+    (2, 1, 5, 33, (40, 31), (5, 4), 1, ((2, 2), (1, 2)), 1, 1, "circular"),
+    (3, 2, 12, 16, (4, 6, 7), (3, 3, 3), (1, 2, 1), ((1, 1), (1, 1), (1, 1)), 1, 1,
+     "replicate"),
+    (1, 3, 16, 48, (600,), (3,), 1, ((1, 1),), 2, 4, "zeros"),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", WGRAD_CASES, ids=lambda c: f"nd{c[0]}-{c[2]}to{c[3]}-g{c[9]}-{c[10]}")
+def test_weight_gradient_many_channels(case, dtype):
+    from reference import conv_weight_grad_reference
+    from conftest import tolerance
+    nd, n, ci, co, size, k, s, pairs, d, g, mode = case
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((n, ci) + size).astype(dtype)
+    w = rng.standard_normal((co, ci // g) + k).astype(dtype)
+    fwd, bwd = _fns(nd)
+    kw = dict(stride=s, padding=pairs, dilation=d, groups=g, padding_mode=mode)
+    gy = rng.standard_normal(fwd(x, w, **kw).shape).astype(dtype)
+    ref = conv_weight_grad_reference(gy, x, k, s, pairs, d, g, mode)
+    reduction = n * int(np.prod(gy.shape[2:]))
+    for alg in ("direct", "gemm"):
+        _, gw, _ = bwd(gy, x, w, **kw, algorithm=alg, need_input=False, need_bias=False)
+        t = tolerance(dtype, reduction)
+        np.testing.assert_allclose(gw, ref, rtol=t, atol=t * np.abs(ref).max(),
+                                   err_msg=f"{alg} {case}")
+        results = []
+        for threads in (1, 2, 3):
+            fastconv.set_num_threads(threads)
+            try:
+                results.append(bwd(gy, x, w, **kw, algorithm=alg, need_input=False)[1])
+            finally:
+                fastconv.set_num_threads(None)
+        assert all(np.array_equal(results[0], r) for r in results[1:]), f"{alg} {case}"
+
+
 def test_need_input_and_bias_flags():
     x, w, _, kw = _setup(CASES[0])
     g = np.ones((2, 4, 5, 6))
