@@ -11,8 +11,8 @@
  * Phases:
  *  1. pack the weights once per call as [g][oc tile][c, kd, kh][kw][mr] (zero-filled
  *     past the group's last output channel), so the micro-kernel reads them in order;
- *  2. split the output into tasks (n, g, z, y, channel range) run by the OpenMP
- *     team with dynamic scheduling; a task walks its output row in chunks of at
+ *  2. split the output into tasks (n, g, z, y, channel range) claimed one at a
+ *     time by the thread pool (fc_parallel_for); a task walks its output row in chunks of at
  *     most FC_CHUNK outputs;
  *  3. for a chunk, gather each input row it needs, (c, kd, kh), padded through
  *     the padding mode and split into `stride` phases, into the thread's own row
@@ -32,6 +32,31 @@
 #include "fc_col.template.c"
 
 #define FC_VL (FC_VBYTES / (int)sizeof(FC_REAL))
+
+/* What a convolution task reads; each kernel fills the fields it uses.  Per-slot
+ * scratch (row panels or column tiles): scratch_elems from scratch + slot * that. */
+#define CONV_JOB FC_CAT(fc_conv_job_, FC_DT)
+typedef struct {
+    const fc_conv_params *p;
+    const FC_REAL *x, *gy, *wpack, *bpack, *zeros;
+    FC_REAL *out; /* out, gx, gw or gb */
+    FC_REAL *scratch;
+    size_t scratch_elems;
+    const fc_index *taps;
+    const unsigned char *phase_used;
+    fc_index nsplit, ntile, chunk, plen, row_stride, nrows, ntap_pad, T, ptiles, mr, nv;
+    /* backward input: taps by phase per axis, packed-weight offsets, row geometry */
+    const fc_index *zs, *zo, *ys, *yo, *xs, *woff;
+    fc_index mx, JQ;
+} CONV_JOB;
+
+/* The sizes every convolution task derives from its parameters. */
+#define CONV_SIZES(p)                                                                       \
+    FC_MAYBE_UNUSED const fc_index G = (p)->groups, cig = (p)->c_in / G, cog = (p)->c_out / G, \
+                                   KD = (p)->k[0], KH = (p)->k[1], KW = (p)->k[2],          \
+                                   D = (p)->in[0], H = (p)->in[1], W = (p)->in[2],          \
+                                   OD = (p)->out[0], OH = (p)->out[1], OW = (p)->out[2],    \
+                                   in_plane = D * H * W, out_plane = OD * OH * OW
 #define VEC FC_CAT(fc_vec_, FC_DT)
 typedef FC_REAL VEC __attribute__((vector_size(FC_VBYTES)));
 
@@ -157,6 +182,54 @@ static void FILL_PANEL(const fc_conv_params *p, const FC_REAL *FC_RESTRICT xn, f
     }
 }
 
+#define FWD_DIRECT_TASK FC_CAT(fc_conv_fwd_direct_task_, FC_DT)
+/* Output row (n, g, z, y), its split of channel tiles, through the slot's panel. */
+static void FWD_DIRECT_TASK(void *ctx, fc_index task, int slot)
+{
+    const CONV_JOB *j = ctx;
+    const fc_conv_params *p = j->p;
+    CONV_SIZES(p);
+    const FC_REAL *x = j->x, *wpack = j->wpack, *bpack = j->bpack;
+    FC_REAL *out = j->out;
+    const fc_index *taps = j->taps;
+    const unsigned char *phase_used = j->phase_used;
+    const fc_index nsplit = j->nsplit, ntile = j->ntile, chunk = j->chunk, plen = j->plen;
+    const fc_index row_stride = j->row_stride, nrows = j->nrows, ktot = nrows * KW;
+    const fc_index mr = j->mr, nv = j->nv, nr = (fc_index)nv * FC_VL;
+    FC_REAL *panel = j->scratch + (size_t)slot * j->scratch_elems;
+    FC_REAL tile[FC_MR * 2 * FC_VL];
+    fc_index rem = task;
+    const fc_index split = rem % nsplit; rem /= nsplit;
+    const fc_index y = rem % OH; rem /= OH;
+    const fc_index z = rem % OD; rem /= OD;
+    const fc_index g = rem % G; rem /= G;
+    const fc_index n = rem;
+    const fc_index t_lo = split * ntile / nsplit, t_hi = (split + 1) * ntile / nsplit;
+    const FC_REAL *xn = x + (size_t)n * p->c_in * in_plane;
+    for (fc_index x0 = 0; x0 < OW; x0 += chunk) {
+        const fc_index cw = OW - x0 < chunk ? OW - x0 : chunk;
+        FILL_PANEL(p, xn, g, z, y, x0, plen, row_stride, phase_used, panel);
+        for (fc_index t = t_lo; t < t_hi; t++) {
+            const FC_REAL *wp = wpack + ((size_t)g * ntile + t) * ktot * mr;
+            const FC_REAL *bp = bpack + (g * ntile + t) * mr;
+            const fc_index o0 = t * mr;
+            const int mvalid = (int)(cog - o0 < mr ? cog - o0 : mr);
+            for (fc_index j0 = 0; j0 < cw; j0 += nr) {
+                const fc_index nvalid = cw - j0 < nr ? cw - j0 : nr;
+                if (nv == 2)
+                    UKERNEL(FC_MR, 2, panel, nrows, row_stride, taps, KW, j0, wp, bp, tile);
+                else
+                    UKERNEL(2 * FC_MR, 1, panel, nrows, row_stride, taps, KW, j0, wp, bp, tile);
+                for (int m = 0; m < mvalid; m++) {
+                    FC_REAL *dst = out + ((size_t)(n * p->c_out + g * cog + o0 + m) * OD + z) * OH * OW
+                                   + y * OW + x0 + j0;
+                    memcpy(dst, tile + m * nv * FC_VL, (size_t)nvalid * sizeof(FC_REAL));
+                }
+            }
+        }
+    }
+}
+
 int FC_ISA_FN(FC_CAT(fc_conv_fwd_direct_, FC_DT))(const fc_conv_params *p,
                                                   const FC_REAL *x, const FC_REAL *w,
                                                   const FC_REAL *bias, FC_REAL *out)
@@ -172,7 +245,6 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_direct_, FC_DT))(const fc_conv_params *p,
     const int nv = OW > FC_VL ? 2 : 1;
     const int mr = nv == 2 ? FC_MR : 2 * FC_MR;
     const fc_index ntile = (cog + mr - 1) / mr; /* oc tiles per group */
-    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
     const fc_index out_plane = OD * OH * OW;
     if (p->n == 0 || out_plane == 0 || p->c_out == 0)
         return FC_OK;
@@ -220,46 +292,12 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_direct_, FC_DT))(const fc_conv_params *p,
     fc_index nsplit = 1;
     while (nsplit < ntile && rows_total * nsplit < 4 * (fc_index)nt)
         nsplit++;
-    const fc_index ntasks = rows_total * nsplit;
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        FC_REAL *panel = panels + (size_t)fc_thread_num() * panel_elems;
-        FC_REAL tile[FC_MR * 2 * FC_VL];
-#pragma omp for schedule(dynamic, 1)
-        for (fc_index task = 0; task < ntasks; task++) {
-            fc_index rem = task;
-            const fc_index split = rem % nsplit; rem /= nsplit;
-            const fc_index y = rem % OH; rem /= OH;
-            const fc_index z = rem % OD; rem /= OD;
-            const fc_index g = rem % G; rem /= G;
-            const fc_index n = rem;
-            const fc_index t_lo = split * ntile / nsplit, t_hi = (split + 1) * ntile / nsplit;
-            const FC_REAL *xn = x + (size_t)n * p->c_in * in_plane;
-            for (fc_index x0 = 0; x0 < OW; x0 += chunk) {
-                const fc_index cw = OW - x0 < chunk ? OW - x0 : chunk;
-                FILL_PANEL(p, xn, g, z, y, x0, plen, row_stride, phase_used, panel);
-                for (fc_index t = t_lo; t < t_hi; t++) {
-                    const FC_REAL *wp = wpack + ((size_t)g * ntile + t) * ktot * mr;
-                    const FC_REAL *bp = bpack + (g * ntile + t) * mr;
-                    const fc_index o0 = t * mr;
-                    const int mvalid = (int)(cog - o0 < mr ? cog - o0 : mr);
-                    for (fc_index j0 = 0; j0 < cw; j0 += nr) {
-                        const fc_index nvalid = cw - j0 < nr ? cw - j0 : nr;
-                        if (nv == 2)
-                            UKERNEL(FC_MR, 2, panel, nrows, row_stride, taps, KW, j0, wp, bp, tile);
-                        else
-                            UKERNEL(2 * FC_MR, 1, panel, nrows, row_stride, taps, KW, j0, wp, bp, tile);
-                        for (int m = 0; m < mvalid; m++) {
-                            FC_REAL *dst = out + ((size_t)(n * p->c_out + g * cog + o0 + m) * OD + z) * OH * OW
-                                           + y * OW + x0 + j0;
-                            memcpy(dst, tile + m * nv * FC_VL, (size_t)nvalid * sizeof(FC_REAL));
-                        }
-                    }
-                }
-            }
-        }
-    }
+    CONV_JOB j = {.p = p, .x = x, .wpack = wpack, .bpack = bpack, .out = out,
+                  .scratch = panels, .scratch_elems = panel_elems, .taps = taps,
+                  .phase_used = phase_used, .nsplit = nsplit, .ntile = ntile, .chunk = chunk,
+                  .plen = plen, .row_stride = row_stride, .nrows = nrows, .mr = mr, .nv = nv};
+    fc_parallel_for(nt, rows_total * nsplit, FWD_DIRECT_TASK, &j);
     free(wpack);
     free(bpack);
     free(panels);
@@ -269,6 +307,43 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_direct_, FC_DT))(const fc_conv_params *p,
 }
 
 
+
+#define FWD_GEMM_TASK FC_CAT(fc_conv_fwd_gemm_task_, FC_DT)
+/* Position tile (n, g, pt), its split of channel tiles, through the slot's col. */
+static void FWD_GEMM_TASK(void *ctx, fc_index task, int slot)
+{
+    const CONV_JOB *j = ctx;
+    const fc_conv_params *p = j->p;
+    CONV_SIZES(p);
+    const FC_REAL *x = j->x, *wpack = j->wpack, *bpack = j->bpack;
+    FC_REAL *out = j->out;
+    const fc_index P = out_plane, K = cig * KD * KH * KW, T = j->T, ptiles = j->ptiles;
+    const fc_index nsplit = j->nsplit, ntile = j->ntile, mr = j->mr, nr = 2 * FC_VL;
+    const fc_index zero_tap = 0;
+    FC_REAL *col = j->scratch + (size_t)slot * j->scratch_elems;
+    FC_REAL tile[FC_MR * 2 * FC_VL];
+    fc_index rem = task;
+    const fc_index split = rem % nsplit; rem /= nsplit;
+    const fc_index pt = rem % ptiles; rem /= ptiles;
+    const fc_index g = rem % G; rem /= G;
+    const fc_index n = rem;
+    const fc_index p0 = pt * T, tn = P - p0 < T ? P - p0 : T;
+    const fc_index t_lo = split * ntile / nsplit, t_hi = (split + 1) * ntile / nsplit;
+    IM2COL_TILE(p, x + (size_t)n * p->c_in * in_plane, g, p0, tn, col);
+    for (fc_index t = t_lo; t < t_hi; t++) {
+        const FC_REAL *wp = wpack + ((size_t)g * ntile + t) * K * mr;
+        const FC_REAL *bp = bpack + (g * ntile + t) * mr;
+        const fc_index o0 = t * mr;
+        const int mvalid = (int)(cog - o0 < mr ? cog - o0 : mr);
+        for (fc_index j0 = 0; j0 < tn; j0 += nr) {
+            const fc_index nvalid = tn - j0 < nr ? tn - j0 : nr;
+            UKERNEL(FC_MR, 2, col, K, tn, &zero_tap, 1, j0, wp, bp, tile);
+            for (int m = 0; m < mvalid; m++)
+                memcpy(out + ((size_t)n * p->c_out + g * cog + o0 + m) * P + p0 + j0,
+                       tile + m * nr, (size_t)nvalid * sizeof(FC_REAL));
+        }
+    }
+}
 
 /*
  * FORWARD, PACKED GEMM (algorithm 'gemm')
@@ -286,7 +361,6 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_gemm_, FC_DT))(const fc_conv_params *p, const F
     const fc_index G = p->groups, cig = p->c_in / G, cog = p->c_out / G;
     const fc_index K = cig * p->k[0] * p->k[1] * p->k[2];
     const fc_index P = p->out[0] * p->out[1] * p->out[2];
-    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
     if (p->n == 0 || P == 0 || p->c_out == 0)
         return FC_OK;
     const int mr = FC_MR;
@@ -321,38 +395,11 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_gemm_, FC_DT))(const fc_conv_params *p, const F
     fc_index nsplit = 1;
     while (nsplit < ntile && tasks_base * nsplit < 4 * (fc_index)nt)
         nsplit++;
-    const fc_index ntasks = tasks_base * nsplit;
-    const fc_index zero_tap = 0;
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        FC_REAL *col = cols + (size_t)fc_thread_num() * col_elems;
-        FC_REAL tile[FC_MR * 2 * FC_VL];
-#pragma omp for schedule(dynamic, 1)
-        for (fc_index task = 0; task < ntasks; task++) {
-            fc_index rem = task;
-            const fc_index split = rem % nsplit; rem /= nsplit;
-            const fc_index pt = rem % ptiles; rem /= ptiles;
-            const fc_index g = rem % G; rem /= G;
-            const fc_index n = rem;
-            const fc_index p0 = pt * T, tn = P - p0 < T ? P - p0 : T;
-            const fc_index t_lo = split * ntile / nsplit, t_hi = (split + 1) * ntile / nsplit;
-            IM2COL_TILE(p, x + (size_t)n * p->c_in * in_plane, g, p0, tn, col);
-            for (fc_index t = t_lo; t < t_hi; t++) {
-                const FC_REAL *wp = wpack + ((size_t)g * ntile + t) * K * mr;
-                const FC_REAL *bp = bpack + (g * ntile + t) * mr;
-                const fc_index o0 = t * mr;
-                const int mvalid = (int)(cog - o0 < mr ? cog - o0 : mr);
-                for (fc_index j0 = 0; j0 < tn; j0 += nr) {
-                    const fc_index nvalid = tn - j0 < nr ? tn - j0 : nr;
-                    UKERNEL(FC_MR, 2, col, K, tn, &zero_tap, 1, j0, wp, bp, tile);
-                    for (int m = 0; m < mvalid; m++)
-                        memcpy(out + ((size_t)n * p->c_out + g * cog + o0 + m) * P + p0 + j0,
-                               tile + m * nr, (size_t)nvalid * sizeof(FC_REAL));
-                }
-            }
-        }
-    }
+    CONV_JOB j = {.p = p, .x = x, .wpack = wpack, .bpack = bpack, .out = out, .scratch = cols,
+                  .scratch_elems = col_elems, .nsplit = nsplit, .ntile = ntile, .mr = mr,
+                  .T = T, .ptiles = ptiles};
+    fc_parallel_for(nt, tasks_base * nsplit, FWD_GEMM_TASK, &j);
     free(wpack);
     free(bpack);
     free(cols);
@@ -389,23 +436,126 @@ static void PHASE_TAPS(fc_index K, fc_index d, fc_index s, fc_index *start, fc_i
     start[s] = n;
 }
 
+#define BWD_INPUT_TASK FC_CAT(fc_conv_bwd_input_task_, FC_DT)
+/* Input row (n, g, iz, iy), its split of channel tiles (see above). */
+static void BWD_INPUT_TASK(void *ctx, fc_index task, int slot)
+{
+    const CONV_JOB *j = ctx;
+    const fc_conv_params *p = j->p;
+    CONV_SIZES(p);
+    const fc_index sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
+    const fc_index dd = p->dil[0], dh = p->dil[1];
+    const fc_index ktot = KD * KH * KW;
+    const int mode = p->pad_mode;
+    const FC_REAL *gy = j->gy, *wq = j->wpack;
+    FC_REAL *gx = j->out;
+    const fc_index *taps = j->taps, *woff = j->woff;
+    const fc_index *zs = j->zs, *zo = j->zo, *ys = j->ys, *yo = j->yo, *xs = j->xs;
+    const fc_index nsplit = j->nsplit, ntile = j->ntile, chunk = j->chunk, plen = j->plen;
+    const fc_index mr = j->mr, nv = j->nv, nr = (fc_index)nv * FC_VL, mx = j->mx, JQ = j->JQ;
+    /* last padded position any output reads, per axis */
+    const fc_index PZ = (OD - 1) * sd + (KD - 1) * dd, PY = (OH - 1) * sh + (KH - 1) * dh;
+    const fc_index PX = (OW - 1) * sw + (KW - 1) * p->dil[2];
+    const FC_REAL zero_bias[2 * FC_MR] = {0};
+    FC_REAL *panel = j->scratch + (size_t)slot * j->scratch_elems;
+    FC_REAL tile[FC_MR * 2 * FC_VL];
+    fc_index rem = task;
+    const fc_index split = rem % nsplit; rem /= nsplit;
+    const fc_index iy = rem % H; rem /= H;
+    const fc_index iz = rem % D; rem /= D;
+    const fc_index g = rem % G; rem /= G;
+    const fc_index n = rem;
+    const fc_index t_lo = split * ntile / nsplit, t_hi = (split + 1) * ntile / nsplit;
+    const fc_index c_lo = t_lo * mr, c_hi = t_hi * mr < cig ? t_hi * mr : cig;
+    FC_REAL *gxn = gx + ((size_t)n * p->c_in + g * cig) * in_plane;
+    const FC_REAL *gyn = gy + ((size_t)n * p->c_out + g * cog) * out_plane;
+    for (fc_index c = c_lo; c < c_hi; c++)
+        memset(gxn + c * in_plane + (iz * H + iy) * W, 0, (size_t)W * sizeof(FC_REAL));
+    for (fc_index pz = 0; pz <= PZ; pz++) {
+        if (fc_pad_index(pz - p->pad[0], D, mode) != iz)
+            continue;
+        const fc_index qz = pz % sd;
+        for (fc_index py = 0; py <= PY; py++) {
+            if (fc_pad_index(py - p->pad[1], H, mode) != iy)
+                continue;
+            const fc_index qy = py % sh;
+            const fc_index nz = zs[qz + 1] - zs[qz], ny = ys[qy + 1] - ys[qy];
+            const fc_index nrows = cog * nz * ny;
+            if (nrows == 0)
+                continue;
+            for (fc_index j0c = 0; j0c < JQ; j0c += chunk) {
+                /* panel rows (o, kd, kh): gy[o, oz, oy, j0c - mx + u] or zeros */
+                FC_REAL *row = panel;
+                for (fc_index o = 0; o < cog; o++)
+                    for (fc_index a = zs[qz]; a < zs[qz + 1]; a++) {
+                        const fc_index oz = (pz - zo[a] * dd) / sd;
+                        const int zok = pz - zo[a] * dd >= 0 && oz < OD;
+                        for (fc_index b = ys[qy]; b < ys[qy + 1]; b++, row += plen) {
+                            const fc_index oy = (py - yo[b] * dh) / sh;
+                            if (!zok || py - yo[b] * dh < 0 || oy >= OH) {
+                                memset(row, 0, (size_t)plen * sizeof(FC_REAL));
+                                continue;
+                            }
+                            const FC_REAL *src = gyn + o * out_plane + (oz * OH + oy) * OW;
+                            for (fc_index u = 0; u < plen; u++) {
+                                const fc_index x = j0c - mx + u;
+                                row[u] = x >= 0 && x < OW ? src[x] : (FC_REAL)0;
+                            }
+                        }
+                    }
+                for (fc_index qx = 0; qx < sw; qx++) {
+                    const fc_index ntap = xs[qx + 1] - xs[qx];
+                    const fc_index jq = qx <= PX ? (PX - qx) / sw + 1 : 0;
+                    if (ntap == 0 || j0c >= jq)
+                        continue;
+                    const fc_index cw = jq - j0c < chunk ? jq - j0c : chunk;
+                    for (fc_index t = t_lo; t < t_hi; t++) {
+                        const FC_REAL *wp = wq + ((size_t)g * ntile + t) * cog * ktot * mr
+                                            + woff[(qz * sh + qy) * sw + qx];
+                        const fc_index c0 = t * mr;
+                        const int mvalid = (int)(cig - c0 < mr ? cig - c0 : mr);
+                        for (fc_index j0 = 0; j0 < cw; j0 += nr) {
+                            const fc_index nvalid = cw - j0 < nr ? cw - j0 : nr;
+                            if (nv == 2)
+                                UKERNEL(FC_MR, 2, panel, nrows, plen, taps + xs[qx], ntap, j0, wp,
+                                        zero_bias, tile);
+                            else
+                                UKERNEL(2 * FC_MR, 1, panel, nrows, plen, taps + xs[qx], ntap, j0,
+                                        wp, zero_bias, tile);
+                            /* fold phase positions P = j*sw + qx onto input cells */
+                            for (int m = 0; m < mvalid; m++) {
+                                FC_REAL *dst = gxn + (c0 + m) * in_plane + (iz * H + iy) * W;
+                                const FC_REAL *v = tile + m * nv * FC_VL;
+                                for (fc_index jj = 0; jj < nvalid; jj++) {
+                                    const fc_index ix = fc_pad_index((j0c + j0 + jj) * sw + qx - p->pad[2],
+                                                                     W, mode);
+                                    if (ix >= 0)
+                                        dst[ix] += v[jj];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 int FC_ISA_FN(FC_CAT(fc_conv_bwd_input_, FC_DT))(const fc_conv_params *p, const FC_REAL *gy,
                                                  const FC_REAL *w, FC_REAL *gx)
 {
     const fc_index G = p->groups, cig = p->c_in / G, cog = p->c_out / G;
     const fc_index KD = p->k[0], KH = p->k[1], KW = p->k[2];
     const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
-    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index OW = p->out[2];
     const fc_index sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
     const fc_index dd = p->dil[0], dh = p->dil[1], dw = p->dil[2];
     const fc_index ktot = KD * KH * KW;
-    const fc_index in_plane = D * H * W, out_plane = OD * OH * OW;
-    const int mode = p->pad_mode;
+    const fc_index in_plane = D * H * W;
     if (p->n == 0 || in_plane == 0 || p->c_in == 0)
         return FC_OK;
 
-    /* Last padded position any output reads, per axis. */
-    const fc_index PZ = (OD - 1) * sd + (KD - 1) * dd, PY = (OH - 1) * sh + (KH - 1) * dh;
+    /* The last padded x any output reads (z, y: BWD_INPUT_TASK). */
     const fc_index PX = (OW - 1) * sw + (KW - 1) * dw;
     const fc_index JQ = PX / sw + 1;        /* positions of phase 0 (the longest) */
     const fc_index mx = ((KW - 1) * dw) / sw; /* the largest tap shift */
@@ -490,97 +640,12 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_input_, FC_DT))(const fc_conv_params *p, const 
     fc_index nsplit = 1;
     while (nsplit < ntile && rows_total * nsplit < 4 * (fc_index)nt)
         nsplit++;
-    const fc_index ntasks = rows_total * nsplit;
-    const FC_REAL zero_bias[2 * FC_MR] = {0};
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        FC_REAL *panel = panels + (size_t)fc_thread_num() * panel_elems;
-        FC_REAL tile[FC_MR * 2 * FC_VL];
-#pragma omp for schedule(dynamic, 1)
-        for (fc_index task = 0; task < ntasks; task++) {
-            fc_index rem = task;
-            const fc_index split = rem % nsplit; rem /= nsplit;
-            const fc_index iy = rem % H; rem /= H;
-            const fc_index iz = rem % D; rem /= D;
-            const fc_index g = rem % G; rem /= G;
-            const fc_index n = rem;
-            const fc_index t_lo = split * ntile / nsplit, t_hi = (split + 1) * ntile / nsplit;
-            const fc_index c_lo = t_lo * mr, c_hi = t_hi * mr < cig ? t_hi * mr : cig;
-            FC_REAL *gxn = gx + ((size_t)n * p->c_in + g * cig) * in_plane;
-            const FC_REAL *gyn = gy + ((size_t)n * p->c_out + g * cog) * out_plane;
-            for (fc_index c = c_lo; c < c_hi; c++)
-                memset(gxn + c * in_plane + (iz * H + iy) * W, 0, (size_t)W * sizeof(FC_REAL));
-            for (fc_index pz = 0; pz <= PZ; pz++) {
-                if (fc_pad_index(pz - p->pad[0], D, mode) != iz)
-                    continue;
-                const fc_index qz = pz % sd;
-                for (fc_index py = 0; py <= PY; py++) {
-                    if (fc_pad_index(py - p->pad[1], H, mode) != iy)
-                        continue;
-                    const fc_index qy = py % sh;
-                    const fc_index nz = zs[qz + 1] - zs[qz], ny = ys[qy + 1] - ys[qy];
-                    const fc_index nrows = cog * nz * ny;
-                    if (nrows == 0)
-                        continue;
-                    for (fc_index j0c = 0; j0c < JQ; j0c += chunk) {
-                        /* panel rows (o, kd, kh): gy[o, oz, oy, j0c - mx + u] or zeros */
-                        FC_REAL *row = panel;
-                        for (fc_index o = 0; o < cog; o++)
-                            for (fc_index a = zs[qz]; a < zs[qz + 1]; a++) {
-                                const fc_index oz = (pz - zo[a] * dd) / sd;
-                                const int zok = pz - zo[a] * dd >= 0 && oz < OD;
-                                for (fc_index b = ys[qy]; b < ys[qy + 1]; b++, row += plen) {
-                                    const fc_index oy = (py - yo[b] * dh) / sh;
-                                    if (!zok || py - yo[b] * dh < 0 || oy >= OH) {
-                                        memset(row, 0, (size_t)plen * sizeof(FC_REAL));
-                                        continue;
-                                    }
-                                    const FC_REAL *src = gyn + o * out_plane + (oz * OH + oy) * OW;
-                                    for (fc_index u = 0; u < plen; u++) {
-                                        const fc_index x = j0c - mx + u;
-                                        row[u] = x >= 0 && x < OW ? src[x] : (FC_REAL)0;
-                                    }
-                                }
-                            }
-                        for (fc_index qx = 0; qx < sw; qx++) {
-                            const fc_index ntap = xs[qx + 1] - xs[qx];
-                            const fc_index jq = qx <= PX ? (PX - qx) / sw + 1 : 0;
-                            if (ntap == 0 || j0c >= jq)
-                                continue;
-                            const fc_index cw = jq - j0c < chunk ? jq - j0c : chunk;
-                            for (fc_index t = t_lo; t < t_hi; t++) {
-                                const FC_REAL *wp = wq + ((size_t)g * ntile + t) * cog * ktot * mr
-                                                    + woff[(qz * sh + qy) * sw + qx];
-                                const fc_index c0 = t * mr;
-                                const int mvalid = (int)(cig - c0 < mr ? cig - c0 : mr);
-                                for (fc_index j0 = 0; j0 < cw; j0 += nr) {
-                                    const fc_index nvalid = cw - j0 < nr ? cw - j0 : nr;
-                                    if (nv == 2)
-                                        UKERNEL(FC_MR, 2, panel, nrows, plen, taps + xs[qx], ntap, j0, wp,
-                                                zero_bias, tile);
-                                    else
-                                        UKERNEL(2 * FC_MR, 1, panel, nrows, plen, taps + xs[qx], ntap, j0,
-                                                wp, zero_bias, tile);
-                                    /* fold phase positions P = j*sw + qx onto input cells */
-                                    for (int m = 0; m < mvalid; m++) {
-                                        FC_REAL *dst = gxn + (c0 + m) * in_plane + (iz * H + iy) * W;
-                                        const FC_REAL *v = tile + m * nv * FC_VL;
-                                        for (fc_index jj = 0; jj < nvalid; jj++) {
-                                            const fc_index ix = fc_pad_index((j0c + j0 + jj) * sw + qx - p->pad[2],
-                                                                             W, mode);
-                                            if (ix >= 0)
-                                                dst[ix] += v[jj];
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    CONV_JOB j = {.p = p, .gy = gy, .wpack = wq, .out = gx, .scratch = panels,
+                  .scratch_elems = panel_elems, .taps = taps, .woff = woff, .zs = zs, .zo = zo,
+                  .ys = ys, .yo = yo, .xs = xs, .nsplit = nsplit, .ntile = ntile,
+                  .chunk = chunk, .plen = plen, .mr = mr, .nv = nv, .mx = mx, .JQ = JQ};
+    fc_parallel_for(nt, rows_total * nsplit, BWD_INPUT_TASK, &j);
     free(zs);
     free(wq);
     free(panels);
@@ -688,6 +753,58 @@ static void WG_TILE(int R, int NV, const FC_REAL *col, fc_index T, const FC_REAL
 #undef WG_CASES_R
 #undef WG_CASE
 
+/* What a weight-gradient GEMM task reads: the call, its tile geometry and the
+ * per-slot scratch (col rows, then the transposed gy tile). */
+#define WG_JOB FC_CAT(fc_conv_wgrad_job_, FC_DT)
+typedef struct {
+    const fc_conv_params *p;
+    const FC_REAL *x, *gy;
+    FC_REAL *gw, *scratch;
+    size_t per_slot;
+    fc_index ktot, P, cog, cogp, T, kb, nkb;
+    int r_max, nv_max;
+} WG_JOB;
+
+#define WGRAD_TASK FC_CAT(fc_conv_wgrad_task_, FC_DT)
+/* Rows [k0, k1) of group g: every image and tile of positions, in order. */
+static void WGRAD_TASK(void *ctx, fc_index task, int slot)
+{
+    const WG_JOB *j = ctx;
+    const fc_conv_params *p = j->p;
+    const fc_index ktot = j->ktot, P = j->P, cog = j->cog, cogp = j->cogp, T = j->T;
+    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
+    const int r_max = j->r_max, nv_max = j->nv_max;
+    FC_REAL *col = j->scratch + (size_t)slot * j->per_slot;
+    FC_REAL *gyt = col + (size_t)j->kb * T;
+    const fc_index g = task / j->nkb, k0 = task % j->nkb * j->kb;
+    const fc_index k1 = k0 + j->kb < ktot ? k0 + j->kb : ktot;
+    FC_REAL *gwg = j->gw + g * cog * ktot;
+    for (fc_index n = 0; n < p->n; n++) {
+        const FC_REAL *xn = j->x + (size_t)n * p->c_in * in_plane;
+        const FC_REAL *gyn = j->gy + ((size_t)n * p->c_out + g * cog) * P;
+        for (fc_index p0 = 0; p0 < P; p0 += T) {
+            const fc_index tn = P - p0 < T ? P - p0 : T;
+            IM2COL_ROWS(p, xn, g, p0, tn, k0, k1, col);
+            for (fc_index t = 0; t < tn; t++)
+                for (fc_index o = cog; o < cogp; o++)
+                    gyt[t * cogp + o] = 0;
+            for (fc_index o = 0; o < cog; o++) {
+                const FC_REAL *src = gyn + o * P + p0;
+                for (fc_index t = 0; t < tn; t++)
+                    gyt[t * cogp + o] = src[t];
+            }
+            for (fc_index k = k0; k < k1; k += r_max) {
+                const int R = (int)(k1 - k < r_max ? k1 - k : r_max);
+                for (fc_index o0 = 0; o0 < cog; o0 += nv_max * FC_VL) {
+                    const fc_index left = (cog - o0 + FC_VL - 1) / FC_VL;
+                    const int NV = (int)(left < nv_max ? left : nv_max);
+                    WG_TILE(R, NV, col + (k - k0) * tn, tn, gyt, cogp, o0, cog, gwg + k, ktot);
+                }
+            }
+        }
+    }
+}
+
 #define WGRAD_GEMM FC_CAT(fc_conv_wgrad_gemm_, FC_DT)
 /* Called with gw zeroed and p->n >= 1. */
 static int WGRAD_GEMM(const fc_conv_params *p, const FC_REAL *x, const FC_REAL *gy, FC_REAL *gw)
@@ -695,7 +812,6 @@ static int WGRAD_GEMM(const fc_conv_params *p, const FC_REAL *x, const FC_REAL *
     const fc_index G = p->groups, cig = p->c_in / G, cog = p->c_out / G;
     const fc_index ktot = cig * p->k[0] * p->k[1] * p->k[2];
     const fc_index P = p->out[0] * p->out[1] * p->out[2];
-    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
     const fc_index cogp = (cog + FC_VL - 1) / FC_VL * FC_VL;
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
     /* positions per tile: a gy tile of about 64 KiB, 32 .. 512 positions */
@@ -711,53 +827,94 @@ static int WGRAD_GEMM(const fc_conv_params *p, const FC_REAL *x, const FC_REAL *
     fc_index kb = (ktot + want - 1) / want;
     kb = (kb + r_max - 1) / r_max * r_max;
     kb = kb > 256 / r_max * r_max ? 256 / r_max * r_max : kb;
-    const fc_index nkb = (ktot + kb - 1) / kb, ntasks = G * nkb;
-    size_t per_thread, bytes;
-    if (fc_mul_overflows(kb + cogp, T, &per_thread)
-        || fc_mul_overflows((fc_index)nt * (fc_index)sizeof(FC_REAL), (fc_index)per_thread, &bytes))
+    const fc_index nkb = (ktot + kb - 1) / kb;
+    size_t per_slot, bytes;
+    if (fc_mul_overflows(kb + cogp, T, &per_slot)
+        || fc_mul_overflows((fc_index)nt * (fc_index)sizeof(FC_REAL), (fc_index)per_slot, &bytes))
         return FC_ENOMEM;
     FC_REAL *scratch = malloc(bytes);
     if (!scratch)
         return FC_ENOMEM;
+    WG_JOB j = {.p = p, .x = x, .gy = gy, .gw = gw, .scratch = scratch, .per_slot = per_slot,
+                .ktot = ktot, .P = P, .cog = cog, .cogp = cogp, .T = T, .kb = kb, .nkb = nkb,
+                .r_max = r_max, .nv_max = nv_max};
+    fc_parallel_for(nt, G * nkb, WGRAD_TASK, &j);
+    free(scratch);
+    return FC_OK;
+}
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        FC_REAL *col = scratch + (size_t)fc_thread_num() * per_thread;
-        FC_REAL *gyt = col + (size_t)kb * T;
-#pragma omp for schedule(dynamic, 1)
-        for (fc_index task = 0; task < ntasks; task++) {
-            const fc_index g = task / nkb, k0 = task % nkb * kb;
-            const fc_index k1 = k0 + kb < ktot ? k0 + kb : ktot;
-            FC_REAL *gwg = gw + g * cog * ktot;
-            for (fc_index n = 0; n < p->n; n++) {
-                const FC_REAL *xn = x + (size_t)n * p->c_in * in_plane;
-                const FC_REAL *gyn = gy + ((size_t)n * p->c_out + g * cog) * P;
-                for (fc_index p0 = 0; p0 < P; p0 += T) {
-                    const fc_index tn = P - p0 < T ? P - p0 : T;
-                    IM2COL_ROWS(p, xn, g, p0, tn, k0, k1, col);
-                    for (fc_index t = 0; t < tn; t++)
-                        for (fc_index o = cog; o < cogp; o++)
-                            gyt[t * cogp + o] = 0;
-                    for (fc_index o = 0; o < cog; o++) {
-                        const FC_REAL *src = gyn + o * P + p0;
-                        for (fc_index t = 0; t < tn; t++)
-                            gyt[t * cogp + o] = src[t];
-                    }
-                    for (fc_index k = k0; k < k1; k += r_max) {
-                        const int R = (int)(k1 - k < r_max ? k1 - k : r_max);
-                        for (fc_index o0 = 0; o0 < cog; o0 += nv_max * FC_VL) {
-                            const fc_index left = (cog - o0 + FC_VL - 1) / FC_VL;
-                            const int NV = (int)(left < nv_max ? left : nv_max);
-                            WG_TILE(R, NV, col + (k - k0) * tn, tn, gyt, cogp, o0, cog, gwg + k,
-                                    ktot);
+#define BWD_WEIGHT_TASK FC_CAT(fc_conv_bwd_weight_task_, FC_DT)
+/* Group g = task / nsplit, its split of channel tiles: every gw element of it. */
+static void BWD_WEIGHT_TASK(void *ctx, fc_index task, int slot)
+{
+    const CONV_JOB *j = ctx;
+    const fc_conv_params *p = j->p;
+    CONV_SIZES(p);
+    const FC_REAL *x = j->x, *gy = j->gy, *zeros = j->zeros;
+    FC_REAL *gw = j->out;
+    const fc_index *taps = j->taps;
+    const unsigned char *phase_used = j->phase_used;
+    const fc_index nsplit = j->nsplit, ntile = j->ntile, chunk = j->chunk, plen = j->plen;
+    const fc_index row_stride = j->row_stride, nrows = j->nrows, ktot = nrows * KW;
+    const fc_index ntap_pad = j->ntap_pad;
+    FC_REAL *panel = j->scratch + (size_t)slot * j->scratch_elems;
+    const fc_index g = task / nsplit, split = task % nsplit;
+    const fc_index t_lo = split * ntile / nsplit, t_hi = (split + 1) * ntile / nsplit;
+    for (fc_index n = 0; n < p->n; n++) {
+        const FC_REAL *xn = x + (size_t)n * p->c_in * in_plane;
+        for (fc_index z = 0; z < OD; z++)
+            for (fc_index y = 0; y < OH; y++)
+                for (fc_index x0 = 0; x0 < OW; x0 += chunk) {
+                    const fc_index cw = OW - x0 < chunk ? OW - x0 : chunk;
+                    const fc_index cfull = cw / FC_VL * FC_VL;
+                    FILL_PANEL(p, xn, g, z, y, x0, plen, row_stride, phase_used, panel);
+                    for (fc_index t = t_lo; t < t_hi; t++) {
+                        const FC_REAL *gyr[FC_WMR];
+                        for (int i = 0; i < FC_WMR; i++) {
+                            fc_index o = t * FC_WMR + i;
+                            gyr[i] = o < cog ? gy + ((size_t)n * p->c_out + g * cog + o) * out_plane
+                                                   + (z * OH + y) * OW + x0
+                                             : zeros;
+                        }
+                        for (fc_index r = 0; r < nrows; r++) {
+                            const FC_REAL *prow = panel + r * row_stride;
+                            for (fc_index tb = 0; tb < ntap_pad; tb += FC_WTB) {
+                                VEC acc[FC_WMR][FC_WTB];
+#pragma GCC unroll 16
+                                for (int i = 0; i < FC_WMR; i++)
+#pragma GCC unroll 16
+                                    for (int k = 0; k < FC_WTB; k++)
+                                        acc[i][k] = BCAST((FC_REAL)0);
+                                for (fc_index xv = 0; xv < cfull; xv += FC_VL) {
+                                    VEC gv[FC_WMR];
+#pragma GCC unroll 16
+                                    for (int i = 0; i < FC_WMR; i++)
+                                        gv[i] = LOADV(gyr[i] + xv);
+#pragma GCC unroll 16
+                                    for (int k = 0; k < FC_WTB; k++) {
+                                        VEC pv = LOADV(prow + taps[tb + k] + xv);
+#pragma GCC unroll 16
+                                        for (int i = 0; i < FC_WMR; i++)
+                                            acc[i][k] += gv[i] * pv;
+                                    }
+                                }
+                                for (int i = 0; i < FC_WMR; i++) {
+                                    const fc_index o = t * FC_WMR + i;
+                                    if (o >= cog)
+                                        break;
+                                    FC_REAL *gwo = gw + (g * cog + o) * ktot + r * KW;
+                                    for (int k = 0; k < FC_WTB && tb + k < KW; k++) {
+                                        FC_REAL sum = HSUM(acc[i][k]);
+                                        for (fc_index xs = cfull; xs < cw; xs++)
+                                            sum += gyr[i][xs] * prow[taps[tb + k] + xs];
+                                        gwo[tb + k] += sum;
+                                    }
+                                }
+                            }
                         }
                     }
                 }
-            }
-        }
     }
-    free(scratch);
-    return FC_OK;
 }
 
 int FC_ISA_FN(FC_CAT(fc_conv_bwd_weight_, FC_DT))(const fc_conv_params *p, const FC_REAL *x,
@@ -765,10 +922,9 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_weight_, FC_DT))(const fc_conv_params *p, const
 {
     const fc_index G = p->groups, cig = p->c_in / G, cog = p->c_out / G;
     const fc_index KD = p->k[0], KH = p->k[1], KW = p->k[2];
-    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index OW = p->out[2];
     const fc_index sw = p->stride[2], dw = p->dil[2];
     const fc_index nrows = cig * KD * KH, ktot = nrows * KW;
-    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2], out_plane = OD * OH * OW;
     memset(gw, 0, (size_t)p->c_out * ktot * sizeof(FC_REAL));
     if (p->n == 0)
         return FC_OK;
@@ -805,72 +961,12 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_weight_, FC_DT))(const fc_conv_params *p, const
     fc_index nsplit = 1;
     while (nsplit < ntile && G * nsplit < (fc_index)nt)
         nsplit++;
-    const fc_index ntasks = G * nsplit;
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        FC_REAL *panel = panels + (size_t)fc_thread_num() * panel_elems;
-#pragma omp for schedule(dynamic, 1)
-        for (fc_index task = 0; task < ntasks; task++) {
-            const fc_index g = task / nsplit, split = task % nsplit;
-            const fc_index t_lo = split * ntile / nsplit, t_hi = (split + 1) * ntile / nsplit;
-            for (fc_index n = 0; n < p->n; n++) {
-                const FC_REAL *xn = x + (size_t)n * p->c_in * in_plane;
-                for (fc_index z = 0; z < OD; z++)
-                    for (fc_index y = 0; y < OH; y++)
-                        for (fc_index x0 = 0; x0 < OW; x0 += chunk) {
-                            const fc_index cw = OW - x0 < chunk ? OW - x0 : chunk;
-                            const fc_index cfull = cw / FC_VL * FC_VL;
-                            FILL_PANEL(p, xn, g, z, y, x0, plen, row_stride, phase_used, panel);
-                            for (fc_index t = t_lo; t < t_hi; t++) {
-                                const FC_REAL *gyr[FC_WMR];
-                                for (int i = 0; i < FC_WMR; i++) {
-                                    fc_index o = t * FC_WMR + i;
-                                    gyr[i] = o < cog ? gy + ((size_t)n * p->c_out + g * cog + o) * out_plane
-                                                           + (z * OH + y) * OW + x0
-                                                     : zeros;
-                                }
-                                for (fc_index r = 0; r < nrows; r++) {
-                                    const FC_REAL *prow = panel + r * row_stride;
-                                    for (fc_index tb = 0; tb < ntap_pad; tb += FC_WTB) {
-                                        VEC acc[FC_WMR][FC_WTB];
-#pragma GCC unroll 16
-                                        for (int i = 0; i < FC_WMR; i++)
-#pragma GCC unroll 16
-                                            for (int k = 0; k < FC_WTB; k++)
-                                                acc[i][k] = BCAST((FC_REAL)0);
-                                        for (fc_index xv = 0; xv < cfull; xv += FC_VL) {
-                                            VEC gv[FC_WMR];
-#pragma GCC unroll 16
-                                            for (int i = 0; i < FC_WMR; i++)
-                                                gv[i] = LOADV(gyr[i] + xv);
-#pragma GCC unroll 16
-                                            for (int k = 0; k < FC_WTB; k++) {
-                                                VEC pv = LOADV(prow + taps[tb + k] + xv);
-#pragma GCC unroll 16
-                                                for (int i = 0; i < FC_WMR; i++)
-                                                    acc[i][k] += gv[i] * pv;
-                                            }
-                                        }
-                                        for (int i = 0; i < FC_WMR; i++) {
-                                            const fc_index o = t * FC_WMR + i;
-                                            if (o >= cog)
-                                                break;
-                                            FC_REAL *gwo = gw + (g * cog + o) * ktot + r * KW;
-                                            for (int k = 0; k < FC_WTB && tb + k < KW; k++) {
-                                                FC_REAL sum = HSUM(acc[i][k]);
-                                                for (fc_index xs = cfull; xs < cw; xs++)
-                                                    sum += gyr[i][xs] * prow[taps[tb + k] + xs];
-                                                gwo[tb + k] += sum;
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-            }
-        }
-    }
+    CONV_JOB j = {.p = p, .x = x, .gy = gy, .zeros = zeros, .out = gw, .scratch = panels,
+                  .scratch_elems = panel_elems, .taps = taps, .phase_used = phase_used,
+                  .nsplit = nsplit, .ntile = ntile, .chunk = chunk, .plen = plen,
+                  .row_stride = row_stride, .nrows = nrows, .ntap_pad = ntap_pad};
+    fc_parallel_for(nt, G * nsplit, BWD_WEIGHT_TASK, &j);
     free(panels);
     free(phase_used);
     free(taps);
@@ -879,13 +975,16 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_weight_, FC_DT))(const fc_conv_params *p, const
 }
 
 /* gb[o] = sum_{n, positions} gy[n, o, ...]: one thread per channel, fixed order. */
-int FC_ISA_FN(FC_CAT(fc_conv_bwd_bias_, FC_DT))(const fc_conv_params *p, const FC_REAL *gy, FC_REAL *gb)
+#define BWD_BIAS_CHANNELS FC_CAT(fc_conv_bwd_bias_channels_, FC_DT)
+static void BWD_BIAS_CHANNELS(void *ctx, fc_index o0, fc_index o1, int slot)
 {
-    const fc_index P = p->out[0] * p->out[1] * p->out[2];
-    const fc_index pfull = P / FC_VL * FC_VL;
-    const int nt = p->num_threads > 0 ? p->num_threads : 1;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (fc_index o = 0; o < p->c_out; o++) {
+    const CONV_JOB *j = ctx;
+    const fc_conv_params *p = j->p;
+    CONV_SIZES(p);
+    const FC_REAL *gy = j->gy;
+    FC_REAL *gb = j->out;
+    const fc_index P = out_plane, pfull = P / FC_VL * FC_VL;
+    for (fc_index o = o0; o < o1; o++) {
         FC_REAL total = 0;
         for (fc_index n = 0; n < p->n; n++) {
             const FC_REAL *src = gy + ((size_t)n * p->c_out + o) * P;
@@ -899,6 +998,12 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_bias_, FC_DT))(const fc_conv_params *p, const F
         }
         gb[o] = total;
     }
+}
+
+int FC_ISA_FN(FC_CAT(fc_conv_bwd_bias_, FC_DT))(const fc_conv_params *p, const FC_REAL *gy, FC_REAL *gb)
+{
+    CONV_JOB j = {.p = p, .gy = gy, .out = gb};
+    fc_parallel_range(p->num_threads, p->c_out, BWD_BIAS_CHANNELS, &j);
     return FC_OK;
 }
 
@@ -916,6 +1021,15 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_bias_, FC_DT))(const fc_conv_params *p, const F
 #undef WG_ACC
 #undef WG_TILE
 #undef WGRAD_GEMM
+#undef WGRAD_TASK
+#undef WG_JOB
 #undef PHASE_TAPS
 #undef UKERNEL
 #undef FILL_PANEL
+#undef CONV_JOB
+#undef CONV_SIZES
+#undef FWD_DIRECT_TASK
+#undef FWD_GEMM_TASK
+#undef BWD_INPUT_TASK
+#undef BWD_WEIGHT_TASK
+#undef BWD_BIAS_CHANNELS

@@ -8,7 +8,7 @@
 #include "fc_common.h"
 #include "fc_params.h"
 #include "fc_simd.h"
-#include "fc_threads.h"
+#include "fc_parallel.h"
 
 /* Most outputs of one row handled per panel fill: bounds the panel to
  * (c_in/groups * kd * kh) x stride x (FC_CHUNK + reach) elements per thread. */

@@ -116,6 +116,31 @@ FC_INLINE int SCRATCH_BYTES(int nt, fc_index elems, size_t *bytes)
            || fc_mul_overflows((fc_index)e, (fc_index)sizeof(FC_REAL), bytes);
 }
 
+/* What a depthwise, separable or pointwise task reads; each kernel fills the
+ * fields it uses.  Per-slot scratch: panels (g->panel_elems each), rowptrs
+ * (g->rows * kd * kh each) and scratch (scratch_elems each). */
+#define DW_JOB FC_CAT(fc_dw_job_, FC_DT)
+typedef struct {
+    const fc_conv_params *p;
+    const fc_pointwise_params *q;
+    const fc_dw_geom *g;
+    const FC_REAL *x, *w, *bias, *gy, *wpack, *bpack;
+    FC_REAL *out, *gw, *gb;
+    FC_REAL *panels, *scratch;
+    const FC_REAL **rowptrs;
+    size_t scratch_elems;
+    fc_index nblk, rows, cols, nyb, nxb, tstride, c_pw;
+    int nv;
+} DW_JOB;
+
+/* The sizes every depthwise task derives from its parameters. */
+#define DW_SIZES(p)                                                                          \
+    FC_MAYBE_UNUSED const fc_index OD = (p)->out[0], OH = (p)->out[1], OW = (p)->out[2],   \
+                                   nq = (p)->k[0] * (p)->k[1], KW = (p)->k[2],             \
+                                   m = (p)->c_out / (p)->c_in,                             \
+                                   in_plane = (p)->in[0] * (p)->in[1] * (p)->in[2],         \
+                                   out_plane = OD * OH * OW
+
 /* --------------------------------------------------------------- panel ---- */
 
 /* Gather the padded input rows that output rows [y0, y0 + ny), outputs
@@ -334,15 +359,42 @@ static int DW_SCRATCH(const fc_dw_geom *g, const fc_conv_params *p, int nt, FC_R
     return FC_OK;
 }
 
+#define DW_FWD_TASKS FC_CAT(fc_dw_fwd_tasks_, FC_DT)
+/* Tasks task0 .. task1 of (n, c, z, row block), through the slot's panel. */
+static void DW_FWD_TASKS(void *ctx, fc_index task0, fc_index task1, int slot)
+{
+    const DW_JOB *j = ctx;
+    const fc_conv_params *p = j->p;
+    DW_SIZES(p);
+    const fc_dw_geom g = *j->g;
+    const FC_REAL *x = j->x, *w = j->w, *bias = j->bias;
+    FC_REAL *out = j->out;
+    const fc_index nblk = j->nblk;
+    FC_REAL *panel = j->panels + (size_t)slot * g.panel_elems;
+    const FC_REAL **rowptr = j->rowptrs + (size_t)slot * g.rows * nq;
+    for (fc_index task = task0; task < task1; task++) {
+        fc_index rem = task;
+        const fc_index blk = rem % nblk; rem /= nblk;
+        const fc_index z = rem % OD; rem /= OD;
+        const fc_index c = rem % p->c_in;
+        const fc_index n = rem / p->c_in;
+        const fc_index y0 = blk * g.rows;
+        const fc_index ny = OH - y0 < g.rows ? OH - y0 : g.rows;
+        const FC_REAL *xc = x + (n * p->c_in + c) * in_plane;
+        for (fc_index x0 = 0; x0 < OW; x0 += g.chunk) {
+            const fc_index cw = OW - x0 < g.chunk ? OW - x0 : g.chunk;
+            FC_REAL *dst = out + (n * p->c_out + c * m) * out_plane + (z * OH + y0) * OW + x0;
+            DW_BLOCK(p, &g, xc, w + c * m * nq * KW, bias ? bias + c * m : NULL, z, y0, ny,
+                     x0, cw, panel, rowptr, dst, out_plane, OW);
+        }
+    }
+}
+
 int FC_ISA_FN(FC_CAT(fc_depthwise_fwd_, FC_DT))(const fc_conv_params *p, const FC_REAL *x,
                                                 const FC_REAL *w, const FC_REAL *bias,
                                                 FC_REAL *out)
 {
-    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
-    const fc_index nq = p->k[0] * p->k[1], KW = p->k[2];
-    const fc_index m = p->c_out / p->c_in;
-    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
-    const fc_index out_plane = OD * OH * OW;
+    DW_SIZES(p);
     if (p->n == 0 || out_plane == 0 || p->c_out == 0)
         return FC_OK;
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
@@ -357,34 +409,10 @@ int FC_ISA_FN(FC_CAT(fc_depthwise_fwd_, FC_DT))(const fc_conv_params *p, const F
         return FC_ENOMEM;
     }
     const fc_index nblk = (OH + g.rows - 1) / g.rows;
-    const fc_index ntasks = p->n * p->c_in * OD * nblk;
-    /* tasks taken a few at a time: fewer trips to the shared counter, and still
-     * about 16 grabs per thread to even out the load */
-    const fc_index grab = ntasks / (16 * (fc_index)nt) > 1 ? ntasks / (16 * (fc_index)nt) : 1;
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const int tid = fc_thread_num();
-        FC_REAL *panel = panels + (size_t)tid * g.panel_elems;
-        const FC_REAL **rowptr = rowptrs + (size_t)tid * g.rows * nq;
-#pragma omp for schedule(dynamic, grab)
-        for (fc_index task = 0; task < ntasks; task++) {
-            fc_index rem = task;
-            const fc_index blk = rem % nblk; rem /= nblk;
-            const fc_index z = rem % OD; rem /= OD;
-            const fc_index c = rem % p->c_in;
-            const fc_index n = rem / p->c_in;
-            const fc_index y0 = blk * g.rows;
-            const fc_index ny = OH - y0 < g.rows ? OH - y0 : g.rows;
-            const FC_REAL *xc = x + (n * p->c_in + c) * in_plane;
-            for (fc_index x0 = 0; x0 < OW; x0 += g.chunk) {
-                const fc_index cw = OW - x0 < g.chunk ? OW - x0 : g.chunk;
-                FC_REAL *dst = out + (n * p->c_out + c * m) * out_plane + (z * OH + y0) * OW + x0;
-                DW_BLOCK(p, &g, xc, w + c * m * nq * KW, bias ? bias + c * m : NULL, z, y0, ny,
-                         x0, cw, panel, rowptr, dst, out_plane, OW);
-            }
-        }
-    }
+    DW_JOB j = {.p = p, .g = &g, .x = x, .w = w, .bias = bias, .out = out, .panels = panels,
+                .rowptrs = rowptrs, .nblk = nblk};
+    fc_parallel_range(nt, p->n * p->c_in * OD * nblk, DW_FWD_TASKS, &j);
     free(panels);
     free((void *)rowptrs);
     fc_dw_geom_free(&g);
@@ -392,6 +420,157 @@ int FC_ISA_FN(FC_CAT(fc_depthwise_fwd_, FC_DT))(const fc_conv_params *p, const F
 }
 
 /* ------------------------------------------------ depthwise input grad ---- */
+
+#define DW_BWD_INPUT_JOB FC_CAT(fc_dw_bwd_input_job_, FC_DT)
+typedef struct {
+    const fc_conv_params *p;
+    const FC_REAL *gy, *w;
+    FC_REAL *gx;
+    fc_index Dr, Hr, Wr, lm, npad, rowlen, RZ, RY, nring;
+    size_t rows_elems, phase_elems;
+    FC_REAL *rows_all, *phase_all;
+    const FC_REAL **cptr_all;
+    FC_REAL *cw_all;
+    fc_index *cq_all, *tag_all;
+} DW_BWD_INPUT_JOB;
+
+#define DW_BWD_INPUT_TASK FC_CAT(fc_dw_bwd_input_task_, FC_DT)
+/* Plane (n, c) of gx, through the slot's ring of gy rows and phase rows (the
+ * sizes are the kernel's, below). */
+static void DW_BWD_INPUT_TASK(void *ctx, fc_index task, int slot)
+{
+    const DW_BWD_INPUT_JOB *j = ctx;
+    const fc_conv_params *p = j->p;
+    DW_SIZES(p);
+    const fc_index D = p->in[0], H = p->in[1], W = p->in[2], KD = p->k[0], KH = p->k[1];
+    const fc_index sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
+    const fc_index dd = p->dil[0], dh = p->dil[1], dw = p->dil[2];
+    const int mode = p->pad_mode;
+    const FC_REAL *gy = j->gy, *w = j->w;
+    FC_REAL *gx = j->gx;
+    const fc_index Dr = j->Dr, Hr = j->Hr, Wr = j->Wr, lm = j->lm, npad = j->npad;
+    const fc_index rowlen = j->rowlen, ntap = nq * KW, RZ = j->RZ, RY = j->RY, nring = j->nring;
+    const size_t phase_elems = j->phase_elems;
+    FC_REAL *grows = j->rows_all + (size_t)slot * j->rows_elems;
+    FC_REAL *phase = j->phase_all + (size_t)slot * phase_elems;
+    /* contributions of one padded row: (row pointer, weight, phase) ... */
+    const FC_REAL **cptr = j->cptr_all + (size_t)slot * 2 * ntap;
+    FC_REAL *cwt = j->cw_all + (size_t)slot * 2 * ntap;
+    fc_index *cq = j->cq_all + (size_t)slot * ntap;
+    fc_index *tag = j->tag_all + (size_t)slot * nring;
+    /* ... and those of one phase, in the same order */
+    const FC_REAL **kptr = cptr + ntap;
+    FC_REAL *kwt = cwt + ntap;
+    const fc_index n = task / p->c_in, c = task % p->c_in;
+    FC_REAL *gxc = gx + task * in_plane;
+    memset(gxc, 0, (size_t)in_plane * sizeof(FC_REAL));
+    for (fc_index r = 0; r < nring; r++)
+        tag[r] = -1;
+    for (fc_index pz = 0; pz < Dr; pz++) {
+        const fc_index iz = fc_pad_index(pz - p->pad[0], D, mode);
+        if (iz < 0)
+            continue;
+        for (fc_index py = 0; py < Hr; py++) {
+            const fc_index iy = fc_pad_index(py - p->pad[1], H, mode);
+            if (iy < 0)
+                continue;
+            int started = 0;
+            for (fc_index j = 0; j < m; j++) {
+                const fc_index o = c * m + j;
+                fc_index nc = 0;
+                for (fc_index kd = 0; kd < KD; kd++) {
+                    const fc_index dz = pz - kd * dd;
+                    if (dz < 0 || dz % sd || dz / sd >= OD)
+                        continue;
+                    for (fc_index kh = 0; kh < KH; kh++) {
+                        const fc_index dy = py - kh * dh;
+                        if (dy < 0 || dy % sh || dy / sh >= OH)
+                            continue;
+                        const fc_index z = dz / sd, y = dy / sh;
+                        const fc_index slot = (j * RZ + z % RZ) * RY + y % RY;
+                        FC_REAL *row = grows + slot * rowlen;
+                        if (tag[slot] != z * OH + y) {
+                            memcpy(row + lm,
+                                   gy + (n * p->c_out + o) * out_plane + (z * OH + y) * OW,
+                                   (size_t)OW * sizeof(FC_REAL));
+                            tag[slot] = z * OH + y;
+                        }
+                        const FC_REAL *wr = w + (o * nq + kd * KH + kh) * KW;
+                        for (fc_index t = 0; t < KW; t++, nc++) {
+                            cptr[nc] = row + lm - (t * dw) / sw;
+                            cwt[nc] = wr[t];
+                            cq[nc] = (t * dw) % sw;
+                        }
+                    }
+                }
+                if (nc == 0)
+                    continue;
+                if (!started) {
+                    memset(phase, 0, phase_elems * sizeof(FC_REAL));
+                    started = 1;
+                }
+                for (fc_index q = 0; q < sw; q++) {
+                    fc_index nk = 0;
+                    for (fc_index k = 0; k < nc; k++)
+                        if (cq[k] == q) {
+                            kptr[nk] = cptr[k];
+                            kwt[nk++] = cwt[k];
+                        }
+                    if (nk == 0)
+                        continue;
+                    FC_REAL *ph = phase + q * npad;
+                    fc_index i = 0;
+                    for (; i + 4 * FC_VL <= npad; i += 4 * FC_VL) {
+                        VEC a0 = LOADV(ph + i), a1 = LOADV(ph + i + FC_VL);
+                        VEC a2 = LOADV(ph + i + 2 * FC_VL), a3 = LOADV(ph + i + 3 * FC_VL);
+                        for (fc_index k = 0; k < nk; k++) {
+                            const VEC wv = BCAST(kwt[k]);
+                            const FC_REAL *s = kptr[k] + i;
+                            a0 += wv * LOADV(s);
+                            a1 += wv * LOADV(s + FC_VL);
+                            a2 += wv * LOADV(s + 2 * FC_VL);
+                            a3 += wv * LOADV(s + 3 * FC_VL);
+                        }
+                        memcpy(ph + i, &a0, sizeof a0);
+                        memcpy(ph + i + FC_VL, &a1, sizeof a1);
+                        memcpy(ph + i + 2 * FC_VL, &a2, sizeof a2);
+                        memcpy(ph + i + 3 * FC_VL, &a3, sizeof a3);
+                    }
+                    for (; i < npad; i += FC_VL) {
+                        VEC a0 = LOADV(ph + i);
+                        for (fc_index k = 0; k < nk; k++)
+                            a0 += BCAST(kwt[k]) * LOADV(kptr[k] + i);
+                        memcpy(ph + i, &a0, sizeof a0);
+                    }
+                }
+            }
+            if (!started)
+                continue;
+            /* fold padded columns 0 .. Wr-1 onto the input row, left to right */
+            FC_REAL *gr = gxc + (iz * H + iy) * W;
+            const fc_index pw = p->pad[2];
+            const fc_index lim = Wr < pw + W ? Wr : pw + W;
+            fc_index px = 0;
+            for (; px < Wr && px < pw; px++) {
+                const fc_index ix = fc_pad_index(px - pw, W, mode);
+                if (ix >= 0)
+                    gr[ix] += phase[(px % sw) * npad + px / sw];
+            }
+            if (sw == 1) {
+                for (; px < lim; px++)
+                    gr[px - pw] += phase[px];
+            } else {
+                for (; px < lim; px++)
+                    gr[px - pw] += phase[(px % sw) * npad + px / sw];
+            }
+            for (; px < Wr; px++) {
+                const fc_index ix = fc_pad_index(px - pw, W, mode);
+                if (ix >= 0)
+                    gr[ix] += phase[(px % sw) * npad + px / sw];
+            }
+        }
+    }
+}
 
 int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_input_, FC_DT))(const fc_conv_params *p,
                                                       const FC_REAL *gy, const FC_REAL *w,
@@ -402,10 +581,8 @@ int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_input_, FC_DT))(const fc_conv_params *p,
     const fc_index KD = p->k[0], KH = p->k[1], KW = p->k[2], nq = KD * KH;
     const fc_index sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
     const fc_index dd = p->dil[0], dh = p->dil[1], dw = p->dil[2];
-    const int mode = p->pad_mode;
     const fc_index m = p->c_out / p->c_in;
-    const fc_index in_plane = D * H * W, out_plane = OD * OH * OW;
-    if (p->n == 0 || p->c_in == 0)
+    if (p->n == 0 || p->c_in == 0 || D * H * W == 0)
         return FC_OK;
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
 
@@ -447,134 +624,11 @@ int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_input_, FC_DT))(const fc_conv_params *p,
         free(cq_all);
         return FC_ENOMEM;
     }
-    const fc_index ntasks = p->n * p->c_in;
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const int tid = fc_thread_num();
-        FC_REAL *grows = rows_all + (size_t)tid * rows_elems;
-        FC_REAL *phase = phase_all + (size_t)tid * phase_elems;
-        /* contributions of one padded row: (row pointer, weight, phase) ... */
-        const FC_REAL **cptr = cptr_all + (size_t)tid * 2 * ntap;
-        FC_REAL *cwt = cw_all + (size_t)tid * 2 * ntap;
-        fc_index *cq = cq_all + (size_t)tid * ntap;
-        fc_index *tag = tag_all + (size_t)tid * nring;
-        /* ... and those of one phase, in the same order */
-        const FC_REAL **kptr = cptr + ntap;
-        FC_REAL *kwt = cwt + ntap;
-#pragma omp for schedule(dynamic, 1)
-        for (fc_index task = 0; task < ntasks; task++) {
-            const fc_index n = task / p->c_in, c = task % p->c_in;
-            FC_REAL *gxc = gx + task * in_plane;
-            memset(gxc, 0, (size_t)in_plane * sizeof(FC_REAL));
-            for (fc_index r = 0; r < nring; r++)
-                tag[r] = -1;
-            for (fc_index pz = 0; pz < Dr; pz++) {
-                const fc_index iz = fc_pad_index(pz - p->pad[0], D, mode);
-                if (iz < 0)
-                    continue;
-                for (fc_index py = 0; py < Hr; py++) {
-                    const fc_index iy = fc_pad_index(py - p->pad[1], H, mode);
-                    if (iy < 0)
-                        continue;
-                    int started = 0;
-                    for (fc_index j = 0; j < m; j++) {
-                        const fc_index o = c * m + j;
-                        fc_index nc = 0;
-                        for (fc_index kd = 0; kd < KD; kd++) {
-                            const fc_index dz = pz - kd * dd;
-                            if (dz < 0 || dz % sd || dz / sd >= OD)
-                                continue;
-                            for (fc_index kh = 0; kh < KH; kh++) {
-                                const fc_index dy = py - kh * dh;
-                                if (dy < 0 || dy % sh || dy / sh >= OH)
-                                    continue;
-                                const fc_index z = dz / sd, y = dy / sh;
-                                const fc_index slot = (j * RZ + z % RZ) * RY + y % RY;
-                                FC_REAL *row = grows + slot * rowlen;
-                                if (tag[slot] != z * OH + y) {
-                                    memcpy(row + lm,
-                                           gy + (n * p->c_out + o) * out_plane + (z * OH + y) * OW,
-                                           (size_t)OW * sizeof(FC_REAL));
-                                    tag[slot] = z * OH + y;
-                                }
-                                const FC_REAL *wr = w + (o * nq + kd * KH + kh) * KW;
-                                for (fc_index t = 0; t < KW; t++, nc++) {
-                                    cptr[nc] = row + lm - (t * dw) / sw;
-                                    cwt[nc] = wr[t];
-                                    cq[nc] = (t * dw) % sw;
-                                }
-                            }
-                        }
-                        if (nc == 0)
-                            continue;
-                        if (!started) {
-                            memset(phase, 0, phase_elems * sizeof(FC_REAL));
-                            started = 1;
-                        }
-                        for (fc_index q = 0; q < sw; q++) {
-                            fc_index nk = 0;
-                            for (fc_index k = 0; k < nc; k++)
-                                if (cq[k] == q) {
-                                    kptr[nk] = cptr[k];
-                                    kwt[nk++] = cwt[k];
-                                }
-                            if (nk == 0)
-                                continue;
-                            FC_REAL *ph = phase + q * npad;
-                            fc_index i = 0;
-                            for (; i + 4 * FC_VL <= npad; i += 4 * FC_VL) {
-                                VEC a0 = LOADV(ph + i), a1 = LOADV(ph + i + FC_VL);
-                                VEC a2 = LOADV(ph + i + 2 * FC_VL), a3 = LOADV(ph + i + 3 * FC_VL);
-                                for (fc_index k = 0; k < nk; k++) {
-                                    const VEC wv = BCAST(kwt[k]);
-                                    const FC_REAL *s = kptr[k] + i;
-                                    a0 += wv * LOADV(s);
-                                    a1 += wv * LOADV(s + FC_VL);
-                                    a2 += wv * LOADV(s + 2 * FC_VL);
-                                    a3 += wv * LOADV(s + 3 * FC_VL);
-                                }
-                                memcpy(ph + i, &a0, sizeof a0);
-                                memcpy(ph + i + FC_VL, &a1, sizeof a1);
-                                memcpy(ph + i + 2 * FC_VL, &a2, sizeof a2);
-                                memcpy(ph + i + 3 * FC_VL, &a3, sizeof a3);
-                            }
-                            for (; i < npad; i += FC_VL) {
-                                VEC a0 = LOADV(ph + i);
-                                for (fc_index k = 0; k < nk; k++)
-                                    a0 += BCAST(kwt[k]) * LOADV(kptr[k] + i);
-                                memcpy(ph + i, &a0, sizeof a0);
-                            }
-                        }
-                    }
-                    if (!started)
-                        continue;
-                    /* fold padded columns 0 .. Wr-1 onto the input row, left to right */
-                    FC_REAL *gr = gxc + (iz * H + iy) * W;
-                    const fc_index pw = p->pad[2];
-                    const fc_index lim = Wr < pw + W ? Wr : pw + W;
-                    fc_index px = 0;
-                    for (; px < Wr && px < pw; px++) {
-                        const fc_index ix = fc_pad_index(px - pw, W, mode);
-                        if (ix >= 0)
-                            gr[ix] += phase[(px % sw) * npad + px / sw];
-                    }
-                    if (sw == 1) {
-                        for (; px < lim; px++)
-                            gr[px - pw] += phase[px];
-                    } else {
-                        for (; px < lim; px++)
-                            gr[px - pw] += phase[(px % sw) * npad + px / sw];
-                    }
-                    for (; px < Wr; px++) {
-                        const fc_index ix = fc_pad_index(px - pw, W, mode);
-                        if (ix >= 0)
-                            gr[ix] += phase[(px % sw) * npad + px / sw];
-                    }
-                }
-            }
-        }
-    }
+    DW_BWD_INPUT_JOB j = {p, gy, w, gx, Dr, Hr, Wr, lm, npad, rowlen, RZ, RY, nring,
+                          rows_elems, phase_elems, rows_all, phase_all, cptr_all, cw_all,
+                          cq_all, tag_all};
+    fc_parallel_for(nt, p->n * p->c_in, DW_BWD_INPUT_TASK, &j);
     free(rows_all);
     free(phase_all);
     free((void *)cptr_all);
@@ -672,16 +726,59 @@ FC_INLINE VEC SUMV(const FC_REAL *a, fc_index len)
     return s0 + s1;
 }
 
+#define DW_BWD_WEIGHT_TASK FC_CAT(fc_dw_bwd_weight_task_, FC_DT)
+/* Output channel o: its weight (and bias) gradient, through the slot's panel. */
+static void DW_BWD_WEIGHT_TASK(void *ctx, fc_index o, int slot)
+{
+    const DW_JOB *j = ctx;
+    const fc_conv_params *p = j->p;
+    DW_SIZES(p);
+    const fc_dw_geom g = *j->g;
+    const FC_REAL *x = j->x, *gy = j->gy;
+    FC_REAL *gw = j->gw, *gb = j->gb;
+    const fc_index ntap = nq * KW, ng = (ntap + 7) / 8, nblk = j->nblk;
+    FC_REAL *panel = j->panels + (size_t)slot * g.panel_elems;
+    FC_REAL *acc = j->scratch + (size_t)slot * j->scratch_elems;
+    const fc_index c = o / m;
+    memset(acc, 0, (size_t)(ntap + 1) * FC_VL * sizeof(FC_REAL));
+    for (fc_index n = 0; n < p->n; n++) {
+        const FC_REAL *xc = x + (n * p->c_in + c) * in_plane;
+        const FC_REAL *gyo = gy + (n * p->c_out + o) * out_plane;
+        for (fc_index z = 0; z < OD; z++)
+            for (fc_index blk = 0; blk < nblk; blk++) {
+                const fc_index y0 = blk * g.rows;
+                const fc_index ny = OH - y0 < g.rows ? OH - y0 : g.rows;
+                for (fc_index x0 = 0; x0 < OW; x0 += g.chunk) {
+                    const fc_index cw = OW - x0 < g.chunk ? OW - x0 : g.chunk;
+                    DW_FILL(p, &g, xc, z, y0, ny, x0, cw, panel);
+                    const FC_REAL *gr = gyo + (z * OH + y0) * OW + x0;
+                    /* taps in ng near-equal groups of at most 8 */
+                    for (fc_index gi = 0; gi < ng; gi++) {
+                        const fc_index t0 = gi * ntap / ng, t1 = (gi + 1) * ntap / ng;
+                        DW_WGRAD_ANY((int)(t1 - t0), acc + t0 * FC_VL, t0, p, &g, panel,
+                                     gr, OW, ny, cw);
+                    }
+                    if (gb) {
+                        VEC sb = LOADV(acc + ntap * FC_VL);
+                        for (fc_index yl = 0; yl < ny; yl++)
+                            sb += SUMV(gr + yl * OW, cw);
+                        memcpy(acc + ntap * FC_VL, &sb, sizeof sb);
+                    }
+                }
+            }
+    }
+    for (fc_index k = 0; k < ntap; k++)
+        gw[o * ntap + k] = HSUM(LOADV(acc + k * FC_VL));
+    if (gb)
+        gb[o] = HSUM(LOADV(acc + ntap * FC_VL));
+}
+
 int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_weight_, FC_DT))(const fc_conv_params *p,
                                                        const FC_REAL *gy, const FC_REAL *x,
                                                        FC_REAL *gw, FC_REAL *gb)
 {
-    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
-    const fc_index KD = p->k[0], KH = p->k[1], KW = p->k[2], nq = KD * KH;
+    DW_SIZES(p);
     const fc_index ntap = nq * KW;
-    const fc_index m = p->c_out / p->c_in;
-    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
-    const fc_index out_plane = OD * OH * OW;
     if (p->n == 0 || out_plane == 0) {
         memset(gw, 0, (size_t)(p->c_out * ntap) * sizeof(FC_REAL));
         if (gb)
@@ -705,49 +802,10 @@ int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_weight_, FC_DT))(const fc_conv_params *p,
         return FC_ENOMEM;
     }
     const fc_index nblk = (OH + g.rows - 1) / g.rows;
-    const fc_index ng = (ntap + 7) / 8;
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const int tid = fc_thread_num();
-        FC_REAL *panel = panels + (size_t)tid * g.panel_elems;
-        FC_REAL *acc = accs + (size_t)tid * (ntap + 1) * FC_VL;
-#pragma omp for schedule(dynamic, 1)
-        for (fc_index o = 0; o < p->c_out; o++) {
-            const fc_index c = o / m;
-            memset(acc, 0, (size_t)(ntap + 1) * FC_VL * sizeof(FC_REAL));
-            for (fc_index n = 0; n < p->n; n++) {
-                const FC_REAL *xc = x + (n * p->c_in + c) * in_plane;
-                const FC_REAL *gyo = gy + (n * p->c_out + o) * out_plane;
-                for (fc_index z = 0; z < OD; z++)
-                    for (fc_index blk = 0; blk < nblk; blk++) {
-                        const fc_index y0 = blk * g.rows;
-                        const fc_index ny = OH - y0 < g.rows ? OH - y0 : g.rows;
-                        for (fc_index x0 = 0; x0 < OW; x0 += g.chunk) {
-                            const fc_index cw = OW - x0 < g.chunk ? OW - x0 : g.chunk;
-                            DW_FILL(p, &g, xc, z, y0, ny, x0, cw, panel);
-                            const FC_REAL *gr = gyo + (z * OH + y0) * OW + x0;
-                            /* taps in ng near-equal groups of at most 8 */
-                            for (fc_index gi = 0; gi < ng; gi++) {
-                                const fc_index t0 = gi * ntap / ng, t1 = (gi + 1) * ntap / ng;
-                                DW_WGRAD_ANY((int)(t1 - t0), acc + t0 * FC_VL, t0, p, &g, panel,
-                                             gr, OW, ny, cw);
-                            }
-                            if (gb) {
-                                VEC sb = LOADV(acc + ntap * FC_VL);
-                                for (fc_index yl = 0; yl < ny; yl++)
-                                    sb += SUMV(gr + yl * OW, cw);
-                                memcpy(acc + ntap * FC_VL, &sb, sizeof sb);
-                            }
-                        }
-                    }
-            }
-            for (fc_index k = 0; k < ntap; k++)
-                gw[o * ntap + k] = HSUM(LOADV(acc + k * FC_VL));
-            if (gb)
-                gb[o] = HSUM(LOADV(acc + ntap * FC_VL));
-        }
-    }
+    DW_JOB j = {.p = p, .g = &g, .x = x, .gy = gy, .gw = gw, .gb = gb, .panels = panels,
+                .scratch = accs, .scratch_elems = (size_t)(ntap + 1) * FC_VL, .nblk = nblk};
+    fc_parallel_for(nt, p->c_out, DW_BWD_WEIGHT_TASK, &j);
     free(accs);
     free(panels);
     fc_dw_geom_free(&g);
@@ -858,16 +916,49 @@ static void PW_GEMM(const FC_REAL *tile, fc_index K, fc_index tstride, fc_index 
     }
 }
 
+#define SEP_FWD_TASK FC_CAT(fc_separable_fwd_task_, FC_DT)
+/* One (n, z, row block, column block) tile: depthwise of every channel into
+ * the slot's tile, then the pointwise product out of it. */
+static void SEP_FWD_TASK(void *ctx, fc_index task, int slot)
+{
+    const DW_JOB *j = ctx;
+    const fc_conv_params *p = j->p;
+    DW_SIZES(p);
+    const fc_dw_geom g = *j->g;
+    const FC_REAL *x = j->x, *w = j->w, *bias = j->bias, *wpack = j->wpack, *bpack = j->bpack;
+    FC_REAL *out = j->out;
+    const fc_index rows = j->rows, cols = j->cols, nyb = j->nyb, nxb = j->nxb;
+    const fc_index tstride = j->tstride, K = p->c_out, c_pw = j->c_pw;
+    const int nv = j->nv;
+    FC_REAL *panel = j->panels + (size_t)slot * g.panel_elems;
+    const FC_REAL **rowptr = j->rowptrs + (size_t)slot * g.rows * nq;
+    FC_REAL *tile = j->scratch + (size_t)slot * j->scratch_elems;
+    fc_index rem = task;
+    const fc_index xb = rem % nxb; rem /= nxb;
+    const fc_index yb = rem % nyb; rem /= nyb;
+    const fc_index z = rem % OD;
+    const fc_index n = rem / OD;
+    const fc_index y0 = yb * rows, x0 = xb * cols;
+    const fc_index ny = OH - y0 < rows ? OH - y0 : rows;
+    const fc_index cw = OW - x0 < cols ? OW - x0 : cols;
+    /* depthwise of every channel into the tile: row yl of channel o at
+     * tile[o*tstride + yl*cw] (ny == 1 or cw == OW, so a tile row is a
+     * contiguous run of each output plane) */
+    for (fc_index c = 0; c < p->c_in; c++)
+        DW_BLOCK(p, &g, x + (n * p->c_in + c) * in_plane, w + c * m * nq * KW,
+                 bias ? bias + c * m : NULL, z, y0, ny, x0, cw, panel, rowptr,
+                 tile + c * m * tstride, tstride, cw);
+    PW_GEMM(tile, K, tstride, ny * cw, wpack, bpack, c_pw, nv,
+            out + n * c_pw * out_plane + (z * OH + y0) * OW + x0, out_plane);
+}
+
 int FC_ISA_FN(FC_CAT(fc_separable_fwd_, FC_DT))(const fc_conv_params *p, fc_index c_pw,
                                                 const FC_REAL *x, const FC_REAL *w,
                                                 const FC_REAL *bias, const FC_REAL *pw,
                                                 const FC_REAL *pb, FC_REAL *out)
 {
-    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
-    const fc_index nq = p->k[0] * p->k[1], KW = p->k[2];
-    const fc_index K = p->c_out, m = p->c_out / p->c_in;
-    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
-    const fc_index out_plane = OD * OH * OW;
+    DW_SIZES(p);
+    const fc_index K = p->c_out;
     if (p->n == 0 || out_plane == 0 || c_pw == 0)
         return FC_OK;
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
@@ -903,35 +994,12 @@ int FC_ISA_FN(FC_CAT(fc_separable_fwd_, FC_DT))(const fc_conv_params *p, fc_inde
         return status;
     }
     const fc_index nyb = (OH + rows - 1) / rows, nxb = (OW + cols - 1) / cols;
-    const fc_index ntasks = p->n * OD * nyb * nxb;
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const int tid = fc_thread_num();
-        FC_REAL *panel = panels + (size_t)tid * g.panel_elems;
-        const FC_REAL **rowptr = rowptrs + (size_t)tid * g.rows * nq;
-        FC_REAL *tile = tiles + (size_t)tid * tile_elems;
-#pragma omp for schedule(dynamic, 1)
-        for (fc_index task = 0; task < ntasks; task++) {
-            fc_index rem = task;
-            const fc_index xb = rem % nxb; rem /= nxb;
-            const fc_index yb = rem % nyb; rem /= nyb;
-            const fc_index z = rem % OD;
-            const fc_index n = rem / OD;
-            const fc_index y0 = yb * rows, x0 = xb * cols;
-            const fc_index ny = OH - y0 < rows ? OH - y0 : rows;
-            const fc_index cw = OW - x0 < cols ? OW - x0 : cols;
-            /* depthwise of every channel into the tile: row yl of channel o at
-             * tile[o*tstride + yl*cw] (ny == 1 or cw == OW, so a tile row is a
-             * contiguous run of each output plane) */
-            for (fc_index c = 0; c < p->c_in; c++)
-                DW_BLOCK(p, &g, x + (n * p->c_in + c) * in_plane, w + c * m * nq * KW,
-                         bias ? bias + c * m : NULL, z, y0, ny, x0, cw, panel, rowptr,
-                         tile + c * m * tstride, tstride, cw);
-            PW_GEMM(tile, K, tstride, ny * cw, wpack, bpack, c_pw, nv,
-                    out + n * c_pw * out_plane + (z * OH + y0) * OW + x0, out_plane);
-        }
-    }
+    DW_JOB j = {.p = p, .g = &g, .x = x, .w = w, .bias = bias, .out = out, .panels = panels,
+                .rowptrs = rowptrs, .scratch = tiles, .scratch_elems = tile_elems,
+                .wpack = wpack, .bpack = bpack, .rows = rows, .cols = cols, .nyb = nyb,
+                .nxb = nxb, .tstride = tstride, .c_pw = c_pw, .nv = nv};
+    fc_parallel_for(nt, p->n * OD * nyb * nxb, SEP_FWD_TASK, &j);
     free(tiles);
     free(wpack);
     free(bpack);
@@ -939,6 +1007,25 @@ int FC_ISA_FN(FC_CAT(fc_separable_fwd_, FC_DT))(const fc_conv_params *p, fc_inde
     free((void *)rowptrs);
     fc_dw_geom_free(&g);
     return FC_OK;
+}
+
+#define PW_FWD_TASK FC_CAT(fc_pw_fwd_task_, FC_DT)
+/* Positions p0 .. p0 + pb of one image, through the slot's tile. */
+static void PW_FWD_TASK(void *ctx, fc_index task, int slot)
+{
+    const DW_JOB *j = ctx;
+    const fc_index K = j->q->c_in, M = j->q->c_out, P = j->q->size;
+    const fc_index pb = j->cols, nblk = j->nblk, tstride = j->tstride;
+    const FC_REAL *in = j->x;
+    FC_REAL *out = j->out, *tile = j->scratch + (size_t)slot * j->scratch_elems;
+    const FC_REAL *wpack = j->wpack, *bpack = j->bpack;
+    const int nv = j->nv;
+    const fc_index n = task / nblk, p0 = (task % nblk) * pb;
+    const fc_index len = P - p0 < pb ? P - p0 : pb;
+    for (fc_index k = 0; k < K; k++)
+        memcpy(tile + k * tstride, in + (n * K + k) * P + p0,
+               (size_t)len * sizeof(FC_REAL));
+    PW_GEMM(tile, K, tstride, len, wpack, bpack, M, nv, out + n * M * P + p0, P);
 }
 
 int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
@@ -968,21 +1055,11 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
         return FC_ENOMEM;
     }
     const fc_index nblk = (P + pb - 1) / pb;
-    const fc_index ntasks = q->n * nblk;
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        FC_REAL *tile = tiles + (size_t)fc_thread_num() * tile_elems;
-#pragma omp for schedule(dynamic, 1)
-        for (fc_index task = 0; task < ntasks; task++) {
-            const fc_index n = task / nblk, p0 = (task % nblk) * pb;
-            const fc_index len = P - p0 < pb ? P - p0 : pb;
-            for (fc_index k = 0; k < K; k++)
-                memcpy(tile + k * tstride, in + (n * K + k) * P + p0,
-                       (size_t)len * sizeof(FC_REAL));
-            PW_GEMM(tile, K, tstride, len, wpack, bpack, M, nv, out + n * M * P + p0, P);
-        }
-    }
+    DW_JOB j = {.q = q, .x = in, .out = out, .scratch = tiles, .scratch_elems = tile_elems,
+                .wpack = wpack, .bpack = bpack, .nblk = nblk, .cols = pb, .tstride = tstride,
+                .nv = nv};
+    fc_parallel_for(nt, q->n * nblk, PW_FWD_TASK, &j);
     free(tiles);
     free(wpack);
     free(bpack);
@@ -1052,41 +1129,47 @@ FC_INLINE void PW_BWD_TILE(int OB, int KB, const fc_pointwise_params *q, const F
             gw[(o0 + a) * K + k0 + i] = HSUM(acc[a][i]);
 }
 
+#define PW_BWD_TASK FC_CAT(fc_pw_bwd_weight_task_, FC_DT)
+/* One block of FC_PWB_OB output channels. */
+static void PW_BWD_TASK(void *ctx, fc_index blk, int slot)
+{
+    const DW_JOB *j = ctx;
+    const fc_pointwise_params *q = j->q;
+    const FC_REAL *gy = j->gy, *in = j->x;
+    FC_REAL *gw = j->gw, *gb = j->gb;
+    const fc_index K = q->c_in, M = q->c_out, P = q->size;
+    const fc_index o0 = blk * FC_PWB_OB;
+    if (o0 + FC_PWB_OB <= M) {
+        fc_index k0 = 0;
+        for (; k0 + FC_PWB_KB <= K; k0 += FC_PWB_KB)
+            PW_BWD_TILE(FC_PWB_OB, FC_PWB_KB, q, gy, in, o0, k0, gw);
+        for (; k0 < K; k0++)
+            PW_BWD_TILE(FC_PWB_OB, 1, q, gy, in, o0, k0, gw);
+    } else {
+        for (fc_index o = o0; o < M; o++) {
+            fc_index k0 = 0;
+            for (; k0 + FC_PWB_KB <= K; k0 += FC_PWB_KB)
+                PW_BWD_TILE(1, FC_PWB_KB, q, gy, in, o, k0, gw);
+            for (; k0 < K; k0++)
+                PW_BWD_TILE(1, 1, q, gy, in, o, k0, gw);
+        }
+    }
+    if (gb)
+        for (fc_index o = o0; o < M && o < o0 + FC_PWB_OB; o++) {
+            VEC s = {0};
+            for (fc_index n = 0; n < q->n; n++)
+                s += SUMV(gy + (n * M + o) * P, P);
+            gb[o] = HSUM(s);
+        }
+}
+
 int FC_ISA_FN(FC_CAT(fc_pointwise_bwd_weight_, FC_DT))(const fc_pointwise_params *q,
                                                        const FC_REAL *gy, const FC_REAL *in,
                                                        FC_REAL *gw, FC_REAL *gb)
 {
-    const fc_index K = q->c_in, M = q->c_out, P = q->size;
-    const int nt = q->num_threads > 0 ? q->num_threads : 1;
-    const fc_index nblk = (M + FC_PWB_OB - 1) / FC_PWB_OB;
-
     /* one task per block of FC_PWB_OB output channels */
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
-    for (fc_index blk = 0; blk < nblk; blk++) {
-        const fc_index o0 = blk * FC_PWB_OB;
-        if (o0 + FC_PWB_OB <= M) {
-            fc_index k0 = 0;
-            for (; k0 + FC_PWB_KB <= K; k0 += FC_PWB_KB)
-                PW_BWD_TILE(FC_PWB_OB, FC_PWB_KB, q, gy, in, o0, k0, gw);
-            for (; k0 < K; k0++)
-                PW_BWD_TILE(FC_PWB_OB, 1, q, gy, in, o0, k0, gw);
-        } else {
-            for (fc_index o = o0; o < M; o++) {
-                fc_index k0 = 0;
-                for (; k0 + FC_PWB_KB <= K; k0 += FC_PWB_KB)
-                    PW_BWD_TILE(1, FC_PWB_KB, q, gy, in, o, k0, gw);
-                for (; k0 < K; k0++)
-                    PW_BWD_TILE(1, 1, q, gy, in, o, k0, gw);
-            }
-        }
-        if (gb)
-            for (fc_index o = o0; o < M && o < o0 + FC_PWB_OB; o++) {
-                VEC s = {0};
-                for (fc_index n = 0; n < q->n; n++)
-                    s += SUMV(gy + (n * M + o) * P, P);
-                gb[o] = HSUM(s);
-            }
-    }
+    DW_JOB j = {.q = q, .gy = gy, .x = in, .gw = gw, .gb = gb};
+    fc_parallel_for(q->num_threads, (q->c_out + FC_PWB_OB - 1) / FC_PWB_OB, PW_BWD_TASK, &j);
     return FC_OK;
 }
 
@@ -1108,6 +1191,15 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_bwd_weight_, FC_DT))(const fc_pointwise_params
 #undef DW_SCRATCH
 #undef DW_WGRAD
 #undef DW_WGRAD_ANY
+#undef DW_JOB
+#undef DW_SIZES
+#undef DW_FWD_TASKS
+#undef DW_BWD_INPUT_JOB
+#undef DW_BWD_INPUT_TASK
+#undef DW_BWD_WEIGHT_TASK
+#undef SEP_FWD_TASK
+#undef PW_FWD_TASK
+#undef PW_BWD_TASK
 #undef SUMV
 #undef PW_UKERNEL
 #undef PW_PACK

@@ -10,7 +10,7 @@
 #include "fc_depthwise.h"
 #include "fc_params.h"
 #include "fc_simd.h"
-#include "fc_threads.h"
+#include "fc_parallel.h"
 
 /* prototypes, so -Wmissing-prototypes is happy */
 #define FC_DW_PROTOTYPES(R, DT)                                                              \

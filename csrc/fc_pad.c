@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fc_parallel.h"
 #include "fc_pad.h"
 
 typedef struct {

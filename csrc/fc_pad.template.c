@@ -14,17 +14,31 @@
 #error "FC_REAL must be defined before including this template"
 #endif
 
-int FC_CAT(fc_pad_fwd_, FC_DT)(const fc_pad_params *p, const FC_REAL *x, FC_REAL value,
-                               FC_REAL *out)
+#define PAD_JOB FC_CAT(fc_pad_job_, FC_DT)
+#define PAD_FWD_ROWS FC_CAT(fc_pad_fwd_rows_, FC_DT)
+#define PAD_BWD_ROWS FC_CAT(fc_pad_bwd_rows_, FC_DT)
+
+/* What a task reads (the inverted lists only backwards). */
+typedef struct {
+    const fc_pad_params *p;
+    const FC_REAL *src;
+    FC_REAL *dst;
+    FC_REAL value;
+    const fc_pad_axis *az, *ay, *ax;
+} PAD_JOB;
+
+/* Output rows r0..r1 (plane, oz, oy). */
+static void PAD_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
 {
+    const PAD_JOB *j = ctx;
+    const fc_pad_params *p = j->p;
+    const FC_REAL *x = j->src, value = j->value;
+    FC_REAL *out = j->dst;
     const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
     const fc_index bz = p->before[0], by = p->before[1], bx = p->before[2];
-    const fc_index rows = p->planes * OD * OH;
-    const int mode = p->mode, nt = p->num_threads;
-
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (fc_index r = 0; r < rows; r++) {
+    const int mode = p->mode;
+    for (fc_index r = r0; r < r1; r++) {
         const fc_index plane = r / (OD * OH), oz = (r / OH) % OD, oy = r % OH;
         const fc_index iz = fc_pad_index(oz - bz, D, mode), iy = fc_pad_index(oy - by, H, mode);
         FC_REAL *FC_RESTRICT orow = out + r * OW;
@@ -44,7 +58,39 @@ int FC_CAT(fc_pad_fwd_, FC_DT)(const fc_pad_params *p, const FC_REAL *x, FC_REAL
             orow[ox] = i < 0 ? value : src[i];
         }
     }
+}
+
+int FC_CAT(fc_pad_fwd_, FC_DT)(const fc_pad_params *p, const FC_REAL *x, FC_REAL value,
+                               FC_REAL *out)
+{
+    PAD_JOB j = {.p = p, .src = x, .dst = out, .value = value};
+    fc_parallel_range(p->num_threads, p->planes * p->out[0] * p->out[1], PAD_FWD_ROWS, &j);
     return FC_OK;
+}
+
+/* Input rows r0..r1 (plane, iz, iy). */
+static void PAD_BWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
+{
+    const PAD_JOB *j = ctx;
+    const fc_pad_params *p = j->p;
+    const fc_pad_axis az = *j->az, ay = *j->ay, ax = *j->ax;
+    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    for (fc_index r = r0; r < r1; r++) {
+        const fc_index plane = r / (D * H), iz = (r / H) % D, iy = r % H;
+        const FC_REAL *gp = j->src + plane * OD * OH * OW;
+        FC_REAL *FC_RESTRICT grow = j->dst + r * W;
+        for (fc_index i = 0; i < W; i++)
+            grow[i] = (FC_REAL)0;
+        for (fc_index e = az.start[iz]; e < az.start[iz + 1]; e++) {
+            for (fc_index f = ay.start[iy]; f < ay.start[iy + 1]; f++) {
+                const FC_REAL *src = gp + (az.ent_o[e] * OH + ay.ent_o[f]) * OW;
+                for (fc_index i = 0; i < W; i++)
+                    for (fc_index k = ax.start[i]; k < ax.start[i + 1]; k++)
+                        grow[i] += src[ax.ent_o[k]];
+            }
+        }
+    }
 }
 
 int FC_CAT(fc_pad_bwd_, FC_DT)(const fc_pad_params *p, const FC_REAL *grad_out,
@@ -53,7 +99,6 @@ int FC_CAT(fc_pad_bwd_, FC_DT)(const fc_pad_params *p, const FC_REAL *grad_out,
     const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
     const fc_index rows = p->planes * D * H;
-    const int nt = p->num_threads;
     fc_pad_axis az, ay, ax;
     if (rows == 0 || W == 0)
         return FC_OK;
@@ -68,25 +113,14 @@ int FC_CAT(fc_pad_bwd_, FC_DT)(const fc_pad_params *p, const FC_REAL *grad_out,
         fc_pad_axis_free(&ay);
         return FC_ENOMEM;
     }
-
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (fc_index r = 0; r < rows; r++) {
-        const fc_index plane = r / (D * H), iz = (r / H) % D, iy = r % H;
-        const FC_REAL *gp = grad_out + plane * OD * OH * OW;
-        FC_REAL *FC_RESTRICT grow = grad_in + r * W;
-        for (fc_index i = 0; i < W; i++)
-            grow[i] = (FC_REAL)0;
-        for (fc_index e = az.start[iz]; e < az.start[iz + 1]; e++) {
-            for (fc_index f = ay.start[iy]; f < ay.start[iy + 1]; f++) {
-                const FC_REAL *src = gp + (az.ent_o[e] * OH + ay.ent_o[f]) * OW;
-                for (fc_index i = 0; i < W; i++)
-                    for (fc_index k = ax.start[i]; k < ax.start[i + 1]; k++)
-                        grow[i] += src[ax.ent_o[k]];
-            }
-        }
-    }
+    PAD_JOB j = {.p = p, .src = grad_out, .dst = grad_in, .az = &az, .ay = &ay, .ax = &ax};
+    fc_parallel_range(p->num_threads, rows, PAD_BWD_ROWS, &j);
     fc_pad_axis_free(&az);
     fc_pad_axis_free(&ay);
     fc_pad_axis_free(&ax);
     return FC_OK;
 }
+
+#undef PAD_JOB
+#undef PAD_FWD_ROWS
+#undef PAD_BWD_ROWS

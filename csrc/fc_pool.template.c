@@ -4,8 +4,8 @@
  * Semantics of every kernel: fc_pool.h.
  *
  * Loop structure.  A plane is (D, H, W); forward work is split into output rows
- * (plane, z, y), gather backwards into input rows (plane, z, y), so the OpenMP
- * team has many equal tasks even when n * c is small.  Within a row, windowed
+ * (plane, z, y), gather backwards into input rows (plane, z, y), so the thread
+ * pool has many equal tasks even when n * c is small.  Within a row, windowed
  * pooling walks the taps of the window, (kd, kh) then kw, and for each tap
  * updates the whole row of outputs it reaches:
  *
@@ -94,6 +94,20 @@ FC_INLINE void ADD_TAP(const FC_REAL *FC_RESTRICT q, fc_index s, FC_REAL *FC_RES
             call_with(s);                 \
     } while (0)
 
+/* What a pooling task reads; each kernel fills the fields it uses.  Tasks are
+ * runs of rows or planes (fc_parallel_range). */
+#define POOL_JOB FC_POOL_NAME(fc_pool_job)
+typedef struct {
+    const fc_pool_params *p;
+    const fc_pool_tables *t;
+    const FC_REAL *x;         /* the input */
+    const FC_REAL *g;         /* grad_out */
+    FC_REAL *out;             /* the output or grad_in */
+    int64_t *idx;             /* argmax offsets, full size or one row per slot */
+    FC_REAL *rows;            /* scratch: one row of OW values per slot */
+    size_t in_plane, out_plane;
+} POOL_JOB;
+
 /* ------------------------------------------------------- max pooling ---- */
 
 /* Output row (oz, oy) of plane xp: vals[ox] = window maxima and, when idx is not
@@ -144,6 +158,18 @@ static void MAX_ROW(const fc_pool_params *p, const fc_pool_tables *t,
     }
 }
 
+#define MAX_FWD_ROWS FC_POOL_NAME(fc_max_pool_fwd_rows)
+static void MAX_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
+{
+    const POOL_JOB *j = ctx;
+    const fc_index OD = j->p->out[0], OH = j->p->out[1], OW = j->p->out[2];
+    for (fc_index r = r0; r < r1; r++) {
+        const fc_index plane = r / (OD * OH), oz = r / OH % OD, oy = r % OH;
+        MAX_ROW(j->p, j->t, j->x + plane * j->in_plane, oz, oy, j->out + r * OW,
+                j->idx ? j->idx + r * OW : NULL);
+    }
+}
+
 /*
  * Max pooling forward: out[plane, oz, oy, ox] = max over the window's real
  * cells; idx (optional) gets the winners' offsets.  Tasks: output rows.
@@ -157,14 +183,8 @@ int FC_POOL_KERNEL(fc_max_pool_fwd)(const fc_pool_params *p, const FC_REAL *x, F
     fc_pool_tables t;
     if (fc_pool_window_tables(p, 0, &t) != FC_OK)
         return FC_ENOMEM;
-    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
-    const fc_index rows = p->planes * OD * OH;
-    const int nt = p->num_threads > 0 ? p->num_threads : 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (fc_index r = 0; r < rows; r++) {
-        const fc_index plane = r / (OD * OH), oz = r / OH % OD, oy = r % OH;
-        MAX_ROW(p, &t, x + plane * in_plane, oz, oy, out + r * OW, idx ? idx + r * OW : NULL);
-    }
+    POOL_JOB j = {.p = p, .t = &t, .x = x, .out = out, .idx = idx, .in_plane = in_plane};
+    fc_parallel_range(p->num_threads, p->planes * p->out[0] * p->out[1], MAX_FWD_ROWS, &j);
     free(t.buf);
     return FC_OK;
 }
@@ -172,17 +192,39 @@ int FC_POOL_KERNEL(fc_max_pool_fwd)(const fc_pool_params *p, const FC_REAL *x, F
 /* Max backward, phase 2 (shared with adaptive max): per plane, zero grad_in and
  * add each gradient at its window's argmax, in increasing output order. */
 #define MAX_ROUTE FC_POOL_NAME(fc_pool_max_route)
-static void MAX_ROUTE(fc_index planes, size_t in_plane, size_t out_plane, const int64_t *idx,
-                      const FC_REAL *grad_out, FC_REAL *grad_in, int nt)
+static void MAX_ROUTE(void *ctx, fc_index plane0, fc_index plane1, int slot)
 {
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (fc_index plane = 0; plane < planes; plane++) {
-        FC_REAL *gi = grad_in + plane * in_plane;
-        const FC_REAL *go = grad_out + plane * out_plane;
-        const int64_t *ip = idx + plane * out_plane;
-        memset(gi, 0, in_plane * sizeof(FC_REAL));
-        for (size_t o = 0; o < out_plane; o++)
+    const POOL_JOB *j = ctx;
+    for (fc_index plane = plane0; plane < plane1; plane++) {
+        FC_REAL *gi = j->out + plane * j->in_plane;
+        const FC_REAL *go = j->g + plane * j->out_plane;
+        const int64_t *ip = j->idx + plane * j->out_plane;
+        memset(gi, 0, j->in_plane * sizeof(FC_REAL));
+        for (size_t o = 0; o < j->out_plane; o++)
             gi[ip[o]] += go[o];
+    }
+}
+
+/* Per plane: each output row's argmaxes recomputed into the slot's rows, then
+ * its gradients added at once. */
+#define MAX_BWD_PLANES FC_POOL_NAME(fc_max_pool_bwd_planes)
+static void MAX_BWD_PLANES(void *ctx, fc_index plane0, fc_index plane1, int slot)
+{
+    const POOL_JOB *j = ctx;
+    const fc_pool_params *p = j->p;
+    const fc_index OW = p->out[2], rows_per_plane = p->out[0] * p->out[1];
+    int64_t *ix = j->idx + (size_t)slot * OW;
+    FC_REAL *v = j->rows + (size_t)slot * OW;
+    for (fc_index plane = plane0; plane < plane1; plane++) {
+        const FC_REAL *xp = j->x + plane * j->in_plane;
+        FC_REAL *gi = j->out + plane * j->in_plane;
+        memset(gi, 0, j->in_plane * sizeof(FC_REAL));
+        for (fc_index r = 0; r < rows_per_plane; r++) {
+            const FC_REAL *go = j->g + plane * j->out_plane + r * OW;
+            MAX_ROW(p, j->t, xp, r / p->out[1], r % p->out[1], v, ix);
+            for (fc_index ox = 0; ox < OW; ox++)
+                gi[ix[ox]] += go[ox];
+        }
     }
 }
 
@@ -198,7 +240,7 @@ int FC_POOL_KERNEL(fc_max_pool_bwd)(const fc_pool_params *p, const FC_REAL *x,
     size_t in_plane, out_plane, out_total, row_bytes;
     if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
         return FC_EINVAL;
-    const fc_index OW = p->out[2], rows_per_plane = p->out[0] * p->out[1];
+    const fc_index OW = p->out[2];
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
     /* per thread: OW values and OW int64 offsets */
     if (fc_mul_overflows((fc_index)nt * OW, (fc_index)(sizeof(FC_REAL) + sizeof(int64_t)),
@@ -212,23 +254,10 @@ int FC_POOL_KERNEL(fc_max_pool_bwd)(const fc_pool_params *p, const FC_REAL *x,
         free(t.buf);
         return FC_ENOMEM;
     }
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int64_t *ix = idx + (size_t)fc_thread_num() * OW;
-        FC_REAL *v = (FC_REAL *)(idx + (size_t)nt * OW) + (size_t)fc_thread_num() * OW;
-#pragma omp for schedule(static)
-        for (fc_index plane = 0; plane < p->planes; plane++) {
-            const FC_REAL *xp = x + plane * in_plane;
-            FC_REAL *gi = grad_in + plane * in_plane;
-            memset(gi, 0, in_plane * sizeof(FC_REAL));
-            for (fc_index r = 0; r < rows_per_plane; r++) {
-                const FC_REAL *go = grad_out + plane * out_plane + r * OW;
-                MAX_ROW(p, &t, xp, r / p->out[1], r % p->out[1], v, ix);
-                for (fc_index ox = 0; ox < OW; ox++)
-                    gi[ix[ox]] += go[ox];
-            }
-        }
-    }
+    POOL_JOB j = {.p = p, .t = &t, .x = x, .g = grad_out, .out = grad_in, .idx = idx,
+                  .rows = (FC_REAL *)(idx + (size_t)nt * OW), .in_plane = in_plane,
+                  .out_plane = out_plane};
+    fc_parallel_range(nt, p->planes, MAX_BWD_PLANES, &j);
     free(idx);
     free(t.buf);
     return FC_OK;
@@ -236,29 +265,20 @@ int FC_POOL_KERNEL(fc_max_pool_bwd)(const fc_pool_params *p, const FC_REAL *x,
 
 /* ------------------------------------------------------- avg pooling ---- */
 
-/*
- * Average pooling forward: out = window sum (real cells, (z, y, x) order) divided
- * by the product of the per-axis divisor factors.  Tasks: output rows.
- */
-int FC_POOL_KERNEL(fc_avg_pool_fwd)(const fc_pool_params *p, const FC_REAL *x, FC_REAL *out)
+#define AVG_FWD_ROWS FC_POOL_NAME(fc_avg_pool_fwd_rows)
+static void AVG_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
 {
-    size_t in_plane, out_plane, out_total;
-    if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
-        return FC_EINVAL;
-    fc_pool_tables t;
-    if (fc_pool_window_tables(p, 1, &t) != FC_OK)
-        return FC_ENOMEM;
+    const POOL_JOB *j = ctx;
+    const fc_pool_params *p = j->p;
+    const fc_pool_tables t = *j->t;
     const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
     const fc_index sw = p->stride[2], pw = p->pad[2];
-    const fc_index rows = p->planes * OD * OH;
     const fc_index *cx = t.cnt[2];
-    const int nt = p->num_threads > 0 ? p->num_threads : 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (fc_index r = 0; r < rows; r++) {
+    for (fc_index r = r0; r < r1; r++) {
         const fc_index plane = r / (OD * OH), oz = r / OH % OD, oy = r % OH;
-        const FC_REAL *xp = x + plane * in_plane;
-        FC_REAL *acc = out + r * OW;
+        const FC_REAL *xp = j->x + plane * j->in_plane;
+        FC_REAL *acc = j->out + r * OW;
         const fc_index z0 = oz * p->stride[0] - p->pad[0], y0 = oy * p->stride[1] - p->pad[1];
         for (fc_index ox = 0; ox < OW; ox++)
             acc[ox] = 0;
@@ -277,8 +297,64 @@ int FC_POOL_KERNEL(fc_avg_pool_fwd)(const fc_pool_params *p, const FC_REAL *x, F
         for (fc_index ox = 0; ox < OW; ox++)
             acc[ox] = acc[ox] / (FC_REAL)(czy * cx[ox]);
     }
+}
+
+/*
+ * Average pooling forward: out = window sum (real cells, (z, y, x) order) divided
+ * by the product of the per-axis divisor factors.  Tasks: output rows.
+ */
+int FC_POOL_KERNEL(fc_avg_pool_fwd)(const fc_pool_params *p, const FC_REAL *x, FC_REAL *out)
+{
+    size_t in_plane, out_plane, out_total;
+    if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
+        return FC_EINVAL;
+    fc_pool_tables t;
+    if (fc_pool_window_tables(p, 1, &t) != FC_OK)
+        return FC_ENOMEM;
+    POOL_JOB j = {.p = p, .t = &t, .x = x, .out = out, .in_plane = in_plane};
+    fc_parallel_range(p->num_threads, p->planes * p->out[0] * p->out[1], AVG_FWD_ROWS, &j);
     free(t.buf);
     return FC_OK;
+}
+
+/* Average pooling backward, input rows r0..r1 (see the kernel below). */
+#define AVG_BWD_ROWS FC_POOL_NAME(fc_avg_pool_bwd_rows)
+static void AVG_BWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
+{
+    const POOL_JOB *j = ctx;
+    const fc_pool_params *p = j->p;
+    const fc_pool_tables t = *j->t;
+    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index sw = p->stride[2], pw = p->pad[2], KW = p->k[2];
+    const fc_index *cx = t.cnt[2];
+    FC_REAL *q = j->rows + (size_t)slot * OW;
+    for (fc_index r = r0; r < r1; r++) {
+        const fc_index plane = r / (D * H), iz = r / H % D, iy = r % H;
+        const FC_REAL *go = j->g + plane * j->out_plane;
+        FC_REAL *acc = j->out + r * W;
+        fc_index zlo, zhi, ylo, yhi;
+        fc_pool_windows_of(iz, p->k[0], p->stride[0], p->pad[0], OD, &zlo, &zhi);
+        fc_pool_windows_of(iy, p->k[1], p->stride[1], p->pad[1], OH, &ylo, &yhi);
+        for (fc_index ix = 0; ix < W; ix++)
+            acc[ix] = 0;
+        for (fc_index oz = zlo; oz < zhi; oz++)
+            for (fc_index oy = ylo; oy < yhi; oy++) {
+                const FC_REAL *g = go + (oz * OH + oy) * OW;
+                const fc_index czy = t.cnt[0][oz] * t.cnt[1][oy];
+                for (fc_index ox = 0; ox < OW; ox++)
+                    q[ox] = g[ox] / (FC_REAL)(czy * cx[ox]);
+                for (fc_index kw = KW - 1; kw >= 0; kw--) {
+                    const fc_index lo = t.lo[kw], n = t.hi[kw] - lo;
+                    if (n <= 0)
+                        continue;
+                    FC_REAL *dst = acc + lo * sw + kw - pw;
+#define CALL_(S) ADD_TAP(q + lo, S, dst, n)
+                    FC_POOL_BY_STRIDE(sw, CALL_);
+#undef CALL_
+                }
+            }
+    }
 }
 
 /*
@@ -293,53 +369,20 @@ int FC_POOL_KERNEL(fc_avg_pool_bwd)(const fc_pool_params *p, const FC_REAL *grad
     size_t in_plane, out_plane, out_total, q_bytes;
     if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
         return FC_EINVAL;
-    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
-    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
-    const fc_index sw = p->stride[2], pw = p->pad[2], KW = p->k[2];
-    const fc_index rows = p->planes * D * H;
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
-    if (fc_mul_overflows((fc_index)nt * OW, (fc_index)sizeof(FC_REAL), &q_bytes))
+    if (fc_mul_overflows((fc_index)nt * p->out[2], (fc_index)sizeof(FC_REAL), &q_bytes))
         return FC_ENOMEM;
     fc_pool_tables t;
     if (fc_pool_window_tables(p, 1, &t) != FC_OK)
         return FC_ENOMEM;
-    FC_REAL *qbuf = malloc(q_bytes);
+    FC_REAL *qbuf = malloc(q_bytes > 0 ? q_bytes : 1);
     if (!qbuf) {
         free(t.buf);
         return FC_ENOMEM;
     }
-    const fc_index *cx = t.cnt[2];
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        FC_REAL *q = qbuf + (size_t)fc_thread_num() * OW;
-#pragma omp for schedule(static)
-        for (fc_index r = 0; r < rows; r++) {
-            const fc_index plane = r / (D * H), iz = r / H % D, iy = r % H;
-            const FC_REAL *go = grad_out + plane * out_plane;
-            FC_REAL *acc = grad_in + r * W;
-            fc_index zlo, zhi, ylo, yhi;
-            fc_pool_windows_of(iz, p->k[0], p->stride[0], p->pad[0], OD, &zlo, &zhi);
-            fc_pool_windows_of(iy, p->k[1], p->stride[1], p->pad[1], OH, &ylo, &yhi);
-            for (fc_index ix = 0; ix < W; ix++)
-                acc[ix] = 0;
-            for (fc_index oz = zlo; oz < zhi; oz++)
-                for (fc_index oy = ylo; oy < yhi; oy++) {
-                    const FC_REAL *g = go + (oz * OH + oy) * OW;
-                    const fc_index czy = t.cnt[0][oz] * t.cnt[1][oy];
-                    for (fc_index ox = 0; ox < OW; ox++)
-                        q[ox] = g[ox] / (FC_REAL)(czy * cx[ox]);
-                    for (fc_index kw = KW - 1; kw >= 0; kw--) {
-                        const fc_index lo = t.lo[kw], n = t.hi[kw] - lo;
-                        if (n <= 0)
-                            continue;
-                        FC_REAL *dst = acc + lo * sw + kw - pw;
-#define CALL_(S) ADD_TAP(q + lo, S, dst, n)
-                        FC_POOL_BY_STRIDE(sw, CALL_);
-#undef CALL_
-                    }
-                }
-        }
-    }
+    POOL_JOB j = {.p = p, .t = &t, .g = grad_out, .out = grad_in, .rows = qbuf,
+                  .out_plane = out_plane};
+    fc_parallel_range(nt, p->planes * p->in[0] * p->in[1], AVG_BWD_ROWS, &j);
     free(qbuf);
     free(t.buf);
     return FC_OK;
@@ -347,31 +390,19 @@ int FC_POOL_KERNEL(fc_avg_pool_bwd)(const fc_pool_params *p, const FC_REAL *grad
 
 /* -------------------------------------------------- adaptive pooling ---- */
 
-/*
- * Adaptive average forward: output row (plane, oz, oy) sums its bins' rows
- * (z, y increasing), each output over its bin's cells x increasing, then
- * divides by the bin sizes one axis at a time.
- */
-int FC_POOL_KERNEL(fc_adaptive_avg_pool_fwd)(const fc_pool_params *p, const FC_REAL *x,
-                                             FC_REAL *out)
+#define ADAPTIVE_AVG_FWD_ROWS FC_POOL_NAME(fc_adaptive_avg_pool_fwd_rows)
+static void ADAPTIVE_AVG_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
 {
-    size_t in_plane, out_plane, out_total;
-    if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
-        return FC_EINVAL;
-    fc_pool_tables t;
-    int status = fc_pool_bin_tables(p, 0, &t);
-    if (status != FC_OK)
-        return status;
+    const POOL_JOB *j = ctx;
+    const fc_pool_params *p = j->p;
+    const fc_pool_tables t = *j->t;
     const fc_index H = p->in[1], W = p->in[2];
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
-    const fc_index rows = p->planes * OD * OH;
     const fc_index *xs = t.bs[2], *xe = t.be[2];
-    const int nt = p->num_threads > 0 ? p->num_threads : 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (fc_index r = 0; r < rows; r++) {
+    for (fc_index r = r0; r < r1; r++) {
         const fc_index plane = r / (OD * OH), oz = r / OH % OD, oy = r % OH;
-        const FC_REAL *xp = x + plane * in_plane;
-        FC_REAL *acc = out + r * OW;
+        const FC_REAL *xp = j->x + plane * j->in_plane;
+        FC_REAL *acc = j->out + r * OW;
         const fc_index zs = t.bs[0][oz], ze = t.be[0][oz], ys = t.bs[1][oy], ye = t.be[1][oy];
         for (fc_index ox = 0; ox < OW; ox++)
             acc[ox] = 0;
@@ -389,8 +420,58 @@ int FC_POOL_KERNEL(fc_adaptive_avg_pool_fwd)(const fc_pool_params *p, const FC_R
             acc[ox] = acc[ox] / (FC_REAL)(ze - zs) / (FC_REAL)(ye - ys)
                       / (FC_REAL)(xe[ox] - xs[ox]);
     }
+}
+
+/*
+ * Adaptive average forward: output row (plane, oz, oy) sums its bins' rows
+ * (z, y increasing), each output over its bin's cells x increasing, then
+ * divides by the bin sizes one axis at a time.
+ */
+int FC_POOL_KERNEL(fc_adaptive_avg_pool_fwd)(const fc_pool_params *p, const FC_REAL *x,
+                                             FC_REAL *out)
+{
+    size_t in_plane, out_plane, out_total;
+    if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
+        return FC_EINVAL;
+    fc_pool_tables t;
+    int status = fc_pool_bin_tables(p, 0, &t);
+    if (status != FC_OK)
+        return status;
+    POOL_JOB j = {.p = p, .t = &t, .x = x, .out = out, .in_plane = in_plane};
+    fc_parallel_range(p->num_threads, p->planes * p->out[0] * p->out[1], ADAPTIVE_AVG_FWD_ROWS,
+                      &j);
     free(t.buf);
     return FC_OK;
+}
+
+#define ADAPTIVE_AVG_BWD_ROWS FC_POOL_NAME(fc_adaptive_avg_pool_bwd_rows)
+static void ADAPTIVE_AVG_BWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
+{
+    const POOL_JOB *j = ctx;
+    const fc_pool_params *p = j->p;
+    const fc_pool_tables t = *j->t;
+    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
+    const fc_index OH = p->out[1], OW = p->out[2];
+    const fc_index *xs = t.bs[2], *xe = t.be[2];
+    for (fc_index r = r0; r < r1; r++) {
+        const fc_index plane = r / (D * H), iz = r / H % D, iy = r % H;
+        const FC_REAL *go = j->g + plane * j->out_plane;
+        FC_REAL *acc = j->out + r * W;
+        for (fc_index ix = 0; ix < W; ix++)
+            acc[ix] = 0;
+        for (fc_index oz = t.blo[0][iz]; oz < t.bhi[0][iz]; oz++) {
+            const FC_REAL kd = (FC_REAL)(t.be[0][oz] - t.bs[0][oz]);
+            for (fc_index oy = t.blo[1][iy]; oy < t.bhi[1][iy]; oy++) {
+                const FC_REAL kh = (FC_REAL)(t.be[1][oy] - t.bs[1][oy]);
+                const FC_REAL *g = go + (oz * OH + oy) * OW;
+                for (fc_index ox = 0; ox < OW; ox++) {
+                    const FC_REAL q = g[ox] / kd / kh / (FC_REAL)(xe[ox] - xs[ox]);
+                    for (fc_index ix = xs[ox]; ix < xe[ox]; ix++)
+                        acc[ix] += q;
+                }
+            }
+        }
+    }
 }
 
 /*
@@ -408,31 +489,9 @@ int FC_POOL_KERNEL(fc_adaptive_avg_pool_bwd)(const fc_pool_params *p, const FC_R
     int status = fc_pool_bin_tables(p, 1, &t);
     if (status != FC_OK)
         return status;
-    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
-    const fc_index OH = p->out[1], OW = p->out[2];
-    const fc_index rows = p->planes * D * H;
-    const fc_index *xs = t.bs[2], *xe = t.be[2];
-    const int nt = p->num_threads > 0 ? p->num_threads : 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (fc_index r = 0; r < rows; r++) {
-        const fc_index plane = r / (D * H), iz = r / H % D, iy = r % H;
-        const FC_REAL *go = grad_out + plane * out_plane;
-        FC_REAL *acc = grad_in + r * W;
-        for (fc_index ix = 0; ix < W; ix++)
-            acc[ix] = 0;
-        for (fc_index oz = t.blo[0][iz]; oz < t.bhi[0][iz]; oz++) {
-            const FC_REAL kd = (FC_REAL)(t.be[0][oz] - t.bs[0][oz]);
-            for (fc_index oy = t.blo[1][iy]; oy < t.bhi[1][iy]; oy++) {
-                const FC_REAL kh = (FC_REAL)(t.be[1][oy] - t.bs[1][oy]);
-                const FC_REAL *g = go + (oz * OH + oy) * OW;
-                for (fc_index ox = 0; ox < OW; ox++) {
-                    const FC_REAL q = g[ox] / kd / kh / (FC_REAL)(xe[ox] - xs[ox]);
-                    for (fc_index ix = xs[ox]; ix < xe[ox]; ix++)
-                        acc[ix] += q;
-                }
-            }
-        }
-    }
+    POOL_JOB j = {.p = p, .t = &t, .g = grad_out, .out = grad_in, .out_plane = out_plane};
+    fc_parallel_range(p->num_threads, p->planes * p->in[0] * p->in[1], ADAPTIVE_AVG_BWD_ROWS,
+                      &j);
     free(t.buf);
     return FC_OK;
 }
@@ -470,6 +529,21 @@ static void ADAPTIVE_MAX_ROW(const fc_pool_params *p, const fc_pool_tables *t,
         }
 }
 
+/* Output rows r0..r1: values into out (or, when out is NULL, the slot's row) and
+ * indices into idx when it is not NULL. */
+#define ADAPTIVE_MAX_ROWS FC_POOL_NAME(fc_adaptive_max_pool_rows)
+static void ADAPTIVE_MAX_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
+{
+    const POOL_JOB *j = ctx;
+    const fc_index OD = j->p->out[0], OH = j->p->out[1], OW = j->p->out[2];
+    for (fc_index r = r0; r < r1; r++) {
+        const fc_index plane = r / (OD * OH), oz = r / OH % OD, oy = r % OH;
+        ADAPTIVE_MAX_ROW(j->p, j->t, j->x + plane * j->in_plane, oz, oy,
+                         j->out ? j->out + r * OW : j->rows + (size_t)slot * OW,
+                         j->idx ? j->idx + r * OW : NULL);
+    }
+}
+
 int FC_POOL_KERNEL(fc_adaptive_max_pool_fwd)(const fc_pool_params *p, const FC_REAL *x,
                                              FC_REAL *out, int64_t *idx)
 {
@@ -480,15 +554,8 @@ int FC_POOL_KERNEL(fc_adaptive_max_pool_fwd)(const fc_pool_params *p, const FC_R
     int status = fc_pool_bin_tables(p, 0, &t);
     if (status != FC_OK)
         return status;
-    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
-    const fc_index rows = p->planes * OD * OH;
-    const int nt = p->num_threads > 0 ? p->num_threads : 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (fc_index r = 0; r < rows; r++) {
-        const fc_index plane = r / (OD * OH), oz = r / OH % OD, oy = r % OH;
-        ADAPTIVE_MAX_ROW(p, &t, x + plane * in_plane, oz, oy, out + r * OW,
-                         idx ? idx + r * OW : NULL);
-    }
+    POOL_JOB j = {.p = p, .t = &t, .x = x, .out = out, .idx = idx, .in_plane = in_plane};
+    fc_parallel_range(p->num_threads, p->planes * p->out[0] * p->out[1], ADAPTIVE_MAX_ROWS, &j);
     free(t.buf);
     return FC_OK;
 }
@@ -499,34 +566,27 @@ int FC_POOL_KERNEL(fc_adaptive_max_pool_bwd)(const fc_pool_params *p, const FC_R
     size_t in_plane, out_plane, out_total, idx_bytes, row_bytes;
     if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
         return FC_EINVAL;
-    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
-    const fc_index rows = p->planes * OD * OH;
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
     if (fc_mul_overflows((fc_index)out_total, (fc_index)sizeof(int64_t), &idx_bytes)
-        || fc_mul_overflows((fc_index)nt * OW, (fc_index)sizeof(FC_REAL), &row_bytes))
+        || fc_mul_overflows((fc_index)nt * p->out[2], (fc_index)sizeof(FC_REAL), &row_bytes))
         return FC_ENOMEM;
     fc_pool_tables t;
     int status = fc_pool_bin_tables(p, 0, &t);
     if (status != FC_OK)
         return status;
     int64_t *idx = malloc(idx_bytes > 0 ? idx_bytes : 1);
-    FC_REAL *vals = malloc(row_bytes);
+    FC_REAL *vals = malloc(row_bytes > 0 ? row_bytes : 1);
     if (!idx || !vals) {
         free(idx);
         free(vals);
         free(t.buf);
         return FC_ENOMEM;
     }
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        FC_REAL *v = vals + (size_t)fc_thread_num() * OW;
-#pragma omp for schedule(static)
-        for (fc_index r = 0; r < rows; r++) {
-            const fc_index plane = r / (OD * OH), oz = r / OH % OD, oy = r % OH;
-            ADAPTIVE_MAX_ROW(p, &t, x + plane * in_plane, oz, oy, v, idx + r * OW);
-        }
-    }
-    MAX_ROUTE(p->planes, in_plane, out_plane, idx, grad_out, grad_in, nt);
+    POOL_JOB j = {.p = p, .t = &t, .x = x, .g = grad_out, .idx = idx, .rows = vals,
+                  .in_plane = in_plane, .out_plane = out_plane};
+    fc_parallel_range(nt, p->planes * p->out[0] * p->out[1], ADAPTIVE_MAX_ROWS, &j);
+    j.out = grad_in;
+    fc_parallel_range(nt, p->planes, MAX_ROUTE, &j);
     free(vals);
     free(idx);
     free(t.buf);
@@ -588,47 +648,32 @@ static FC_REAL LANE_MAX(const FC_REAL *FC_RESTRICT x, size_t n)
     return m;
 }
 
-int FC_POOL_KERNEL(fc_global_avg_pool_fwd)(const fc_pool_params *p, const FC_REAL *x,
-                                           FC_REAL *out)
+#define GLOBAL_AVG_FWD_PLANES FC_POOL_NAME(fc_global_avg_pool_fwd_planes)
+static void GLOBAL_AVG_FWD_PLANES(void *ctx, fc_index plane0, fc_index plane1, int slot)
 {
-    size_t in_plane, out_plane, out_total;
-    if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
-        return FC_EINVAL;
-    const int nt = p->num_threads > 0 ? p->num_threads : 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (fc_index plane = 0; plane < p->planes; plane++)
-        out[plane] = LANE_SUM(x + plane * in_plane, in_plane) / (FC_REAL)in_plane;
-    return FC_OK;
+    const POOL_JOB *j = ctx;
+    for (fc_index plane = plane0; plane < plane1; plane++)
+        j->out[plane] = LANE_SUM(j->x + plane * j->in_plane, j->in_plane) / (FC_REAL)j->in_plane;
 }
 
-int FC_POOL_KERNEL(fc_global_avg_pool_bwd)(const fc_pool_params *p, const FC_REAL *grad_out,
-                                           FC_REAL *grad_in)
+#define GLOBAL_AVG_BWD_PLANES FC_POOL_NAME(fc_global_avg_pool_bwd_planes)
+static void GLOBAL_AVG_BWD_PLANES(void *ctx, fc_index plane0, fc_index plane1, int slot)
 {
-    size_t in_plane, out_plane, out_total;
-    if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
-        return FC_EINVAL;
-    const int nt = p->num_threads > 0 ? p->num_threads : 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (fc_index plane = 0; plane < p->planes; plane++) {
-        const FC_REAL g = grad_out[plane] / (FC_REAL)in_plane;
-        FC_REAL *gi = grad_in + plane * in_plane;
-        for (size_t i = 0; i < in_plane; i++)
+    const POOL_JOB *j = ctx;
+    for (fc_index plane = plane0; plane < plane1; plane++) {
+        const FC_REAL g = j->g[plane] / (FC_REAL)j->in_plane;
+        FC_REAL *gi = j->out + plane * j->in_plane;
+        for (size_t i = 0; i < j->in_plane; i++)
             gi[i] = g;
     }
-    return FC_OK;
 }
 
-int FC_POOL_KERNEL(fc_global_max_pool_fwd)(const fc_pool_params *p, const FC_REAL *x,
-                                           FC_REAL *out)
+#define GLOBAL_MAX_FWD_PLANES FC_POOL_NAME(fc_global_max_pool_fwd_planes)
+static void GLOBAL_MAX_FWD_PLANES(void *ctx, fc_index plane0, fc_index plane1, int slot)
 {
-    size_t in_plane, out_plane, out_total;
-    if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
-        return FC_EINVAL;
-    const int nt = p->num_threads > 0 ? p->num_threads : 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (fc_index plane = 0; plane < p->planes; plane++)
-        out[plane] = LANE_MAX(x + plane * in_plane, in_plane);
-    return FC_OK;
+    const POOL_JOB *j = ctx;
+    for (fc_index plane = plane0; plane < plane1; plane++)
+        j->out[plane] = LANE_MAX(j->x + plane * j->in_plane, j->in_plane);
 }
 
 /*
@@ -636,17 +681,14 @@ int FC_POOL_KERNEL(fc_global_max_pool_fwd)(const fc_pool_params *p, const FC_REA
  * the last NaN when the plane holds one, else the first cell equal to the
  * maximum (cell 0 when every cell is -inf, which is also PyTorch's choice).
  */
-int FC_POOL_KERNEL(fc_global_max_pool_bwd)(const fc_pool_params *p, const FC_REAL *x,
-                                           const FC_REAL *grad_out, FC_REAL *grad_in)
+#define GLOBAL_MAX_BWD_PLANES FC_POOL_NAME(fc_global_max_pool_bwd_planes)
+static void GLOBAL_MAX_BWD_PLANES(void *ctx, fc_index plane0, fc_index plane1, int slot)
 {
-    size_t in_plane, out_plane, out_total;
-    if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
-        return FC_EINVAL;
-    const int nt = p->num_threads > 0 ? p->num_threads : 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (fc_index plane = 0; plane < p->planes; plane++) {
-        const FC_REAL *xp = x + plane * in_plane;
-        FC_REAL *gi = grad_in + plane * in_plane;
+    const POOL_JOB *j = ctx;
+    const size_t in_plane = j->in_plane;
+    for (fc_index plane = plane0; plane < plane1; plane++) {
+        const FC_REAL *xp = j->x + plane * in_plane;
+        FC_REAL *gi = j->out + plane * in_plane;
         const FC_REAL m = LANE_MAX(xp, in_plane);
         size_t at = 0;
         if (m != m) {
@@ -658,11 +700,60 @@ int FC_POOL_KERNEL(fc_global_max_pool_bwd)(const fc_pool_params *p, const FC_REA
                 at++;
         }
         memset(gi, 0, in_plane * sizeof(FC_REAL));
-        gi[at] = grad_out[plane];
+        gi[at] = j->g[plane];
     }
+}
+
+/* A global pooling kernel: fn over the planes. */
+#define GLOBAL_RUN FC_POOL_NAME(fc_global_pool_run)
+static int GLOBAL_RUN(const fc_pool_params *p, const FC_REAL *x, const FC_REAL *g, FC_REAL *out,
+                      fc_range_fn fn)
+{
+    size_t in_plane, out_plane, out_total;
+    if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
+        return FC_EINVAL;
+    POOL_JOB j = {.p = p, .x = x, .g = g, .out = out, .in_plane = in_plane};
+    fc_parallel_range(p->num_threads, p->planes, fn, &j);
     return FC_OK;
 }
 
+int FC_POOL_KERNEL(fc_global_avg_pool_fwd)(const fc_pool_params *p, const FC_REAL *x,
+                                           FC_REAL *out)
+{
+    return GLOBAL_RUN(p, x, NULL, out, GLOBAL_AVG_FWD_PLANES);
+}
+
+int FC_POOL_KERNEL(fc_global_avg_pool_bwd)(const fc_pool_params *p, const FC_REAL *grad_out,
+                                           FC_REAL *grad_in)
+{
+    return GLOBAL_RUN(p, NULL, grad_out, grad_in, GLOBAL_AVG_BWD_PLANES);
+}
+
+int FC_POOL_KERNEL(fc_global_max_pool_fwd)(const fc_pool_params *p, const FC_REAL *x,
+                                           FC_REAL *out)
+{
+    return GLOBAL_RUN(p, x, NULL, out, GLOBAL_MAX_FWD_PLANES);
+}
+
+int FC_POOL_KERNEL(fc_global_max_pool_bwd)(const fc_pool_params *p, const FC_REAL *x,
+                                           const FC_REAL *grad_out, FC_REAL *grad_in)
+{
+    return GLOBAL_RUN(p, x, grad_out, grad_in, GLOBAL_MAX_BWD_PLANES);
+}
+
+#undef POOL_JOB
+#undef MAX_FWD_ROWS
+#undef MAX_BWD_PLANES
+#undef AVG_FWD_ROWS
+#undef AVG_BWD_ROWS
+#undef ADAPTIVE_AVG_FWD_ROWS
+#undef ADAPTIVE_AVG_BWD_ROWS
+#undef ADAPTIVE_MAX_ROWS
+#undef GLOBAL_AVG_FWD_PLANES
+#undef GLOBAL_AVG_BWD_PLANES
+#undef GLOBAL_MAX_FWD_PLANES
+#undef GLOBAL_MAX_BWD_PLANES
+#undef GLOBAL_RUN
 #undef FC_POOL_NAME
 #undef FC_POOL_KERNEL
 #undef TAKES

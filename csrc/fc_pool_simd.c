@@ -12,7 +12,7 @@
 #include "fc_common.h"
 #include "fc_pool.h"
 #include "fc_simd.h"
-#include "fc_threads.h"
+#include "fc_parallel.h"
 
 /* Interleaved partial results of a global reduction: lane j sums elements
  * j, j + FC_POOL_LANES, ...  A multiple of every vector width in elements. */

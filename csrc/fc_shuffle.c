@@ -3,6 +3,7 @@
  */
 #include <string.h>
 
+#include "fc_parallel.h"
 #include "fc_shuffle.h"
 
 /* The input channel that output channel co of a shuffle with `groups` groups

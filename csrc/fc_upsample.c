@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fc_parallel.h"
 #include "fc_upsample.h"
 
 typedef struct {

@@ -19,6 +19,9 @@
 #define UPS_TABLES_FREE FC_CAT(fc_upsample_tables_free_, FC_DT)
 #define UPS_TABLES_BUILD FC_CAT(fc_upsample_tables_build_, FC_DT)
 #define UPS_LINEAR_FILL FC_CAT(fc_upsample_linear_fill_, FC_DT)
+#define UPS_JOB FC_CAT(fc_upsample_job_, FC_DT)
+#define UPS_FWD_ROWS FC_CAT(fc_upsample_fwd_rows_, FC_DT)
+#define UPS_BWD_ROWS FC_CAT(fc_upsample_bwd_rows_, FC_DT)
 
 typedef struct {
     fc_upsample_axis ax[3];
@@ -99,23 +102,27 @@ static int UPS_TABLES_BUILD(const fc_upsample_params *p, UPS_TABLES *t, int inve
     return FC_OK;
 }
 
-int FC_CAT(fc_upsample_fwd_, FC_DT)(const fc_upsample_params *p, const FC_REAL *x, FC_REAL *out)
+/* What a task reads: the tables, the source and the destination. */
+typedef struct {
+    const fc_upsample_params *p;
+    const UPS_TABLES *t;
+    const FC_REAL *src;
+    FC_REAL *dst;
+} UPS_JOB;
+
+/* Output rows r0..r1 (plane, oz, oy). */
+static void UPS_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
 {
+    const UPS_JOB *j = ctx;
+    const fc_upsample_params *p = j->p;
+    const FC_REAL *x = j->src;
+    FC_REAL *out = j->dst;
     const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
-    const fc_index rows = p->planes * OD * OH;
-    const int nt = p->num_threads;
-    UPS_TABLES t;
-    if (rows == 0 || OW == 0)
-        return FC_OK;
-    if (UPS_TABLES_BUILD(p, &t, 0) != FC_OK)
-        return FC_ENOMEM;
-    const fc_upsample_axis *az = &t.ax[0], *ay = &t.ax[1], *ax = &t.ax[2];
-    const FC_REAL *wz = t.w[0], *wy = t.w[1], *wx = t.w[2];
+    const fc_upsample_axis *az = &j->t->ax[0], *ay = &j->t->ax[1], *ax = &j->t->ax[2];
+    const FC_REAL *wz = j->t->w[0], *wy = j->t->w[1], *wx = j->t->w[2];
     const fc_index *ix = ax->idx;
-
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (fc_index r = 0; r < rows; r++) {
+    for (fc_index r = r0; r < r1; r++) {
         const fc_index plane = r / (OD * OH), oz = (r / OH) % OD, oy = r % OH;
         const FC_REAL *xp = x + plane * D * H * W;
         FC_REAL *FC_RESTRICT orow = out + r * OW;
@@ -147,27 +154,34 @@ int FC_CAT(fc_upsample_fwd_, FC_DT)(const fc_upsample_params *p, const FC_REAL *
             }
         }
     }
+}
+
+int FC_CAT(fc_upsample_fwd_, FC_DT)(const fc_upsample_params *p, const FC_REAL *x, FC_REAL *out)
+{
+    const fc_index rows = p->planes * p->out[0] * p->out[1];
+    UPS_TABLES t;
+    if (rows == 0 || p->out[2] == 0)
+        return FC_OK;
+    if (UPS_TABLES_BUILD(p, &t, 0) != FC_OK)
+        return FC_ENOMEM;
+    UPS_JOB j = {p, &t, x, out};
+    fc_parallel_range(p->num_threads, rows, UPS_FWD_ROWS, &j);
     UPS_TABLES_FREE(&t);
     return FC_OK;
 }
 
-int FC_CAT(fc_upsample_bwd_, FC_DT)(const fc_upsample_params *p, const FC_REAL *grad_out,
-                                    FC_REAL *grad_in)
+/* Input rows r0..r1 (plane, iz, iy). */
+static void UPS_BWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
 {
+    const UPS_JOB *j = ctx;
+    const fc_upsample_params *p = j->p;
+    const FC_REAL *grad_out = j->src;
+    FC_REAL *grad_in = j->dst;
     const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
-    const fc_index rows = p->planes * D * H;
-    const int nt = p->num_threads;
-    UPS_TABLES t;
-    if (rows == 0 || W == 0)
-        return FC_OK;
-    if (UPS_TABLES_BUILD(p, &t, 1) != FC_OK)
-        return FC_ENOMEM;
-    const fc_upsample_axis *az = &t.ax[0], *ay = &t.ax[1], *ax = &t.ax[2];
-    const FC_REAL *wz = t.w[0], *wy = t.w[1], *wx = t.w[2];
-
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (fc_index r = 0; r < rows; r++) {
+    const fc_upsample_axis *az = &j->t->ax[0], *ay = &j->t->ax[1], *ax = &j->t->ax[2];
+    const FC_REAL *wz = j->t->w[0], *wy = j->t->w[1], *wx = j->t->w[2];
+    for (fc_index r = r0; r < r1; r++) {
         const fc_index plane = r / (D * H), iz = (r / H) % D, iy = r % H;
         const FC_REAL *gp = grad_out + plane * OD * OH * OW;
         FC_REAL *FC_RESTRICT grow = grad_in + r * W;
@@ -195,6 +209,19 @@ int FC_CAT(fc_upsample_bwd_, FC_DT)(const fc_upsample_params *p, const FC_REAL *
             }
         }
     }
+}
+
+int FC_CAT(fc_upsample_bwd_, FC_DT)(const fc_upsample_params *p, const FC_REAL *grad_out,
+                                    FC_REAL *grad_in)
+{
+    const fc_index rows = p->planes * p->in[0] * p->in[1];
+    UPS_TABLES t;
+    if (rows == 0 || p->in[2] == 0)
+        return FC_OK;
+    if (UPS_TABLES_BUILD(p, &t, 1) != FC_OK)
+        return FC_ENOMEM;
+    UPS_JOB j = {p, &t, grad_out, grad_in};
+    fc_parallel_range(p->num_threads, rows, UPS_BWD_ROWS, &j);
     UPS_TABLES_FREE(&t);
     return FC_OK;
 }
@@ -203,3 +230,6 @@ int FC_CAT(fc_upsample_bwd_, FC_DT)(const fc_upsample_params *p, const FC_REAL *
 #undef UPS_TABLES_FREE
 #undef UPS_TABLES_BUILD
 #undef UPS_LINEAR_FILL
+#undef UPS_JOB
+#undef UPS_FWD_ROWS
+#undef UPS_BWD_ROWS

@@ -732,14 +732,14 @@ THREAD_CASES = [
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS.get)
 @pytest.mark.parametrize("case", THREAD_CASES, ids=lambda c: c.id)
-def test_one_and_two_threads_bitwise_identical(case, dtype, rng, restore_threads):
+def test_one_two_and_three_threads_bitwise_identical(case, dtype, rng, restore_threads):
     x, w, b = case.arrays(rng, dtype)
     pw, pb = case.pointwise(rng, dtype)
     gy = case.grad_output(rng, dtype)
     gy2 = case.grad_output(rng, dtype, channels=case.c_pw)
     kw = case.kwargs()
     runs = []
-    for n in (1, 2):
+    for n in (1, 2, 3):
         fastconv.set_num_threads(n)
         assert fastconv.get_num_threads() == n
         runs.append([fastconv.depthwise_conv2d(x, w, b, **kw),
@@ -748,10 +748,11 @@ def test_one_and_two_threads_bitwise_identical(case, dtype, rng, restore_threads
                      *fastconv.separable_conv2d_backward(gy2, x, w, pw, b, **kw)])
     names = ["depthwise", "grad_input", "grad_weight", "grad_bias", "separable",
              "sep grad_input", "sep grad_dw", "sep grad_pw", "sep grad_db", "sep grad_pb"]
-    for name, one, two in zip(names, *runs):
-        assert one.tobytes() == two.tobytes(), (
-            f"{name}: 1 and 2 threads differ (max |diff| "
-            f"{np.max(np.abs(one.astype(np.float64) - two))}) for {case}")
+    for n, run in zip((2, 3), runs[1:]):
+        for name, one, many in zip(names, runs[0], run):
+            assert one.tobytes() == many.tobytes(), (
+                f"{name}: 1 and {n} threads differ (max |diff| "
+                f"{np.max(np.abs(one.astype(np.float64) - many))}) for {case}")
 
 
 def test_thread_cases_use_two_threads(restore_threads):

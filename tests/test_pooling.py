@@ -785,21 +785,22 @@ def big_input(rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS.get)
-def test_one_and_two_threads_bitwise_identical(dtype, big_input, restore_threads):
+def test_one_two_and_three_threads_bitwise_identical(dtype, big_input, restore_threads):
     x = big_input.astype(dtype)
     try:
         import threadpoolctl
-        omp = threadpoolctl.threadpool_limits(limits=2, user_api="openmp")
+        omp = threadpoolctl.threadpool_limits(limits=3, user_api="openmp")
     except ImportError:
         omp = contextlib.nullcontext()
     results = []
     with omp:
-        for n in (1, 2):
+        for n in (1, 2, 3):
             fastconv.set_num_threads(n)
             assert fastconv.get_num_threads() == n
             results.append(_all_ops(x))
-    for i, (one, two) in enumerate(zip(*results)):
-        assert one.tobytes() == two.tobytes(), f"op {i}: 1 and 2 threads differ"
+    for n, res in zip((2, 3), results[1:]):
+        for i, (one, many) in enumerate(zip(results[0], res)):
+            assert one.tobytes() == many.tobytes(), f"op {i}: 1 and {n} threads differ"
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS.get)

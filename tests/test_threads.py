@@ -120,3 +120,20 @@ def test_calls_from_several_python_threads_match_serial_results():
     for t in threads:
         t.join()
     assert not errors, errors[:3]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_kernels_run_in_a_forked_child():
+    """The pool's workers do not survive fork(); the child starts a fresh pool."""
+    code = ("import os, numpy as np, fastconv\n"
+            "fastconv.set_num_threads(2)\n"
+            "x = np.random.default_rng(0).standard_normal((4, 16, 64, 64))\n"
+            "ref = fastconv.max_pool2d(x, 3, 2, 1)\n"   # starts the parent's workers
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    same = all(np.array_equal(fastconv.max_pool2d(x, 3, 2, 1), ref)\n"
+            "               for _ in range(3))\n"
+            "    os._exit(0 if same else 1)\n"
+            "_, status = os.waitpid(pid, 0)\n"
+            "print(os.waitstatus_to_exitcode(status))\n")
+    assert _run(code) == "0"

@@ -1,0 +1,217 @@
+/*
+ * fc_parallel.c - the elastic thread pool (see fc_parallel.h).
+ *
+ * A call posts a job on the list of open jobs and wakes workers; a worker takes a
+ * job with a free slot, claims tasks from the job's counter until none is left,
+ * then looks for another job or sleeps.  A job leaves the list once its tasks are
+ * all claimed or its slots all taken (by the worker that saw it, or by its caller
+ * when the caller runs out of tasks), so a job on the list is always alive.  The
+ * caller's job lives on its stack: participants claim their next task before
+ * counting the current one done, so after counting their last task they never
+ * touch the job again and the caller may return as soon as done == ntasks.
+ */
+#include "fc_parallel.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+typedef struct fc_job {
+    fc_task_fn fn;
+    void *ctx;
+    fc_index ntasks;
+    int nt;                /* participants at most, the caller included */
+    int slots;             /* slots handed out (slot 0 is the caller's); under pool.lock */
+    atomic_ptrdiff_t next; /* the next unclaimed task */
+    atomic_ptrdiff_t done; /* tasks completed */
+    struct fc_job *link;   /* the next open job */
+} fc_job;
+
+/* Upper bound on pool threads (callers ask for nt - 1 each). */
+#define FC_POOL_MAX_WORKERS 256
+/* Polls of the done counter before a caller sleeps: claimed tasks usually end soon. */
+#define FC_WAIT_SPINS 2000
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;     /* workers wait here for an open job */
+    pthread_cond_t finished; /* callers wait here for tasks claimed by workers */
+    fc_job *open;            /* jobs with unclaimed tasks and free slots, oldest first */
+    int workers;             /* threads started */
+    int sleeping;            /* workers waiting on `wake` */
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0};
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* fork() with the lock held, so the child's copy of the pool is consistent; the
+ * child has none of the workers, so it starts with an empty pool. */
+static void fork_prepare(void) { pthread_mutex_lock(&pool.lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&pool.lock); }
+static void fork_child(void)
+{
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_cond_init(&pool.wake, NULL);
+    pthread_cond_init(&pool.finished, NULL);
+    pool.open = NULL;
+    pool.workers = 0;
+    pool.sleeping = 0;
+}
+static void register_atfork(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static void unlink_job(fc_job *job)
+{
+    for (fc_job **at = &pool.open; *at; at = &(*at)->link)
+        if (*at == job) {
+            *at = job->link;
+            return;
+        }
+}
+
+/* Run claimed task t, then claim and run more until none is left. */
+static void run_tasks(fc_job *job, fc_index t, int slot, int notify)
+{
+    const fc_index n = job->ntasks;
+    while (t < n) {
+        job->fn(job->ctx, t, slot);
+        const fc_index next = atomic_fetch_add(&job->next, 1);
+        if (atomic_fetch_add(&job->done, 1) + 1 == n && notify) {
+            pthread_mutex_lock(&pool.lock);
+            pthread_cond_broadcast(&pool.finished);
+            pthread_mutex_unlock(&pool.lock);
+        }
+        t = next; /* past n: the job is not touched again */
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&pool.lock);
+    for (;;) {
+        fc_job *job = pool.open;
+        if (!job) {
+            pool.sleeping++;
+            pthread_cond_wait(&pool.wake, &pool.lock);
+            pool.sleeping--;
+            continue;
+        }
+        const int slot = job->slots++;
+        const fc_index t = atomic_fetch_add(&job->next, 1);
+        if (job->slots >= job->nt || t + 1 >= job->ntasks)
+            unlink_job(job);
+        if (t >= job->ntasks)
+            continue;
+        pthread_mutex_unlock(&pool.lock);
+        run_tasks(job, t, slot, 1);
+        pthread_mutex_lock(&pool.lock);
+    }
+    return NULL;
+}
+
+/* Start workers until there are `want` (under pool.lock).  A failure only means
+ * fewer helpers: the caller can always do all the work. */
+static void grow_pool(int want)
+{
+    if (want > FC_POOL_MAX_WORKERS)
+        want = FC_POOL_MAX_WORKERS;
+    if (pool.workers >= want)
+        return;
+    pthread_once(&atfork_once, register_atfork);
+    /* workers inherit a full signal mask: signals stay with Python's threads */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    while (pool.workers < want) {
+        pthread_t th;
+        if (pthread_create(&th, &attr, worker_main, NULL) != 0)
+            break;
+        pool.workers++;
+    }
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void fc_parallel_for(int nt, fc_index ntasks, fc_task_fn fn, void *ctx)
+{
+    if (nt <= 1 || ntasks <= 1) {
+        for (fc_index t = 0; t < ntasks; t++)
+            fn(ctx, t, 0);
+        return;
+    }
+    if ((fc_index)nt > ntasks)
+        nt = (int)ntasks;
+    fc_job job = {.fn = fn, .ctx = ctx, .ntasks = ntasks, .nt = nt, .slots = 1, .link = NULL};
+    atomic_init(&job.next, 0);
+    atomic_init(&job.done, 0);
+
+    pthread_mutex_lock(&pool.lock);
+    grow_pool(nt - 1);
+    fc_job **tail = &pool.open;
+    while (*tail)
+        tail = &(*tail)->link;
+    *tail = &job;
+    if (pool.sleeping > nt - 1)
+        for (int i = 0; i < nt - 1; i++)
+            pthread_cond_signal(&pool.wake);
+    else if (pool.sleeping > 0)
+        pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+
+    run_tasks(&job, atomic_fetch_add(&job.next, 1), 0, 0);
+
+    /* every task is claimed: close the job, then wait for the claimed ones */
+    pthread_mutex_lock(&pool.lock);
+    unlink_job(&job);
+    pthread_mutex_unlock(&pool.lock);
+    for (int i = 0; i < FC_WAIT_SPINS && atomic_load(&job.done) < ntasks; i++)
+        cpu_relax();
+    if (atomic_load(&job.done) < ntasks) {
+        pthread_mutex_lock(&pool.lock);
+        while (atomic_load(&job.done) < ntasks)
+            pthread_cond_wait(&pool.finished, &pool.lock);
+        pthread_mutex_unlock(&pool.lock);
+    }
+}
+
+typedef struct {
+    fc_range_fn fn;
+    void *ctx;
+    fc_index n, per_task;
+} fc_range_job;
+
+static void range_task(void *ctx, fc_index task, int slot)
+{
+    const fc_range_job *r = ctx;
+    const fc_index begin = task * r->per_task;
+    const fc_index end = begin + r->per_task < r->n ? begin + r->per_task : r->n;
+    r->fn(r->ctx, begin, end, slot);
+}
+
+/* Tasks per participant for fc_parallel_range: enough to even out the load when
+ * a participant joins late or its core is shared. */
+#define FC_RANGE_TASKS_PER_THREAD 8
+
+void fc_parallel_range(int nt, fc_index n, fc_range_fn fn, void *ctx)
+{
+    if (n <= 0)
+        return;
+    if (nt <= 1) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    fc_index tasks = (fc_index)nt * FC_RANGE_TASKS_PER_THREAD;
+    if (tasks > n)
+        tasks = n;
+    fc_range_job r = {fn, ctx, n, (n + tasks - 1) / tasks};
+    fc_parallel_for(nt, (n + r.per_task - 1) / r.per_task, range_task, &r);
+}
