@@ -530,3 +530,30 @@ def test_every_simd_path_matches_reference(case, dtype, simd_path, rng, check):
     got = fastconv.conv2d(x, w, b, **case.kwargs(), algorithm="direct")
     check(got, case.reference(x, w, b), dtype, case.weight_shape,
           params=f"{case} dtype={np.dtype(dtype).name} simd={simd_path}")
+
+
+# 1x1 stride-1 unpadded convolutions take the pointwise GEMM (no im2col) under
+# 'gemm' and 'auto': per group, per image when there are several groups.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("nd, n, c_in, c_out, size, groups, bias", [
+    (2, 1, 240, 240, (28, 28), 3, True),
+    (2, 3, 12, 8, (5, 7), 4, True),
+    (2, 2, 144, 24, (9, 9), 1, False),
+    (1, 3, 6, 9, (17,), 3, False),
+    (3, 2, 4, 6, (2, 3, 5), 2, True),
+])
+def test_pointwise_path(nd, n, c_in, c_out, size, groups, bias, dtype, tol):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((n, c_in) + size).astype(dtype)
+    w = rng.standard_normal((c_out, c_in // groups) + (1,) * nd).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype) if bias else None
+    conv = getattr(fastconv, f"conv{nd}d")
+    ref = conv_nd_reference(x, w, b, 1, [(0, 0)] * nd, 1, groups, "zeros")
+    for alg in ("gemm", "auto"):
+        got = conv(x, w, b, groups=groups, algorithm=alg)
+        assert got.dtype == dtype and got.shape == ref.shape
+        t = tol(dtype, c_in // groups)
+        np.testing.assert_allclose(got, ref, rtol=t, atol=t, err_msg=alg)
+    # unbatched too
+    got = conv(x[0], w, b, groups=groups, algorithm="gemm")
+    np.testing.assert_allclose(got, ref[0], rtol=t, atol=t)

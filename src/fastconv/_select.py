@@ -23,6 +23,13 @@ def im2col_applicable(spec):
     return max(k, p, i, spec.c_out) <= _BLAS_INT_MAX
 
 
+def is_pointwise(spec):
+    """1x1(x1) kernel, stride 1, no padding: the input is already the GEMM's
+    right-hand matrix (no im2col needed)."""
+    return (spec.kernel == (1, 1, 1) and spec.stride == (1, 1, 1)
+            and not any(spec.pad_before) and not any(spec.pad_after))
+
+
 def auto_algorithm(spec):
     """The rule for algorithm='auto' (see README, "Choosing an algorithm").
 

@@ -6,7 +6,7 @@ with size-1 leading spatial dims, and run by one N-d C kernel.
 import numpy as np
 
 from fastconv import _config, _select, _threads, _validate
-from fastconv._ext import _conv
+from fastconv._ext import _conv, _depthwise
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv1d_backward", "conv2d_backward",
            "conv3d_backward"]
@@ -35,10 +35,33 @@ def _convolve(opname, nd, x, weight, bias, stride, padding, dilation, groups, pa
     out5 = result.reshape((spec.n, spec.c_out) + spec.out_size)
     if algorithm == "im2col":
         _blas().conv_fwd_im2col(call.x, call.weight, call.bias, out5, spec)
+    elif algorithm == "gemm" and _select.is_pointwise(spec):
+        _pointwise_groups(opname, call, out5)
     else:
         _conv.conv_fwd(call.x, call.weight, call.bias, out5, spec,
                        _threads.team_size(spec.macs), _config.isa_code(), algorithm == "gemm")
     return result
+
+
+def _pointwise_groups(opname, call, out5):
+    """A 1x1, stride-1, unpadded convolution is a GEMM per group on the input as
+    it lies: out[n, group] = w[group] @ x[n, group] over flattened positions,
+    run by the pointwise kernel with no im2col copy.  Each group's slice of an
+    image is contiguous, so a call covers the whole batch when groups == 1 and
+    one image otherwise."""
+    spec, positions = call.spec, out5[0, 0].size
+    cig, cog = spec.c_in // spec.groups, spec.c_out // spec.groups
+    x3 = call.x.reshape(spec.n, spec.c_in, positions)
+    w2 = call.weight.reshape(spec.c_out, cig)
+    y3 = out5.reshape(spec.n, spec.c_out, positions)
+    isa = _config.isa_code()
+    images = [slice(None)] if spec.groups == 1 else [slice(n, n + 1) for n in range(spec.n)]
+    nt = _threads.team_size(spec.macs // (len(images) * spec.groups))
+    for g in range(spec.groups):
+        ci, co = slice(g * cig, (g + 1) * cig), slice(g * cog, (g + 1) * cog)
+        bias = None if call.bias is None else call.bias[co]
+        for n in images:
+            _depthwise.pointwise_fwd(x3[n, ci], w2[co], bias, y3[n, co], nt, isa, opname)
 
 
 _DOC = """{n}-D convolution (cross-correlation, as ``torch.nn.functional.conv{n}d``).
