@@ -532,28 +532,32 @@ def test_every_simd_path_matches_reference(case, dtype, simd_path, rng, check):
           params=f"{case} dtype={np.dtype(dtype).name} simd={simd_path}")
 
 
-# 1x1 stride-1 unpadded convolutions take the pointwise GEMM (no im2col) under
-# 'gemm' and 'auto': per group, per image when there are several groups.
+# Unpadded 1x1 convolutions take the pointwise GEMM (no im2col) under 'gemm' and
+# 'auto': per group, per image when there are several groups; strided ones on a
+# subsampled copy.
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize("nd, n, c_in, c_out, size, groups, bias", [
-    (2, 1, 240, 240, (28, 28), 3, True),
-    (2, 3, 12, 8, (5, 7), 4, True),
-    (2, 2, 144, 24, (9, 9), 1, False),
-    (1, 3, 6, 9, (17,), 3, False),
-    (3, 2, 4, 6, (2, 3, 5), 2, True),
+@pytest.mark.parametrize("nd, n, c_in, c_out, size, groups, bias, stride", [
+    (2, 1, 240, 240, (28, 28), 3, True, 1),
+    (2, 3, 12, 8, (5, 7), 4, True, 1),
+    (2, 2, 144, 24, (9, 9), 1, False, 1),
+    (1, 3, 6, 9, (17,), 3, False, 1),
+    (3, 2, 4, 6, (2, 3, 5), 2, True, 1),
+    (2, 2, 16, 32, (9, 8), 2, True, 2),
+    (2, 1, 128, 256, (28, 28), 1, False, (2, 3)),
+    (3, 2, 4, 6, (5, 3, 6), 1, True, (3, 1, 2)),
 ])
-def test_pointwise_path(nd, n, c_in, c_out, size, groups, bias, dtype, tol):
+def test_pointwise_path(nd, n, c_in, c_out, size, groups, bias, stride, dtype, tol):
     rng = np.random.default_rng(12)
     x = rng.standard_normal((n, c_in) + size).astype(dtype)
     w = rng.standard_normal((c_out, c_in // groups) + (1,) * nd).astype(dtype)
     b = rng.standard_normal(c_out).astype(dtype) if bias else None
     conv = getattr(fastconv, f"conv{nd}d")
-    ref = conv_nd_reference(x, w, b, 1, [(0, 0)] * nd, 1, groups, "zeros")
+    ref = conv_nd_reference(x, w, b, stride, [(0, 0)] * nd, 1, groups, "zeros")
     for alg in ("gemm", "auto"):
-        got = conv(x, w, b, groups=groups, algorithm=alg)
+        got = conv(x, w, b, stride=stride, groups=groups, algorithm=alg)
         assert got.dtype == dtype and got.shape == ref.shape
         t = tol(dtype, c_in // groups)
         np.testing.assert_allclose(got, ref, rtol=t, atol=t, err_msg=alg)
     # unbatched too
-    got = conv(x[0], w, b, groups=groups, algorithm="gemm")
+    got = conv(x[0], w, b, stride=stride, groups=groups, algorithm="gemm")
     np.testing.assert_allclose(got, ref[0], rtol=t, atol=t)

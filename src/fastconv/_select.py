@@ -24,9 +24,9 @@ def im2col_applicable(spec):
 
 
 def is_pointwise(spec):
-    """1x1(x1) kernel, stride 1, no padding: the input is already the GEMM's
-    right-hand matrix (no im2col needed)."""
-    return (spec.kernel == (1, 1, 1) and spec.stride == (1, 1, 1)
+    """1x1(x1) kernel, no padding: the input (subsampled when strided) is the
+    GEMM's right-hand matrix, no im2col needed."""
+    return (spec.kernel == (1, 1, 1)
             and not any(spec.pad_before) and not any(spec.pad_after))
 
 

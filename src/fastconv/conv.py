@@ -44,14 +44,19 @@ def _convolve(opname, nd, x, weight, bias, stride, padding, dilation, groups, pa
 
 
 def _pointwise_groups(opname, call, out5):
-    """A 1x1, stride-1, unpadded convolution is a GEMM per group on the input as
-    it lies: out[n, group] = w[group] @ x[n, group] over flattened positions,
-    run by the pointwise kernel with no im2col copy.  Each group's slice of an
+    """A 1x1 unpadded convolution is a GEMM per group on the input as it lies:
+    out[n, group] = w[group] @ x[n, group] over flattened positions, run by the
+    pointwise kernel with no im2col (a strided one first copies the input
+    positions it reads, 1/stride^d of the input).  Each group's slice of an
     image is contiguous, so a call covers the whole batch when groups == 1 and
     one image otherwise."""
     spec, positions = call.spec, out5[0, 0].size
     cig, cog = spec.c_in // spec.groups, spec.c_out // spec.groups
-    x3 = call.x.reshape(spec.n, spec.c_in, positions)
+    x = call.x
+    if spec.stride != (1, 1, 1):
+        sd, sh, sw = spec.stride
+        x = np.ascontiguousarray(x[:, :, ::sd, ::sh, ::sw])
+    x3 = x.reshape(spec.n, spec.c_in, positions)
     w2 = call.weight.reshape(spec.c_out, cig)
     y3 = out5.reshape(spec.n, spec.c_out, positions)
     isa = _config.isa_code()
