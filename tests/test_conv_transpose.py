@@ -152,3 +152,35 @@ def test_weight_channel_mismatch():
         fastconv.conv_transpose2d(np.ones((1, 4, 3, 3)), np.ones((3, 2, 3, 3)))
     with pytest.raises(ValueError, match="bias"):
         fastconv.conv_transpose2d(np.ones((1, 4, 3, 3)), np.ones((4, 2, 3, 3)), np.ones(3))
+
+
+# kernel == stride, no padding (U-Net's up-convolution): under 'gemm' and 'auto'
+# one pointwise GEMM per kernel tap and group, laid into strided output slots.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("nd, n, c_in, c_out, size, kernel, groups, bias", [
+    (2, 1, 128, 64, (28, 28), 2, 1, True),
+    (2, 3, 6, 4, (5, 7), (2, 3), 2, True),
+    (1, 2, 4, 6, (9,), 4, 1, False),
+    (3, 2, 4, 6, (2, 3, 4), 2, 2, True),
+    (3, 1, 8, 4, (3, 4, 2), (1, 2, 3), 1, False),
+])
+def test_tiling_kernel_path(nd, n, c_in, c_out, size, kernel, groups, bias, dtype):
+    from conftest import tolerance
+    rng = np.random.default_rng(21)
+    k = (kernel,) * nd if isinstance(kernel, int) else kernel
+    x = rng.standard_normal((n, c_in) + size).astype(dtype)
+    w = rng.standard_normal((c_in, c_out // groups) + k).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype) if bias else None
+    zeros, ones = (0,) * nd, (1,) * nd
+    ref = conv_transpose_reference(x, w, b, k, zeros, zeros, groups, ones)
+    fn = getattr(fastconv, f"conv_transpose{nd}d")
+    t = tolerance(dtype, c_in // groups)
+    for alg in ("gemm", "auto", "direct"):
+        got = fn(x, w, b, stride=k, groups=groups, algorithm=alg)
+        assert got.shape == ref.shape and got.dtype == dtype
+        np.testing.assert_allclose(got, ref, rtol=t, atol=t, err_msg=alg)
+    # output_padding breaks the tiling: the general path, still correct
+    got = fn(x, w, b, stride=k, output_padding=tuple(s - 1 for s in k), groups=groups,
+             algorithm="gemm")
+    ref = conv_transpose_reference(x, w, b, k, zeros, tuple(s - 1 for s in k), groups, ones)
+    np.testing.assert_allclose(got, ref, rtol=t, atol=t)

@@ -30,6 +30,14 @@ def is_pointwise(spec):
             and not any(spec.pad_before) and not any(spec.pad_after))
 
 
+def is_tiling_transpose(spec):
+    """For a transposed convolution's spec: kernel == stride, no dilation or
+    padding, no output_padding, so the kernel's footprints tile the output."""
+    return (spec.kernel == spec.stride and spec.dilation == (1, 1, 1)
+            and not any(spec.pad_before) and not any(spec.pad_after)
+            and all(i == o * s for i, o, s in zip(spec.in_size, spec.out_size, spec.stride)))
+
+
 def auto_algorithm(spec):
     """The rule for algorithm='auto' (see README, "Choosing an algorithm").
 

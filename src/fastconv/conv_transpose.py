@@ -13,12 +13,38 @@ with the spec from fastconv._validate.check_conv_transpose.
 import numpy as np
 
 from fastconv import _config, _select, _threads, _validate
-from fastconv._ext import _conv
+from fastconv._ext import _conv, _depthwise
 from fastconv.conv import _blas
 
 __all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
            "conv_transpose1d_backward", "conv_transpose2d_backward",
            "conv_transpose3d_backward"]
+
+
+def _transpose_by_taps(opname, call, out5):
+    """Stride == kernel, no padding (U-Net's 2x2 stride-2 up-convolution): every
+    output cell receives exactly one kernel tap, so each tap is one GEMM per
+    group, out[..., a::s] = w[:, :, a]^T @ x over the input positions, run by the
+    pointwise kernel into a buffer of 1/prod(kernel) of the output, then laid
+    into its strided slots; the bias goes in with the GEMM."""
+    spec = call.spec
+    groups, positions = spec.groups, int(np.prod(spec.out_size))
+    c_x, c_y = spec.c_out // groups, spec.c_in // groups     # per group: x, result channels
+    x3 = call.x.reshape(spec.n, spec.c_out, positions)
+    w = call.weight                                           # (C_x, C_y/groups, *kernel)
+    tmp = np.empty((spec.n, spec.c_in, positions), call.dtype)
+    images = [slice(None)] if groups == 1 else [slice(n, n + 1) for n in range(spec.n)]
+    nt = _threads.team_size(spec.macs // (len(images) * groups * int(np.prod(spec.kernel))))
+    isa = _config.isa_code()
+    for tap in np.ndindex(*spec.kernel):
+        for g in range(groups):
+            cx, cy = slice(g * c_x, (g + 1) * c_x), slice(g * c_y, (g + 1) * c_y)
+            w_tap = np.ascontiguousarray(w[(cx, slice(None)) + tap].T)    # (c_y, c_x)
+            bias = None if call.bias is None else call.bias[cy]
+            for n in images:
+                _depthwise.pointwise_fwd(x3[n, cx], w_tap, bias, tmp[n, cy], nt, isa, opname)
+        slots = tuple(slice(t, None, s) for t, s in zip(tap, spec.stride))
+        out5[(slice(None), slice(None)) + slots] = tmp.reshape(out5.shape[:2] + spec.out_size)
 
 
 def _transpose(opname, nd, x, weight, bias, stride, padding, output_padding, groups,
@@ -33,6 +59,9 @@ def _transpose(opname, nd, x, weight, bias, stride, padding, output_padding, gro
     out5 = result.reshape((spec.n, spec.c_in) + spec.in_size)
     if algorithm == "im2col":
         _blas().conv_bwd_im2col(call.weight, call.x, None, out5, None, spec)
+    elif algorithm == "gemm" and _select.is_tiling_transpose(spec):
+        _transpose_by_taps(opname, call, out5)
+        return result
     else:
         _conv.conv_bwd_input(call.x, call.weight, out5, spec,
                              _threads.team_size(spec.macs), _config.isa_code())
