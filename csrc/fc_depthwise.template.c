@@ -357,12 +357,26 @@ static void DW_TILE(int R, int NV, const FC_REAL *const *rows, fc_index nq,
 #undef FC_DW_CASE
 }
 
+/* rowptr[yl*nq + kd*KH + kh]: the panel row that block row yl reads for kernel
+ * row (kd, kh); the same for every block, so filled once per task. */
+#define DW_ROWPTRS FC_CAT(fc_dw_rowptrs_, FC_DT)
+static void DW_ROWPTRS(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL *panel,
+                       const FC_REAL **rowptr)
+{
+    const fc_index KD = p->k[0], KH = p->k[1], nq = KD * KH;
+    for (fc_index yl = 0; yl < g->rows; yl++)
+        for (fc_index kd = 0; kd < KD; kd++)
+            for (fc_index kh = 0; kh < KH; kh++)
+                rowptr[yl * nq + kd * KH + kh] =
+                    panel + (kd * g->nslots + g->slot_of[yl * KH + kh]) * g->row_stride;
+}
+
 /* Output rows [y0, y0 + ny) x outputs [x0, x0 + cw) at depth z of the m output
  * channels of one input channel: plane xc, weights wc (m x nq x kw), biases bc
  * (m) or NULL.  Output channel j, row yl, output x goes to
  * dst[j*cstride + yl*rstride + x - x0]; when cw < FC_VL, rstride must be cw
  * (see DW_UKERNEL: whole-vector stores run into the block's later rows).
- * panel, rowptr: the thread's scratch. */
+ * panel: the thread's scratch; rowptr: its DW_ROWPTRS table. */
 #define DW_BLOCK FC_CAT(fc_dw_block_, FC_DT)
 static void DW_BLOCK(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL *xc,
                      const FC_REAL *wc, const FC_REAL *bc, fc_index z, fc_index y0,
@@ -372,11 +386,6 @@ static void DW_BLOCK(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL
     const fc_index KD = p->k[0], KH = p->k[1], KW = p->k[2], nq = KD * KH;
     const fc_index m = p->c_out / p->c_in;
     DW_FILL(p, g, xc, z, y0, ny, x0, cw, panel);
-    for (fc_index yl = 0; yl < ny; yl++)
-        for (fc_index kd = 0; kd < KD; kd++)
-            for (fc_index kh = 0; kh < KH; kh++)
-                rowptr[yl * nq + kd * KH + kh] =
-                    panel + (kd * g->nslots + g->slot_of[yl * KH + kh]) * g->row_stride;
     /* Up to 4 vectors per row; rows so that the tile keeps 8 accumulators. */
     const fc_index nvec = (cw + FC_VL - 1) / FC_VL;
     const int NV = nvec < 4 ? (int)nvec : 4;
@@ -451,6 +460,7 @@ static void DW_FWD_TASKS(void *ctx, fc_index task0, fc_index task1, int slot)
     const fc_index nblk = j->nblk;
     FC_REAL *panel = j->panels + (size_t)slot * g.panel_elems;
     const FC_REAL **rowptr = j->rowptrs + (size_t)slot * g.rows * nq;
+    DW_ROWPTRS(p, &g, panel, rowptr);
     for (fc_index task = task0; task < task1; task++) {
         fc_index rem = task;
         const fc_index blk = rem % nblk; rem /= nblk;
@@ -1012,6 +1022,7 @@ static void SEP_FWD_TASK(void *ctx, fc_index task, int slot)
     FC_REAL *panel = j->panels + (size_t)slot * g.panel_elems;
     const FC_REAL **rowptr = j->rowptrs + (size_t)slot * g.rows * nq;
     FC_REAL *tile = j->scratch + (size_t)slot * j->scratch_elems;
+    DW_ROWPTRS(p, &g, panel, rowptr);
     fc_index rem = task;
     const fc_index xb = rem % nxb; rem /= nxb;
     const fc_index yb = rem % nyb; rem /= nyb;
@@ -1268,6 +1279,7 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_bwd_weight_, FC_DT))(const fc_pointwise_params
 #undef DW_UKERNEL
 #undef DW_TILE
 #undef DW_BLOCK
+#undef DW_ROWPTRS
 #undef DW_BLOCK_ROWS
 #undef DW_SCRATCH
 #undef DW_WGRAD
