@@ -84,14 +84,33 @@ FC_INLINE void STOREV_PART(FC_REAL *p, VEC v, fc_index n)
             p[l] = v[l];
 }
 
+/* Copy the first and the last B bytes of nb (B <= nb <= 2B, B constant), so
+ * together all nb bytes: two fixed-size moves each way. */
+#define FC_DW_COPY2(d, s, nb, B)                                                             \
+    do {                                                                                     \
+        unsigned char t1_[B], t2_[B];                                                        \
+        memcpy(t1_, (s), B);                                                                 \
+        memcpy(t2_, (const unsigned char *)(s) + (nb) - (B), B);                             \
+        memcpy((d), t1_, B);                                                                 \
+        memcpy((unsigned char *)(d) + (nb) - (B), t2_, B);                                   \
+    } while (0)
+
 /* d[0 .. n-1] = s[0 .. n-1] (no overlap) in whole vectors, the last one moved
- * back to end at n: panel rows are short, so a memcpy call costs more. */
+ * back to end at n; shorter rows in two overlapping fixed-size moves.  Panel
+ * rows are short, so a memcpy call (or a scalar loop) costs more. */
 #define COPYN FC_CAT(fc_dw_copyn_, FC_DT)
 FC_INLINE void COPYN(FC_REAL *FC_RESTRICT d, const FC_REAL *FC_RESTRICT s, fc_index n)
 {
     if (n < FC_VL) {
-        for (fc_index i = 0; i < n; i++)
-            d[i] = s[i];
+        const size_t nb = (size_t)n * sizeof(FC_REAL);
+        if (FC_VBYTES > 32 && nb >= 32)
+            FC_DW_COPY2(d, s, nb, 32);
+        else if (nb >= 16)
+            FC_DW_COPY2(d, s, nb, 16);
+        else if (nb >= 8)
+            FC_DW_COPY2(d, s, nb, 8);
+        else if (nb >= 4)
+            FC_DW_COPY2(d, s, nb, 4);
         return;
     }
     for (fc_index i = 0;; i += FC_VL) {
@@ -1270,6 +1289,7 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_bwd_weight_, FC_DT))(const fc_pointwise_params
 #undef LOADV_PART
 #undef STOREV_PART
 #undef COPYN
+#undef FC_DW_COPY2
 #undef BCAST
 #undef HSUM
 #undef KEEP_LANES
