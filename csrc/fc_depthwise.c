@@ -25,6 +25,7 @@ int fc_dw_geom_init(fc_dw_geom *g, const fc_conv_params *p, fc_index rows, fc_in
     g->chunk = (chunk + vl - 1) / vl * vl;
     /* loads reach element ceil(cw / vl) * vl - 1 + taps[kw] < chunk + reach */
     g->plen = g->chunk + ((KW - 1) * dw) / sw + vl;
+    g->plen = (g->plen + vl - 1) / vl * vl; /* phases start vector-aligned */
     g->row_stride = sw * g->plen;
 
     /* padded rows of a block, relative to y0*sh: yl*sh + kh*dh */

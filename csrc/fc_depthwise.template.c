@@ -79,8 +79,48 @@ FC_INLINE void STOREV_PART(FC_REAL *p, VEC v, fc_index n)
 {
     if (n >= FC_VL)
         memcpy(p, &v, sizeof v);
-    else if (n > 0)
-        memcpy(p, &v, (size_t)n * sizeof(FC_REAL));
+    else
+        for (fc_index l = 0; l < n; l++) /* a lane loop, not a libc call */
+            p[l] = v[l];
+}
+
+/* Copy the first and the last B bytes of nb (B <= nb <= 2B, B constant), so
+ * together all nb bytes: two fixed-size moves each way. */
+#define FC_DW_COPY2(d, s, nb, B)                                                             \
+    do {                                                                                     \
+        unsigned char t1_[B], t2_[B];                                                        \
+        memcpy(t1_, (s), B);                                                                 \
+        memcpy(t2_, (const unsigned char *)(s) + (nb) - (B), B);                             \
+        memcpy((d), t1_, B);                                                                 \
+        memcpy((unsigned char *)(d) + (nb) - (B), t2_, B);                                   \
+    } while (0)
+
+/* d[0 .. n-1] = s[0 .. n-1] (no overlap) in whole vectors, the last one moved
+ * back to end at n; shorter rows in two overlapping fixed-size moves.  Panel
+ * rows are short, so a memcpy call (or a scalar loop) costs more. */
+#define COPYN FC_CAT(fc_dw_copyn_, FC_DT)
+FC_INLINE void COPYN(FC_REAL *FC_RESTRICT d, const FC_REAL *FC_RESTRICT s, fc_index n)
+{
+    if (n < FC_VL) {
+        const size_t nb = (size_t)n * sizeof(FC_REAL);
+        if (FC_VBYTES > 32 && nb >= 32)
+            FC_DW_COPY2(d, s, nb, 32);
+        else if (nb >= 16)
+            FC_DW_COPY2(d, s, nb, 16);
+        else if (nb >= 8)
+            FC_DW_COPY2(d, s, nb, 8);
+        else if (nb >= 4)
+            FC_DW_COPY2(d, s, nb, 4);
+        return;
+    }
+    for (fc_index i = 0;; i += FC_VL) {
+        if (i + FC_VL > n)
+            i = n - FC_VL;
+        const VEC v = LOADV(s + i);
+        memcpy(d + i, &v, sizeof v);
+        if (i + FC_VL == n)
+            break;
+    }
 }
 
 #define BCAST FC_CAT(fc_dw_bcast_, FC_DT)
@@ -151,6 +191,37 @@ typedef struct {
  * by vector lanes whose results are discarded or masked, so they are left as
  * they are (the panel is zeroed once when allocated).  Slots read only by rows
  * >= ny are skipped. */
+#define DW_FILL_S2 FC_CAT(fc_dw_fill_s2_, FC_DT)
+/* Both phases of a stride-2 row at once: d0[j] = xpad[c0 + 2j] and
+ * d1[j] = xpad[c0 + 2j + 1] for j < fill, where xpad is the row src (W wide)
+ * through padding `mode`.  The interior is a plain even/odd split that the
+ * compiler vectorises (a scalar gather per phase was most of the stride-2 time). */
+static void DW_FILL_S2(const FC_REAL *FC_RESTRICT src, fc_index W, fc_index c0, fc_index fill,
+                       int mode, FC_REAL *FC_RESTRICT d0, FC_REAL *FC_RESTRICT d1)
+{
+    /* interior: lo <= j < hi has 0 <= c0 + 2j and c0 + 2j + 1 < W */
+    fc_index lo = c0 >= 0 ? 0 : (1 - c0) / 2;
+    fc_index hi = W - c0 > 0 ? (W - c0) / 2 : 0;
+    lo = lo < fill ? lo : fill;
+    hi = hi < fill ? hi : fill;
+    hi = hi > lo ? hi : lo;
+    const FC_REAL *FC_RESTRICT s = src + c0;
+    for (fc_index j = lo; j < hi; j++) {
+        d0[j] = s[2 * j];
+        d1[j] = s[2 * j + 1];
+    }
+    for (fc_index j = 0; j < fill; j++) {
+        if (j == lo)
+            j = hi; /* skip the interior */
+        if (j == fill)
+            break;
+        const fc_index a = fc_pad_index(c0 + 2 * j, W, mode);
+        const fc_index b = fc_pad_index(c0 + 2 * j + 1, W, mode);
+        d0[j] = a < 0 ? (FC_REAL)0 : src[a];
+        d1[j] = b < 0 ? (FC_REAL)0 : src[b];
+    }
+}
+
 #define DW_FILL FC_CAT(fc_dw_fill_, FC_DT)
 static void DW_FILL(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL *xc,
                     fc_index z, fc_index y0, fc_index ny, fc_index x0, fc_index cw,
@@ -176,6 +247,10 @@ static void DW_FILL(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL 
                 continue;
             }
             const FC_REAL *src = xc + (iz * H + iy) * W;
+            if (sw == 2 && g->phase_used[0] && g->phase_used[1]) {
+                DW_FILL_S2(src, W, x0 * 2 - pw, fill, mode, dst, dst + g->plen);
+                continue;
+            }
             for (fc_index q = 0; q < sw; q++) {
                 if (!g->phase_used[q])
                     continue; /* no tap reads this phase */
@@ -190,7 +265,7 @@ static void DW_FILL(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL 
                 if (sw == 1) {
                     fc_index cnt = fill - j < W - ix ? fill - j : W - ix;
                     if (cnt > 0) {
-                        memcpy(d + j, src + ix, (size_t)cnt * sizeof(FC_REAL));
+                        COPYN(d + j, src + ix, cnt);
                         j += cnt;
                         ix += cnt;
                     }
@@ -209,19 +284,35 @@ static void DW_FILL(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL 
 
 /* --------------------------------------------------- depthwise forward ---- */
 
-/* R output rows x NV vectors of outputs of one channel (R, NV constant, R*NV <= 8).
+/* R output rows x NV vectors of outputs of one channel (R, NV constant, R*NV <= 8;
+ * KWC the kernel width when constant, else 0 and kw is used).
  * rows[r*nq + q]: panel row read by output row r for kernel row q = kd*KH + kh;
- * tap t of output j0 + j reads its element j0 + j + taps[t].  wk[q*kw + t]: the
- * channel's weights; b its bias.  Stores the first nvalid (<= NV * FC_VL)
- * outputs from j0 of each row r at dst + r*rstride + j0. */
+ * tap t of output j reads its element j + taps[t].  wk[q*kw + t]: the
+ * channel's weights; b its bias.  Vector v covers outputs from
+ * off_v = j0 + v*FC_VL, moved back to cw - FC_VL when it would pass the row's
+ * cw outputs (its recomputed outputs get the same values), so rows of at least
+ * one vector take full stores only.  Rows narrower than a vector (cw < FC_VL,
+ * rows contiguous: rstride == cw) store whole vectors too while they stay
+ * within the `room` elements from dst (later rows overwrite the excess), and
+ * the first room - r*rstride lanes of the last ones.  Row r goes to
+ * dst + r*rstride. */
 #define DW_UKERNEL FC_CAT(fc_dw_ukernel_, FC_DT)
-FC_INLINE void DW_UKERNEL(int R, int NV, const FC_REAL *const *rows, fc_index nq,
+FC_INLINE void DW_UKERNEL(int R, int NV, int KWC, const FC_REAL *const *rows, fc_index nq,
                           const fc_index *FC_RESTRICT taps, fc_index kw, fc_index j0,
-                          const FC_REAL *FC_RESTRICT wk, FC_REAL b, FC_REAL *FC_RESTRICT dst,
-                          fc_index rstride, fc_index nvalid)
+                          fc_index cw, const FC_REAL *FC_RESTRICT wk, FC_REAL b,
+                          FC_REAL *FC_RESTRICT dst, fc_index rstride, fc_index room)
 {
     VEC acc[8][4];
+    fc_index off[4];
     const VEC bv = BCAST(b);
+    if (KWC)
+        kw = KWC;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+        off[v] = j0 + v * FC_VL;
+        if (cw >= FC_VL && off[v] + FC_VL > cw)
+            off[v] = cw - FC_VL;
+    }
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
@@ -231,34 +322,41 @@ FC_INLINE void DW_UKERNEL(int R, int NV, const FC_REAL *const *rows, fc_index nq
         const FC_REAL *src[8];
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++)
-            src[r] = rows[r * nq + q] + j0;
+            src[r] = rows[r * nq + q];
         const FC_REAL *wq = wk + q * kw;
+#pragma GCC unroll 7
         for (fc_index t = 0; t < kw; t++) {
             const VEC wv = BCAST(wq[t]);
-            const fc_index off = taps[t];
+            const fc_index tap = taps[t];
 #pragma GCC unroll 8
             for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; v++)
-                    acc[r][v] += wv * LOADV(src[r] + off + v * FC_VL);
+                    acc[r][v] += wv * LOADV(src[r] + off[v] + tap);
         }
     }
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
-            STOREV_PART(dst + r * rstride + j0 + v * FC_VL, acc[r][v], nvalid - v * FC_VL);
+            STOREV_PART(dst + r * rstride + off[v], acc[r][v],
+                        cw >= FC_VL ? FC_VL : room - r * rstride);
 }
 
-/* DW_UKERNEL with run-time (R, NV) from the set the block loop uses. */
+/* DW_UKERNEL with run-time (R, NV) from the set the block loop uses, and the
+ * kernel width 3 (the common case) made constant. */
 #define DW_TILE FC_CAT(fc_dw_tile_, FC_DT)
 static void DW_TILE(int R, int NV, const FC_REAL *const *rows, fc_index nq,
-                    const fc_index *taps, fc_index kw, fc_index j0, const FC_REAL *wk,
-                    FC_REAL b, FC_REAL *dst, fc_index rstride, fc_index nvalid)
+                    const fc_index *taps, fc_index kw, fc_index j0, fc_index cw,
+                    const FC_REAL *wk, FC_REAL b, FC_REAL *dst, fc_index rstride,
+                    fc_index room)
 {
 #define FC_DW_CASE(r_, v_)                                                                   \
     case (r_) * 8 + (v_):                                                                    \
-        DW_UKERNEL(r_, v_, rows, nq, taps, kw, j0, wk, b, dst, rstride, nvalid);             \
+        if (kw == 3)                                                                         \
+            DW_UKERNEL(r_, v_, 3, rows, nq, taps, kw, j0, cw, wk, b, dst, rstride, room);    \
+        else                                                                                 \
+            DW_UKERNEL(r_, v_, 0, rows, nq, taps, kw, j0, cw, wk, b, dst, rstride, room);    \
         break;
     switch (R * 8 + NV) {
         FC_DW_CASE(1, 1)
@@ -278,10 +376,26 @@ static void DW_TILE(int R, int NV, const FC_REAL *const *rows, fc_index nq,
 #undef FC_DW_CASE
 }
 
+/* rowptr[yl*nq + kd*KH + kh]: the panel row that block row yl reads for kernel
+ * row (kd, kh); the same for every block, so filled once per task. */
+#define DW_ROWPTRS FC_CAT(fc_dw_rowptrs_, FC_DT)
+static void DW_ROWPTRS(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL *panel,
+                       const FC_REAL **rowptr)
+{
+    const fc_index KD = p->k[0], KH = p->k[1], nq = KD * KH;
+    for (fc_index yl = 0; yl < g->rows; yl++)
+        for (fc_index kd = 0; kd < KD; kd++)
+            for (fc_index kh = 0; kh < KH; kh++)
+                rowptr[yl * nq + kd * KH + kh] =
+                    panel + (kd * g->nslots + g->slot_of[yl * KH + kh]) * g->row_stride;
+}
+
 /* Output rows [y0, y0 + ny) x outputs [x0, x0 + cw) at depth z of the m output
  * channels of one input channel: plane xc, weights wc (m x nq x kw), biases bc
  * (m) or NULL.  Output channel j, row yl, output x goes to
- * dst[j*cstride + yl*rstride + x - x0].  panel, rowptr: the thread's scratch. */
+ * dst[j*cstride + yl*rstride + x - x0]; when cw < FC_VL, rstride must be cw
+ * (see DW_UKERNEL: whole-vector stores run into the block's later rows).
+ * panel: the thread's scratch; rowptr: its DW_ROWPTRS table. */
 #define DW_BLOCK FC_CAT(fc_dw_block_, FC_DT)
 static void DW_BLOCK(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL *xc,
                      const FC_REAL *wc, const FC_REAL *bc, fc_index z, fc_index y0,
@@ -291,11 +405,6 @@ static void DW_BLOCK(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL
     const fc_index KD = p->k[0], KH = p->k[1], KW = p->k[2], nq = KD * KH;
     const fc_index m = p->c_out / p->c_in;
     DW_FILL(p, g, xc, z, y0, ny, x0, cw, panel);
-    for (fc_index yl = 0; yl < ny; yl++)
-        for (fc_index kd = 0; kd < KD; kd++)
-            for (fc_index kh = 0; kh < KH; kh++)
-                rowptr[yl * nq + kd * KH + kh] =
-                    panel + (kd * g->nslots + g->slot_of[yl * KH + kh]) * g->row_stride;
     /* Up to 4 vectors per row; rows so that the tile keeps 8 accumulators. */
     const fc_index nvec = (cw + FC_VL - 1) / FC_VL;
     const int NV = nvec < 4 ? (int)nvec : 4;
@@ -311,15 +420,8 @@ static void DW_BLOCK(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL
             for (fc_index j0 = 0; j0 < cw; j0 += (fc_index)NV * FC_VL) {
                 const fc_index left = (cw - j0 + FC_VL - 1) / FC_VL;
                 const int nv = left < NV ? (int)left : NV;
-                fc_index js = j0, nvalid = cw - j0 < nv * FC_VL ? cw - j0 : nv * FC_VL;
-                if (nvalid < nv * FC_VL && cw >= nv * FC_VL) {
-                    /* a ragged last tile moves back to end at cw: full stores, and
-                     * the outputs it recomputes get the same values */
-                    js = cw - nv * FC_VL;
-                    nvalid = nv * FC_VL;
-                }
-                DW_TILE(r, nv, rowptr + yl * nq, nq, g->taps, KW, js, wk, b,
-                        d + yl * rstride, rstride, nvalid);
+                DW_TILE(r, nv, rowptr + yl * nq, nq, g->taps, KW, j0, cw, wk, b,
+                        d + yl * rstride, rstride, (ny - yl) * rstride);
             }
             yl += r;
         }
@@ -347,7 +449,12 @@ static int DW_SCRATCH(const fc_dw_geom *g, const fc_conv_params *p, int nt, FC_R
     *panels = NULL;
     if (SCRATCH_BYTES(nt, g->panel_elems, &bytes))
         return FC_ENOMEM;
-    *panels = calloc(1, bytes); /* see DW_FILL: lanes past the filled part */
+    /* vector-aligned, so that aligned phases of every slot's rows stay aligned;
+     * zeroed, see DW_FILL: lanes past the filled part */
+    bytes = (bytes + FC_VBYTES - 1) / FC_VBYTES * FC_VBYTES;
+    *panels = aligned_alloc(FC_VBYTES, bytes);
+    if (*panels)
+        memset(*panels, 0, bytes);
     if (!rowptrs)
         return *panels ? FC_OK : FC_ENOMEM;
     *rowptrs = malloc((size_t)nt * (size_t)(g->rows * p->k[0] * p->k[1]) * sizeof(FC_REAL *));
@@ -372,6 +479,7 @@ static void DW_FWD_TASKS(void *ctx, fc_index task0, fc_index task1, int slot)
     const fc_index nblk = j->nblk;
     FC_REAL *panel = j->panels + (size_t)slot * g.panel_elems;
     const FC_REAL **rowptr = j->rowptrs + (size_t)slot * g.rows * nq;
+    DW_ROWPTRS(p, &g, panel, rowptr);
     for (fc_index task = task0; task < task1; task++) {
         fc_index rem = task;
         const fc_index blk = rem % nblk; rem /= nblk;
@@ -933,6 +1041,7 @@ static void SEP_FWD_TASK(void *ctx, fc_index task, int slot)
     FC_REAL *panel = j->panels + (size_t)slot * g.panel_elems;
     const FC_REAL **rowptr = j->rowptrs + (size_t)slot * g.rows * nq;
     FC_REAL *tile = j->scratch + (size_t)slot * j->scratch_elems;
+    DW_ROWPTRS(p, &g, panel, rowptr);
     fc_index rem = task;
     const fc_index xb = rem % nxb; rem /= nxb;
     const fc_index yb = rem % nyb; rem /= nyb;
@@ -1179,14 +1288,18 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_bwd_weight_, FC_DT))(const fc_pointwise_params
 #undef LOADV
 #undef LOADV_PART
 #undef STOREV_PART
+#undef COPYN
+#undef FC_DW_COPY2
 #undef BCAST
 #undef HSUM
 #undef KEEP_LANES
 #undef SCRATCH_BYTES
 #undef DW_FILL
+#undef DW_FILL_S2
 #undef DW_UKERNEL
 #undef DW_TILE
 #undef DW_BLOCK
+#undef DW_ROWPTRS
 #undef DW_BLOCK_ROWS
 #undef DW_SCRATCH
 #undef DW_WGRAD

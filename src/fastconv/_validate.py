@@ -59,6 +59,8 @@ def as_c_float(a, dtype):
 
 # ------------------------------------------------------ hyper-parameters ----
 def is_int(value):
+    if type(value) is int:  # the common case, without the slow ABC check
+        return True
     return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
