@@ -50,6 +50,14 @@ typedef struct {
     fc_index mx, JQ;
 } CONV_JOB;
 
+/* The row-panel geometry of the direct forward and weight-gradient tasks. */
+#define CONV_PANEL(j)                                                                       \
+    const fc_index *taps = (j)->taps;                                                       \
+    const unsigned char *phase_used = (j)->phase_used;                                      \
+    const fc_index nsplit = (j)->nsplit, ntile = (j)->ntile, chunk = (j)->chunk,            \
+                   plen = (j)->plen, row_stride = (j)->row_stride, nrows = (j)->nrows,      \
+                   ktot = nrows * KW
+
 /* The sizes every convolution task derives from its parameters. */
 #define CONV_SIZES(p)                                                                       \
     FC_MAYBE_UNUSED const fc_index G = (p)->groups, cig = (p)->c_in / G, cog = (p)->c_out / G, \
@@ -191,10 +199,7 @@ static void FWD_DIRECT_TASK(void *ctx, fc_index task, int slot)
     CONV_SIZES(p);
     const FC_REAL *x = j->x, *wpack = j->wpack, *bpack = j->bpack;
     FC_REAL *out = j->out;
-    const fc_index *taps = j->taps;
-    const unsigned char *phase_used = j->phase_used;
-    const fc_index nsplit = j->nsplit, ntile = j->ntile, chunk = j->chunk, plen = j->plen;
-    const fc_index row_stride = j->row_stride, nrows = j->nrows, ktot = nrows * KW;
+    CONV_PANEL(j);
     const fc_index mr = j->mr, nv = j->nv, nr = (fc_index)nv * FC_VL;
     FC_REAL *panel = j->scratch + (size_t)slot * j->scratch_elems;
     FC_REAL tile[FC_MR * 2 * FC_VL];
@@ -852,10 +857,7 @@ static void BWD_WEIGHT_TASK(void *ctx, fc_index task, int slot)
     CONV_SIZES(p);
     const FC_REAL *x = j->x, *gy = j->gy, *zeros = j->zeros;
     FC_REAL *gw = j->out;
-    const fc_index *taps = j->taps;
-    const unsigned char *phase_used = j->phase_used;
-    const fc_index nsplit = j->nsplit, ntile = j->ntile, chunk = j->chunk, plen = j->plen;
-    const fc_index row_stride = j->row_stride, nrows = j->nrows, ktot = nrows * KW;
+    CONV_PANEL(j);
     const fc_index ntap_pad = j->ntap_pad;
     FC_REAL *panel = j->scratch + (size_t)slot * j->scratch_elems;
     const fc_index g = task / nsplit, split = task % nsplit;
@@ -1028,6 +1030,7 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_bias_, FC_DT))(const fc_conv_params *p, const F
 #undef FILL_PANEL
 #undef CONV_JOB
 #undef CONV_SIZES
+#undef CONV_PANEL
 #undef FWD_DIRECT_TASK
 #undef FWD_GEMM_TASK
 #undef BWD_INPUT_TASK

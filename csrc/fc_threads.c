@@ -57,12 +57,3 @@ int fc_have_openmp(void)
     return 0;
 #endif
 }
-
-int fc_thread_num(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}

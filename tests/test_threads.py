@@ -137,3 +137,38 @@ def test_kernels_run_in_a_forked_child():
             "_, status = os.waitpid(pid, 0)\n"
             "print(os.waitstatus_to_exitcode(status))\n")
     assert _run(code) == "0"
+
+
+def _kernels_of_every_family(rng):
+    """One call per kernel family, each big enough for a 3-thread team."""
+    x = rng.standard_normal((2, 16, 40, 36)).astype(np.float32)
+    w = rng.standard_normal((24, 16, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal((2, 24, 20, 18)).astype(np.float32)
+    conv = dict(stride=2, padding=1, padding_mode="reflect")
+    out = [fastconv.conv2d(x, w, **conv, algorithm=a) for a in ("direct", "gemm")]
+    out += fastconv.conv2d_backward(gy, x, w, **conv, algorithm="direct")
+    wd = rng.standard_normal((16, 1, 3, 3)).astype(np.float32)
+    out += [fastconv.depthwise_conv2d(x, wd, padding=1),
+            *fastconv.depthwise_conv2d_backward(x, x, wd, padding=1)]
+    xb = rng.standard_normal((2, 16, 96, 96)).astype(np.float32)
+    out += [fastconv.max_pool2d(xb, 3, 2, 1), fastconv.avg_pool2d_backward(
+        fastconv.avg_pool2d(xb, 3, 2, 1), xb, 3, 2, 1)]
+    out += [fastconv.pad(xb, ((2, 1), (0, 3)), "reflect"), fastconv.channel_shuffle(xb, 4),
+            fastconv.upsample(xb, scale_factor=2, mode="bilinear")]
+    return out
+
+
+@pytest.mark.skipif(not _runtime.have_openmp(), reason="serial build has one thread")
+def test_every_family_bitwise_identical_for_1_2_and_3_threads(restore_threads):
+    """Which participant of the pool runs a task must not change any bit; 3
+    threads on a 2-core machine also exercise a worker that joins late."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    results = []
+    with threadpoolctl.threadpool_limits(limits=3, user_api="openmp"):
+        for n in (1, 2, 3):
+            fastconv.set_num_threads(n)
+            assert _threads.team_size(1e12) == n
+            results.append(_kernels_of_every_family(np.random.default_rng(7)))
+    for n, res in zip((2, 3), results[1:]):
+        for i, (one, many) in enumerate(zip(results[0], res)):
+            assert one.tobytes() == many.tobytes(), f"call {i}: 1 and {n} threads differ"
