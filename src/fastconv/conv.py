@@ -35,6 +35,9 @@ def _convolve(opname, nd, x, weight, bias, stride, padding, dilation, groups, pa
     out5 = result.reshape((spec.n, spec.c_out) + spec.out_size)
     if algorithm == "im2col":
         _blas().conv_fwd_im2col(call.x, call.weight, call.bias, out5, spec)
+    elif algorithm == "winograd":
+        _conv.conv_fwd_winograd(call.x, call.weight, call.bias, out5, spec,
+                                _threads.team_size(spec.macs), _config.isa_code())
     else:
         _conv.conv_fwd(call.x, call.weight, call.bias, out5, spec,
                        _threads.team_size(spec.macs), _config.isa_code(), algorithm == "gemm")

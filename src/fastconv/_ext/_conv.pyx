@@ -34,6 +34,26 @@ def conv_fwd(const floating[:, :, :, :, ::1] x, const floating[:, :, :, :, ::1] 
     check_status(status, "conv")
 
 
+
+def conv_fwd_winograd(const floating[:, :, :, :, ::1] x, const floating[:, :, :, :, ::1] w,
+                      const floating[::1] bias, floating[:, :, :, :, ::1] out,
+                      spec, int num_threads, int isa):
+    """Convolution forward into `out` by Winograd F(4x4, 3x3) (the caller checks
+    that it applies: 3x3 along H, W with stride and dilation 1 there)."""
+    cdef fc_conv_params p = make_conv_params(spec, num_threads, isa)
+    cdef const floating *bptr = NULL
+    cdef int status
+    if bias is not None:
+        bptr = &bias[0]
+    with nogil:
+        if floating is float:
+            status = fc_conv_fwd_winograd_f32(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
+                                              &out[0, 0, 0, 0, 0])
+        else:
+            status = fc_conv_fwd_winograd_f64(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
+                                              &out[0, 0, 0, 0, 0])
+    check_status(status, "conv (winograd)")
+
 def conv_bwd_input(const floating[:, :, :, :, ::1] gy, const floating[:, :, :, :, ::1] w,
                    floating[:, :, :, :, ::1] gx, spec, int num_threads, int isa):
     """Gradient of the convolution with respect to its input, into `gx`."""
