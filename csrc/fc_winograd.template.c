@@ -29,8 +29,8 @@
  * tap is one more input plane, so 3-D kernels (kD, 3, 3) come for free.
  *
  * Phases:
- *  1. weights: U[g][oc tile][xi][r][MR] = (G g G^T)[xi] (computed in double,
- *     zero past the group's last channel), one task per (g, oc tile);
+ *  1. weights: U[g][oc tile][xi][r][MR] = (G g G^T)[xi] (zero past the group's
+ *     last channel), one task per (g, oc tile);
  *  2. tasks (g, block of NT tiles of the flattened (n, z, ty, tx) grid, channel
  *     split): the input transform of every (r, tile) into the slot's
  *     V[xi][r][NT]; then per oc tile of the split, 36 GEMMs
@@ -82,15 +82,17 @@ FC_INLINE WVEC WG_LOAD(const FC_REAL *p)
         (y)[3 * (ys)] = d12_ + (FC_REAL)8 * d34_ + (m)[5 * (ms)];                        \
     } while (0)
 
-/* t[k*ts] = (G g)[k] from g[j*gs], k < 6, j < 3 (in double). */
+/* t[k*ts] = (G g)[k] from g[j*gs], k < 6, j < 3 (multiplies by the rounded
+ * constants: a division per entry would cost more than the whole transform). */
 #define WG_G3(g, gs, t, ts)                                                              \
     do {                                                                                 \
-        const double g0_ = (g)[0], g1_ = (g)[gs], g2_ = (g)[2 * (gs)];                   \
-        (t)[0] = g0_ / 4;                                                                \
-        (t)[1 * (ts)] = -(g0_ + g1_ + g2_) / 6;                                          \
-        (t)[2 * (ts)] = -(g0_ - g1_ + g2_) / 6;                                          \
-        (t)[3 * (ts)] = (g0_ + 2 * g1_ + 4 * g2_) / 24;                                  \
-        (t)[4 * (ts)] = (g0_ - 2 * g1_ + 4 * g2_) / 24;                                  \
+        const FC_REAL g0_ = (g)[0], g1_ = (g)[gs], g2_ = (g)[2 * (gs)];                  \
+        const FC_REAL h_ = (FC_REAL)(1.0 / 24) * (g0_ + 4 * g2_);                        \
+        (t)[0] = (FC_REAL)0.25 * g0_;                                                    \
+        (t)[1 * (ts)] = (FC_REAL)(-1.0 / 6) * (g0_ + g1_ + g2_);                         \
+        (t)[2 * (ts)] = (FC_REAL)(-1.0 / 6) * (g0_ - g1_ + g2_);                         \
+        (t)[3 * (ts)] = h_ + (FC_REAL)(1.0 / 12) * g1_;                                  \
+        (t)[4 * (ts)] = h_ - (FC_REAL)(1.0 / 12) * g1_;                                  \
         (t)[5 * (ts)] = g2_;                                                             \
     } while (0)
 
@@ -107,33 +109,40 @@ typedef struct {
     FC_REAL *out, *u, *scratch;
     size_t per_slot;
     fc_index R, ntile, th, tw, ntiles, NT, nblk, nsplit;
+    int fused; /* transform each oc tile's weights in the task that uses it */
 } WG_JOB;
 
+#define WG_WEIGHTS FC_CAT(fc_wg_weights_, FC_DT)
+/* u[xi][r][MR] = transformed weights of oc tile ot of group g; loops over the MR
+ * channels innermost (they vectorise), stores of MR consecutive values. */
+static void WG_WEIGHTS(const WG_JOB *j, fc_index g, fc_index ot, FC_REAL *u)
+{
+    const fc_index cog = j->p->c_out / j->p->groups, R = j->R;
+    for (fc_index r = 0; r < R; r++) {
+        FC_REAL k[9][FC_MR], t[18][FC_MR], uu[36][FC_MR];
+        for (int m = 0; m < FC_MR; m++) {
+            const fc_index o = ot * FC_MR + m;
+            for (int e = 0; e < 9; e++)
+                k[e][m] = o < cog ? j->w[((g * cog + o) * R + r) * 9 + e] : (FC_REAL)0;
+        }
+        for (int c = 0; c < 3; c++) /* t = G k (6x3) */
+            for (int m = 0; m < FC_MR; m++)
+                WG_G3(&k[c][m], 3 * FC_MR, &t[c][m], 3 * FC_MR);
+        for (int a = 0; a < 6; a++) /* uu = t G^T (6x6) */
+            for (int m = 0; m < FC_MR; m++)
+                WG_G3(&t[3 * a][m], FC_MR, &uu[6 * a][m], FC_MR);
+        for (int xi = 0; xi < 36; xi++)
+            for (int m = 0; m < FC_MR; m++)
+                u[((size_t)xi * R + r) * FC_MR + m] = uu[xi][m];
+    }
+}
+
 #define WG_WEIGHT_TASK FC_CAT(fc_wg_weight_task_, FC_DT)
-/* U[g][ot][xi][r][MR] for task (g, ot). */
+/* U[g][ot] for task g * ntile + ot. */
 static void WG_WEIGHT_TASK(void *ctx, fc_index task, int slot)
 {
     const WG_JOB *j = ctx;
-    const fc_index cog = j->p->c_out / j->p->groups, R = j->R;
-    const fc_index g = task / j->ntile, ot = task % j->ntile;
-    FC_REAL *u = j->u + (size_t)task * 36 * R * FC_MR;
-    for (int m = 0; m < FC_MR; m++) {
-        const fc_index o = ot * FC_MR + m;
-        for (fc_index r = 0; r < R; r++) {
-            double tmp[6 * 3], uu[36];
-            if (o < cog) {
-                const FC_REAL *k = j->w + ((g * cog + o) * R + r) * 9;
-                for (int c = 0; c < 3; c++)
-                    WG_G3(k + c, 3, tmp + c, 3); /* tmp = G g (6x3) */
-                for (int a = 0; a < 6; a++)
-                    WG_G3(tmp + 3 * a, 1, uu + 6 * a, 1); /* uu = tmp G^T (6x6) */
-            } else {
-                memset(uu, 0, sizeof uu);
-            }
-            for (int xi = 0; xi < 36; xi++)
-                u[((size_t)xi * R + r) * FC_MR + m] = (FC_REAL)uu[xi];
-        }
-    }
+    WG_WEIGHTS(j, task / j->ntile, task % j->ntile, j->u + (size_t)task * 36 * j->R * FC_MR);
 }
 
 #define WG_GATHER FC_CAT(fc_wg_gather_, FC_DT)
@@ -216,30 +225,46 @@ static void WG_TASK(void *ctx, fc_index task, int slot)
         tiles[i].n = rem / OD;
     }
 
-    /* input transform: V[xi][r][i] = (B^T d B)[xi] of tile i, channel r */
+    /* input transform, WG_VL tiles at a time (one per vector lane):
+     * V[xi][r][i] = (B^T d B)[xi] of tile i, channel r */
     for (fc_index r = 0; r < R; r++) {
         const fc_index c = r / KD, kd = r % KD;
-        for (fc_index i = 0; i < NT; i++) {
-            FC_REAL d[36], t[36], v[36];
-            const FC_REAL *xc = NULL;
-            if (i < nvalid) {
-                const fc_index iz = fc_pad_index(tiles[i].z * p->stride[0] - p->pad[0]
-                                                 + kd * p->dil[0], D, p->pad_mode);
-                if (iz >= 0)
-                    xc = j->x + (((size_t)tiles[i].n * p->c_in + g * cig + c) * D + iz) * H * W;
+        for (fc_index i0 = 0; i0 < NT; i0 += WG_VL) {
+            FC_REAL d[36 * WG_VL];
+            WVEC dv[36], t[36];
+            for (fc_index l = 0; l < WG_VL; l++) {
+                const fc_index i = i0 + l;
+                const FC_REAL *xc = NULL;
+                if (i < nvalid) {
+                    const fc_index iz = fc_pad_index(tiles[i].z * p->stride[0] - p->pad[0]
+                                                     + kd * p->dil[0], D, p->pad_mode);
+                    if (iz >= 0)
+                        xc = j->x + (((size_t)tiles[i].n * p->c_in + g * cig + c) * D + iz)
+                                    * H * W;
+                }
+                WG_GATHER(p, xc, i < nvalid ? tiles[i].ty : 0, i < nvalid ? tiles[i].tx : 0,
+                          d + l, WG_VL);
             }
-            WG_GATHER(p, xc, i < nvalid ? tiles[i].ty : 0, i < nvalid ? tiles[i].tx : 0, d, 1);
+            for (int e = 0; e < 36; e++)
+                dv[e] = WG_LOAD(d + e * WG_VL);
             for (int col = 0; col < 6; col++)
-                WG_BT6(d + col, 6, t + col, 6);
+                WG_BT6(dv + col, 6, t + col, 6);
             for (int a = 0; a < 6; a++)
-                WG_BT6(t + 6 * a, 1, v + 6 * a, 1);
+                WG_BT6(t + 6 * a, 1, dv + 6 * a, 1);
             for (int xi = 0; xi < 36; xi++)
-                V[((size_t)xi * R + r) * NT + i] = v[xi];
+                memcpy(V + ((size_t)xi * R + r) * NT + i0, &dv[xi], sizeof(WVEC));
         }
     }
 
     for (fc_index ot = t_lo; ot < t_hi; ot++) {
-        const FC_REAL *U = j->u + ((size_t)g * ntile + ot) * 36 * R * FC_MR;
+        const FC_REAL *U;
+        if (j->fused) { /* this oc tile's weights, transformed into the slot */
+            FC_REAL *Us = M + (size_t)36 * FC_MR * NT;
+            WG_WEIGHTS(j, g, ot, Us);
+            U = Us;
+        } else {
+            U = j->u + ((size_t)g * ntile + ot) * 36 * R * FC_MR;
+        }
         /* 36 GEMMs into M[xi][MR][NT] */
         for (int xi = 0; xi < 36; xi++) {
             const FC_REAL *Ux = U + (size_t)xi * R * FC_MR, *Vx = V + (size_t)xi * R * NT;
@@ -250,23 +275,33 @@ static void WG_TASK(void *ctx, fc_index task, int slot)
             for (; t0 < NT; t0 += WG_VL)
                 WG_UKERNEL(1, Ux, Vx + t0, R, NT, Mx + t0, NT);
         }
-        /* output transform, bias, store */
+        /* output transform of WG_VL tiles at a time, bias, store */
         for (int mi = 0; mi < FC_MR && ot * FC_MR + mi < cog; mi++) {
             const fc_index o = g * cog + ot * FC_MR + mi;
             const FC_REAL bias = j->bias ? j->bias[o] : (FC_REAL)0;
-            for (fc_index i = 0; i < nvalid; i++) {
-                FC_REAL m[36], t[24], y[16];
+            for (fc_index i0 = 0; i0 < nvalid; i0 += WG_VL) {
+                WVEC m[36], t[24], y[16];
+                FC_REAL ys[16 * WG_VL];
                 for (int xi = 0; xi < 36; xi++)
-                    m[xi] = M[((size_t)xi * FC_MR + mi) * NT + i];
+                    m[xi] = WG_LOAD(M + ((size_t)xi * FC_MR + mi) * NT + i0);
                 for (int col = 0; col < 6; col++)
                     WG_AT6(m + col, 6, t + col, 6);
                 for (int a = 0; a < 4; a++)
                     WG_AT6(t + 6 * a, 1, y + 4 * a, 1);
-                const WG_TILE *tl = &tiles[i];
-                FC_REAL *dst = j->out + (((size_t)tl->n * p->c_out + o) * OD + tl->z) * OH * OW;
-                for (int a = 0; a < 4 && 4 * tl->ty + a < OH; a++)
-                    for (int bb = 0; bb < 4 && 4 * tl->tx + bb < OW; bb++)
-                        dst[(4 * tl->ty + a) * OW + 4 * tl->tx + bb] = y[4 * a + bb] + bias;
+                for (int e = 0; e < 16; e++) {
+                    y[e] += bias;
+                    memcpy(ys + e * WG_VL, &y[e], sizeof(WVEC));
+                }
+                for (fc_index l = 0; l < WG_VL && i0 + l < nvalid; l++) {
+                    const WG_TILE *tl = &tiles[i0 + l];
+                    FC_REAL *dst = j->out + (((size_t)tl->n * p->c_out + o) * OD + tl->z) * OH * OW
+                                   + 4 * tl->ty * OW + 4 * tl->tx;
+                    const int rows = OH - 4 * tl->ty < 4 ? (int)(OH - 4 * tl->ty) : 4;
+                    const int cols = OW - 4 * tl->tx < 4 ? (int)(OW - 4 * tl->tx) : 4;
+                    for (int a = 0; a < rows; a++)
+                        for (int bb = 0; bb < cols; bb++)
+                            dst[a * OW + bb] = ys[(4 * a + bb) * WG_VL + l];
+                }
             }
         }
     }
@@ -281,6 +316,8 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, con
     if (p->n == 0 || p->c_out == 0 || OD * OH * OW == 0)
         return FC_OK;
     const fc_index R = cig * p->k[0], ntile = (cog + FC_MR - 1) / FC_MR;
+    if (R > (PTRDIFF_MAX >> 8)) /* 36 * (R + MR) below must not overflow */
+        return FC_ENOMEM;
     const fc_index th = (OH + 3) / 4, tw = (OW + 3) / 4;
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
     size_t ntiles, u_elems, per_slot, scratch_bytes, tmp;
@@ -292,26 +329,36 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, con
     const fc_index all = ((fc_index)ntiles + WG_VL - 1) / WG_VL * WG_VL;
     NT = NT < WG_VL ? WG_VL : NT > FC_WG_MAX_TILES ? FC_WG_MAX_TILES : NT;
     NT = NT < all ? NT : all;
-    if (fc_mul_overflows(36 * (R + FC_MR), NT, &per_slot)
-        || fc_mul_overflows((fc_index)per_slot, (fc_index)sizeof(FC_REAL), &tmp)
+    const fc_index nblk = ((fc_index)ntiles + NT - 1) / NT;
+    /* Few tile blocks (small images): each task transforms the weights of its
+     * oc tiles into its slot, so the 36 x C_out x R weights never round-trip
+     * through memory; many blocks: transformed once, shared. */
+    const int fused = nblk <= 2;
+    size_t v_elems, w_elems = 0;
+    if (fc_mul_overflows(36 * (R + FC_MR), NT, &v_elems)
+        || (fused && fc_mul_overflows(36 * R, FC_MR, &w_elems)))
+        return FC_ENOMEM;
+    per_slot = v_elems + w_elems;
+    if (fc_mul_overflows((fc_index)per_slot, (fc_index)sizeof(FC_REAL), &tmp)
         || fc_mul_overflows((fc_index)tmp, nt, &scratch_bytes))
         return FC_ENOMEM;
-    const fc_index nblk = ((fc_index)ntiles + NT - 1) / NT;
     /* split the output channels when there are too few tile blocks for the team */
     fc_index nsplit = 1;
     while (nsplit < ntile && G * nblk * nsplit < 2 * (fc_index)nt)
         nsplit++;
-    FC_REAL *u = malloc(u_elems * sizeof(FC_REAL));
+    FC_REAL *u = fused ? NULL : malloc(u_elems * sizeof(FC_REAL));
     FC_REAL *scratch = malloc(scratch_bytes);
-    if (!u || !scratch) {
+    if ((!fused && !u) || !scratch) {
         free(u);
         free(scratch);
         return FC_ENOMEM;
     }
     WG_JOB j = {.p = p, .x = x, .w = w, .bias = bias, .out = out, .u = u, .scratch = scratch,
                 .per_slot = per_slot, .R = R, .ntile = ntile, .th = th, .tw = tw,
-                .ntiles = (fc_index)ntiles, .NT = NT, .nblk = nblk, .nsplit = nsplit};
-    fc_parallel_for(nt, G * ntile, WG_WEIGHT_TASK, &j);
+                .ntiles = (fc_index)ntiles, .NT = NT, .nblk = nblk, .nsplit = nsplit,
+                .fused = fused};
+    if (!fused)
+        fc_parallel_for(nt, G * ntile, WG_WEIGHT_TASK, &j);
     fc_parallel_for(nt, G * nblk * nsplit, WG_TASK, &j);
     free(u);
     free(scratch);
@@ -327,6 +374,7 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, con
 #undef WG_TILE
 #undef WG_JOB
 #undef WG_WEIGHT_TASK
+#undef WG_WEIGHTS
 #undef WG_GATHER
 #undef WG_UKERNEL
 #undef WG_TASK
