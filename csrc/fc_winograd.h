@@ -10,10 +10,12 @@
  * order, so results do not depend on p->num_threads.
  *
  * Scratch: the transformed weights, 36 x C_out x (C_in/groups * kD) elements
- * (C_out rounded up to the register tile), plus per thread
- * 36 x (C_in/groups * kD + MR) x NT elements, NT (tiles per task, a multiple of
- * the vector length, <= 128) chosen so this is about 1 MiB: at most
- * max(1 MiB, 36 x (C_in/groups * kD + MR) x VL x itemsize) per thread.
+ * (C_out rounded up to the register tile MR), when the tiles make more than two
+ * blocks; otherwise each task transforms its oc tiles' weights into its own
+ * 36 x (C_in/groups * kD) x MR slot.  Per thread 36 x (C_in/groups * kD + MR) x
+ * NT elements, NT (tiles per task, a multiple of the vector length VL, <= 128)
+ * chosen so this is about 1 MiB: at most
+ * max(1 MiB, 36 x (C_in/groups * kD + MR) x VL x itemsize) plus the weight slot.
  */
 #ifndef FC_WINOGRAD_H
 #define FC_WINOGRAD_H
