@@ -3,7 +3,7 @@
 fastconv.autotune, which 'auto' prefers when one exists for the call."""
 import threading
 
-ALGORITHMS = ("direct", "gemm", "im2col")
+ALGORITHMS = ("direct", "gemm", "im2col", "winograd")
 
 # fastconv.autotune's measured choices: (opname, spec, dtype, threads) -> algorithm.
 _tuned = {}
@@ -36,6 +36,24 @@ def is_tiling_transpose(spec):
     return (spec.kernel == spec.stride and spec.dilation == (1, 1, 1)
             and not any(spec.pad_before) and not any(spec.pad_after)
             and all(i == o * s for i, o, s in zip(spec.in_size, spec.out_size, spec.stride)))
+
+
+def winograd_refusal(opname, spec):
+    """Why algorithm='winograd' does not apply to this call, or None when it does.
+
+    F(4x4, 3x3) needs a 3x3 kernel with stride 1 and dilation 1 along the last
+    two axes (H, W); a 3-D call's depth axis may be anything (its taps become
+    reduction channels), a 1-D call never fits.  Transposed convolutions have
+    no Winograd kernel.  Backward passes run the direct kernels (README)."""
+    if opname.startswith("conv_transpose"):
+        return "transposed convolutions have no Winograd kernel"
+    kernel, stride, dilation = spec.kernel[1:], spec.stride[1:], spec.dilation[1:]
+    if opname.startswith("conv1d"):
+        return "it needs a 2-D or 3-D convolution (a 3x3 kernel along the last two axes)"
+    if kernel != (3, 3) or stride != (1, 1) or dilation != (1, 1):
+        return (f"it needs a 3x3 kernel with stride 1 and dilation 1 along the last two "
+                f"axes, got kernel {kernel}, stride {stride}, dilation {dilation}")
+    return None
 
 
 def auto_algorithm(spec):
@@ -74,4 +92,8 @@ def conv_algorithm(opname, spec, algorithm, dtype):
     if algorithm == "im2col" and not im2col_applicable(spec):
         raise ValueError(f"{opname}: algorithm='im2col' does not apply: a GEMM dimension "
                          "exceeds BLAS's 32-bit integer range; use algorithm='direct'")
+    if algorithm == "winograd":
+        reason = winograd_refusal(opname, spec)
+        if reason:
+            raise ValueError(f"{opname}: algorithm='winograd' does not apply: {reason}")
     return algorithm

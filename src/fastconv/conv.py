@@ -39,7 +39,7 @@ def _convolve(opname, nd, x, weight, bias, stride, padding, dilation, groups, pa
         _pointwise_groups(opname, call, out5)
     else:
         _conv.conv_fwd(call.x, call.weight, call.bias, out5, spec,
-                       _threads.team_size(spec.macs), _config.isa_code(), algorithm == "gemm")
+                       _threads.team_size(spec.macs), _config.isa_code(), algorithm)
     return result
 
 
@@ -86,11 +86,13 @@ _DOC = """{n}-D convolution (cross-correlation, as ``torch.nn.functional.conv{n}
         C_out/groups output channels.
     padding_mode : {{'zeros', 'reflect', 'replicate', 'circular'}}
         How padded cells read the input (reflect needs padding < input size).
-    algorithm : {{'auto', 'direct', 'gemm', 'im2col'}}, keyword-only
+    algorithm : {{'auto', 'direct', 'gemm', 'im2col', 'winograd'}}, keyword-only
         'direct': fastconv's OpenMP + SIMD loop nest over output rows.  'gemm':
         im2col into per-thread column tiles and fastconv's own packed GEMM
         micro-kernel (OpenMP).  'im2col': im2col in tiles of bounded size, then
-        BLAS GEMM (BLAS's own threads).  'auto': see README.
+        BLAS GEMM (BLAS's own threads).  'winograd': F(4x4, 3x3), only for a
+        3x3 kernel with stride 1 and dilation 1 along the last two axes (else
+        ValueError); float32 error ~5-7x the others' (README).  'auto': see README.
     out : ndarray, keyword-only, optional
         C-contiguous, writeable, of the result's shape and dtype, not
         overlapping the inputs.

@@ -8,30 +8,39 @@ include "_params.pxi"
 
 def conv_fwd(const floating[:, :, :, :, ::1] x, const floating[:, :, :, :, ::1] w,
              const floating[::1] bias, floating[:, :, :, :, ::1] out,
-             spec, int num_threads, int isa, bint gemm=False):
+             spec, int num_threads, int isa, str algorithm="direct"):
     """Convolution forward into `out` (all arrays 5-D, C-contiguous) with the
-    direct loop nest, or with the packed GEMM over column tiles when `gemm`."""
+    direct loop nest, the packed GEMM over column tiles ('gemm') or Winograd
+    F(4x4, 3x3) ('winograd'; the caller checks that it applies)."""
     cdef fc_conv_params p = make_conv_params(spec, num_threads, isa)
     cdef const floating *bptr = NULL
     cdef int status
+    cdef bint gemm = algorithm == "gemm", winograd = algorithm == "winograd"
     if bias is not None:
         bptr = &bias[0]
     with nogil:
         if floating is float:
-            if gemm:
+            if winograd:
+                status = fc_conv_fwd_winograd_f32(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
+                                                  &out[0, 0, 0, 0, 0])
+            elif gemm:
                 status = fc_conv_fwd_gemm_f32(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
                                               &out[0, 0, 0, 0, 0])
             else:
                 status = fc_conv_fwd_direct_f32(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
                                                 &out[0, 0, 0, 0, 0])
         else:
-            if gemm:
+            if winograd:
+                status = fc_conv_fwd_winograd_f64(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
+                                                  &out[0, 0, 0, 0, 0])
+            elif gemm:
                 status = fc_conv_fwd_gemm_f64(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
                                               &out[0, 0, 0, 0, 0])
             else:
                 status = fc_conv_fwd_direct_f64(&p, &x[0, 0, 0, 0, 0], &w[0, 0, 0, 0, 0], bptr,
                                                 &out[0, 0, 0, 0, 0])
     check_status(status, "conv")
+
 
 
 def conv_bwd_input(const floating[:, :, :, :, ::1] gy, const floating[:, :, :, :, ::1] w,

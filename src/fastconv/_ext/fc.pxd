@@ -75,6 +75,12 @@ cdef extern from "fc_conv.h" nogil:
                                const double *gy, double *gx, double *gw, fc_dgemm_fn gemm) noexcept
     size_t fc_conv_im2col_workspace_bytes(const fc_conv_params *p, size_t itemsize) noexcept
 
+cdef extern from "fc_winograd.h" nogil:
+    int fc_conv_fwd_winograd_f32(const fc_conv_params *p, const float *x, const float *w,
+                                 const float *bias, float *out) noexcept
+    int fc_conv_fwd_winograd_f64(const fc_conv_params *p, const double *x, const double *w,
+                                 const double *bias, double *out) noexcept
+
 # ---- pooling (fc_pool.h)
 from libc.stdint cimport int64_t
 

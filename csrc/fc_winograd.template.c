@@ -1,0 +1,380 @@
+/*
+ * fc_winograd.template.c - Winograd F(4x4, 3x3) convolution forward, one dtype.
+ * Included by fc_winograd_simd.c with FC_REAL (float/double) and FC_DT (f32/f64).
+ *
+ * Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (arXiv
+ * 1509.09308, 2015; CVPR 2016): the 4x4 outputs of a 3x3 correlation over a 6x6
+ * input tile d are
+ *     Y = A^T [ (G g G^T) .* (B^T d B) ] A,
+ * 36 multiplies instead of 144.  The matrices come from Toom-Cook interpolation
+ * at the points p = 0, 1, -1, 2, -2 and infinity:
+ *   A^T (4x6): column k is (1, p, p^2, p^3) for the finite points, (0, 0, 0, 1)
+ *              for infinity (evaluate the product polynomial's 4 outputs);
+ *   G   (6x3): row k is the kernel polynomial at p, (1, p, p^2) . g, divided by
+ *              N_k = prod_{j != k} (p_k - p_j) = 4, -6, -6, 24, 24 (infinity: g2);
+ *   B^T (6x6): row k holds the coefficients of prod_{j != k} (x - p_j), the
+ *              Lagrange numerators (infinity: the monic degree-5 polynomial).
+ *       B^T = [4  0 -5  0 1 0]     G = [ 1/4     0     0  ]   A^T = [1 1  1 1  1 0]
+ *             [0 -4 -4  1 1 0]         [-1/6  -1/6  -1/6  ]         [0 1 -1 2 -2 0]
+ *             [0  4 -4 -1 1 0]         [-1/6   1/6  -1/6  ]         [0 1  1 4  4 0]
+ *             [0 -2 -1  2 1 0]         [ 1/24  1/12  1/6  ]         [0 1 -1 8 -8 1]
+ *             [0  2 -1 -2 1 0]         [ 1/24 -1/12  1/6  ]
+ *             [0  4  0 -5 0 1]         [ 0     0     1    ]
+ *
+ * Tiles: output tile (ty, tx) of plane (n, z) covers rows 4ty.., columns 4tx..;
+ * its input tile is padded rows 4ty..4ty+5, columns 4tx..4tx+5, read through the
+ * padding mode (fc_pad_index); cells past the padded input (last tiles of a
+ * size that is not a multiple of 4) read 0 and their outputs are not stored.
+ * The reduction runs over R = C_in/groups * kD "channels" r = (c, kd): a depth
+ * tap is one more input plane, so 3-D kernels (kD, 3, 3) come for free.
+ *
+ * Phases:
+ *  1. weights: U[g][oc tile][xi][r][MR] = (G g G^T)[xi] (zero past the group's
+ *     last channel), one task per (g, oc tile);
+ *  2. tasks (g, block of NT tiles of the flattened (n, z, ty, tx) grid, channel
+ *     split): the input transform of every (r, tile) into the slot's
+ *     V[xi][r][NT]; then per oc tile of the split, 36 GEMMs
+ *     M[xi] (MR x NT) = U[xi] (MR x R) . V[xi] (R x NT) with a register-tiled
+ *     micro-kernel (MR channels x one or two vectors of tiles), and the output
+ *     transform of the MR x NT tiles, bias added, stored.
+ */
+#ifndef FC_REAL
+#error "FC_REAL must be defined (float or double) before including this template"
+#endif
+
+#define WG_VL (FC_VBYTES / (int)sizeof(FC_REAL))
+#define WVEC FC_CAT(fc_wg_vec_, FC_DT)
+typedef FC_REAL WVEC __attribute__((vector_size(FC_VBYTES)));
+
+#define WG_LOAD FC_CAT(fc_wg_load_, FC_DT)
+FC_INLINE WVEC WG_LOAD(const FC_REAL *p)
+{
+    WVEC v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* t[k*ts] = (B^T d)[k] from d[j*ds], k, j < 6; any arithmetic type, vectors too. */
+#define WG_BT6(d, ds, t, ts)                                                             \
+    do {                                                                                 \
+        const __typeof__((d)[0]) d0_ = (d)[0], d1_ = (d)[1 * (ds)], d2_ = (d)[2 * (ds)],  \
+                                 d3_ = (d)[3 * (ds)], d4_ = (d)[4 * (ds)],                \
+                                 d5_ = (d)[5 * (ds)];                                     \
+        const __typeof__((d)[0]) e_ = d4_ - d2_, f_ = d3_ - d1_;                         \
+        (t)[0] = (FC_REAL)4 * d0_ - (FC_REAL)5 * d2_ + d4_;                              \
+        (t)[1 * (ts)] = (d3_ + d4_) - (FC_REAL)4 * (d1_ + d2_);                          \
+        (t)[2 * (ts)] = (d4_ - d3_) + (FC_REAL)4 * (d1_ - d2_);                          \
+        (t)[3 * (ts)] = e_ + (FC_REAL)2 * f_;                                            \
+        (t)[4 * (ts)] = e_ - (FC_REAL)2 * f_;                                            \
+        (t)[5 * (ts)] = (FC_REAL)4 * d1_ - (FC_REAL)5 * d3_ + d5_;                       \
+    } while (0)
+
+/* y[k*ys] = (A^T m)[k] from m[j*ms], k < 4, j < 6. */
+#define WG_AT6(m, ms, y, ys)                                                             \
+    do {                                                                                 \
+        const __typeof__((m)[0]) s12_ = (m)[1 * (ms)] + (m)[2 * (ms)],                    \
+                                 d12_ = (m)[1 * (ms)] - (m)[2 * (ms)],                    \
+                                 s34_ = (m)[3 * (ms)] + (m)[4 * (ms)],                    \
+                                 d34_ = (m)[3 * (ms)] - (m)[4 * (ms)];                    \
+        (y)[0] = (m)[0] + s12_ + s34_;                                                   \
+        (y)[1 * (ys)] = d12_ + (FC_REAL)2 * d34_;                                        \
+        (y)[2 * (ys)] = s12_ + (FC_REAL)4 * s34_;                                        \
+        (y)[3 * (ys)] = d12_ + (FC_REAL)8 * d34_ + (m)[5 * (ms)];                        \
+    } while (0)
+
+/* t[k*ts] = (G g)[k] from g[j*gs], k < 6, j < 3 (multiplies by the rounded
+ * constants: a division per entry would cost more than the whole transform). */
+#define WG_G3(g, gs, t, ts)                                                              \
+    do {                                                                                 \
+        const FC_REAL g0_ = (g)[0], g1_ = (g)[gs], g2_ = (g)[2 * (gs)];                  \
+        const FC_REAL h_ = (FC_REAL)(1.0 / 24) * (g0_ + 4 * g2_);                        \
+        (t)[0] = (FC_REAL)0.25 * g0_;                                                    \
+        (t)[1 * (ts)] = (FC_REAL)(-1.0 / 6) * (g0_ + g1_ + g2_);                         \
+        (t)[2 * (ts)] = (FC_REAL)(-1.0 / 6) * (g0_ - g1_ + g2_);                         \
+        (t)[3 * (ts)] = h_ + (FC_REAL)(1.0 / 12) * g1_;                                  \
+        (t)[4 * (ts)] = h_ - (FC_REAL)(1.0 / 12) * g1_;                                  \
+        (t)[5 * (ts)] = g2_;                                                             \
+    } while (0)
+
+/* One tile of the flattened grid: image, output plane, tile row and column. */
+#define WG_TILE FC_CAT(fc_wg_tile_, FC_DT)
+typedef struct {
+    fc_index n, z, ty, tx;
+} WG_TILE;
+
+#define WG_JOB FC_CAT(fc_wg_job_, FC_DT)
+typedef struct {
+    const fc_conv_params *p;
+    const FC_REAL *x, *w, *bias;
+    FC_REAL *out, *u, *scratch;
+    size_t per_slot;
+    fc_index R, ntile, th, tw, ntiles, NT, nblk, nsplit;
+    int fused; /* transform each oc tile's weights in the task that uses it */
+} WG_JOB;
+
+#define WG_WEIGHTS FC_CAT(fc_wg_weights_, FC_DT)
+/* u[xi][r][MR] = transformed weights of oc tile ot of group g; loops over the MR
+ * channels innermost (they vectorise), stores of MR consecutive values. */
+static void WG_WEIGHTS(const WG_JOB *j, fc_index g, fc_index ot, FC_REAL *u)
+{
+    const fc_index cog = j->p->c_out / j->p->groups, R = j->R;
+    for (fc_index r = 0; r < R; r++) {
+        FC_REAL k[9][FC_MR], t[18][FC_MR], uu[36][FC_MR];
+        for (int m = 0; m < FC_MR; m++) {
+            const fc_index o = ot * FC_MR + m;
+            for (int e = 0; e < 9; e++)
+                k[e][m] = o < cog ? j->w[((g * cog + o) * R + r) * 9 + e] : (FC_REAL)0;
+        }
+        for (int c = 0; c < 3; c++) /* t = G k (6x3) */
+            for (int m = 0; m < FC_MR; m++)
+                WG_G3(&k[c][m], 3 * FC_MR, &t[c][m], 3 * FC_MR);
+        for (int a = 0; a < 6; a++) /* uu = t G^T (6x6) */
+            for (int m = 0; m < FC_MR; m++)
+                WG_G3(&t[3 * a][m], FC_MR, &uu[6 * a][m], FC_MR);
+        for (int xi = 0; xi < 36; xi++)
+            for (int m = 0; m < FC_MR; m++)
+                u[((size_t)xi * R + r) * FC_MR + m] = uu[xi][m];
+    }
+}
+
+#define WG_WEIGHT_TASK FC_CAT(fc_wg_weight_task_, FC_DT)
+/* U[g][ot] for task g * ntile + ot. */
+static void WG_WEIGHT_TASK(void *ctx, fc_index task, int slot)
+{
+    const WG_JOB *j = ctx;
+    WG_WEIGHTS(j, task / j->ntile, task % j->ntile, j->u + (size_t)task * 36 * j->R * FC_MR);
+}
+
+#define WG_GATHER FC_CAT(fc_wg_gather_, FC_DT)
+/* d[(a*6 + b) * ds] = padded input of plane xc (NULL: a zero plane) at padded
+ * row 4ty + a, column 4tx + b; 0 past the padded input. */
+static void WG_GATHER(const fc_conv_params *p, const FC_REAL *xc, fc_index ty, fc_index tx,
+                      FC_REAL *d, fc_index ds)
+{
+    const fc_index H = p->in[1], W = p->in[2], ph = p->pad[1], pw = p->pad[2];
+    const fc_index HP = p->out[1] + 2, WP = p->out[2] + 2; /* padded sizes */
+    const fc_index y0 = 4 * ty - ph, x0 = 4 * tx - pw;
+    if (xc && y0 >= 0 && y0 + 6 <= H && x0 >= 0 && x0 + 6 <= W && 4 * ty + 6 <= HP
+        && 4 * tx + 6 <= WP) {
+        for (int a = 0; a < 6; a++)
+            for (int b = 0; b < 6; b++)
+                d[(a * 6 + b) * ds] = xc[(y0 + a) * W + x0 + b];
+        return;
+    }
+    for (int a = 0; a < 6; a++) {
+        const fc_index iy = xc && 4 * ty + a < HP ? fc_pad_index(y0 + a, H, p->pad_mode) : -1;
+        for (int b = 0; b < 6; b++) {
+            const fc_index ix = iy >= 0 && 4 * tx + b < WP ? fc_pad_index(x0 + b, W, p->pad_mode)
+                                                           : -1;
+            d[(a * 6 + b) * ds] = ix >= 0 ? xc[iy * W + ix] : (FC_REAL)0;
+        }
+    }
+}
+
+#define WG_UKERNEL FC_CAT(fc_wg_ukernel_, FC_DT)
+/* m[i*ms + t] = sum_r u[r*MR + i] v[r*vs + t] for i < MR, t < nv vectors
+ * (called with a constant nv so the accumulators live in registers). */
+FC_INLINE void WG_UKERNEL(int nv, const FC_REAL *FC_RESTRICT u, const FC_REAL *FC_RESTRICT v,
+                          fc_index R, fc_index vs, FC_REAL *FC_RESTRICT m, fc_index ms)
+{
+    WVEC acc[FC_MR][2];
+#pragma GCC unroll 16
+    for (int i = 0; i < FC_MR; i++)
+        acc[i][0] = acc[i][1] = (WVEC){0};
+    for (fc_index r = 0; r < R; r++) {
+        const WVEC v0 = WG_LOAD(v + r * vs);
+        const WVEC v1 = nv > 1 ? WG_LOAD(v + r * vs + WG_VL) : v0;
+#pragma GCC unroll 16
+        for (int i = 0; i < FC_MR; i++) {
+            const WVEC ui = u[r * FC_MR + i] - (WVEC){0};
+            acc[i][0] += ui * v0;
+            if (nv > 1)
+                acc[i][1] += ui * v1;
+        }
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < FC_MR; i++) {
+        memcpy(m + i * ms, &acc[i][0], sizeof(WVEC));
+        if (nv > 1)
+            memcpy(m + i * ms + WG_VL, &acc[i][1], sizeof(WVEC));
+    }
+}
+
+#define WG_TASK FC_CAT(fc_wg_task_, FC_DT)
+/* Tiles [b*NT, b*NT + NT) of group g, the split's oc tiles. */
+static void WG_TASK(void *ctx, fc_index task, int slot)
+{
+    const WG_JOB *j = ctx;
+    const fc_conv_params *p = j->p;
+    const fc_index G = p->groups, cig = p->c_in / G, cog = p->c_out / G;
+    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index KD = p->k[0], R = j->R, NT = j->NT, ntile = j->ntile;
+    const fc_index split = task % j->nsplit, b = task / j->nsplit % j->nblk;
+    const fc_index g = task / j->nsplit / j->nblk;
+    const fc_index t_lo = split * ntile / j->nsplit, t_hi = (split + 1) * ntile / j->nsplit;
+    const fc_index first = b * NT, nvalid = j->ntiles - first < NT ? j->ntiles - first : NT;
+    FC_REAL *V = j->scratch + (size_t)slot * j->per_slot;
+    FC_REAL *M = V + (size_t)36 * R * NT;
+    WG_TILE tiles[FC_WG_MAX_TILES];
+    for (fc_index i = 0; i < nvalid; i++) {
+        fc_index rem = first + i;
+        tiles[i].tx = rem % j->tw; rem /= j->tw;
+        tiles[i].ty = rem % j->th; rem /= j->th;
+        tiles[i].z = rem % OD;
+        tiles[i].n = rem / OD;
+    }
+
+    /* input transform, WG_VL tiles at a time (one per vector lane):
+     * V[xi][r][i] = (B^T d B)[xi] of tile i, channel r */
+    for (fc_index r = 0; r < R; r++) {
+        const fc_index c = r / KD, kd = r % KD;
+        for (fc_index i0 = 0; i0 < NT; i0 += WG_VL) {
+            FC_REAL d[36 * WG_VL];
+            WVEC dv[36], t[36];
+            for (fc_index l = 0; l < WG_VL; l++) {
+                const fc_index i = i0 + l;
+                const FC_REAL *xc = NULL;
+                if (i < nvalid) {
+                    const fc_index iz = fc_pad_index(tiles[i].z * p->stride[0] - p->pad[0]
+                                                     + kd * p->dil[0], D, p->pad_mode);
+                    if (iz >= 0)
+                        xc = j->x + (((size_t)tiles[i].n * p->c_in + g * cig + c) * D + iz)
+                                    * H * W;
+                }
+                WG_GATHER(p, xc, i < nvalid ? tiles[i].ty : 0, i < nvalid ? tiles[i].tx : 0,
+                          d + l, WG_VL);
+            }
+            for (int e = 0; e < 36; e++)
+                dv[e] = WG_LOAD(d + e * WG_VL);
+            for (int col = 0; col < 6; col++)
+                WG_BT6(dv + col, 6, t + col, 6);
+            for (int a = 0; a < 6; a++)
+                WG_BT6(t + 6 * a, 1, dv + 6 * a, 1);
+            for (int xi = 0; xi < 36; xi++)
+                memcpy(V + ((size_t)xi * R + r) * NT + i0, &dv[xi], sizeof(WVEC));
+        }
+    }
+
+    for (fc_index ot = t_lo; ot < t_hi; ot++) {
+        const FC_REAL *U;
+        if (j->fused) { /* this oc tile's weights, transformed into the slot */
+            FC_REAL *Us = M + (size_t)36 * FC_MR * NT;
+            WG_WEIGHTS(j, g, ot, Us);
+            U = Us;
+        } else {
+            U = j->u + ((size_t)g * ntile + ot) * 36 * R * FC_MR;
+        }
+        /* 36 GEMMs into M[xi][MR][NT] */
+        for (int xi = 0; xi < 36; xi++) {
+            const FC_REAL *Ux = U + (size_t)xi * R * FC_MR, *Vx = V + (size_t)xi * R * NT;
+            FC_REAL *Mx = M + (size_t)xi * FC_MR * NT;
+            fc_index t0 = 0;
+            for (; t0 + 2 * WG_VL <= NT; t0 += 2 * WG_VL)
+                WG_UKERNEL(2, Ux, Vx + t0, R, NT, Mx + t0, NT);
+            for (; t0 < NT; t0 += WG_VL)
+                WG_UKERNEL(1, Ux, Vx + t0, R, NT, Mx + t0, NT);
+        }
+        /* output transform of WG_VL tiles at a time, bias, store */
+        for (int mi = 0; mi < FC_MR && ot * FC_MR + mi < cog; mi++) {
+            const fc_index o = g * cog + ot * FC_MR + mi;
+            const FC_REAL bias = j->bias ? j->bias[o] : (FC_REAL)0;
+            for (fc_index i0 = 0; i0 < nvalid; i0 += WG_VL) {
+                WVEC m[36], t[24], y[16];
+                FC_REAL ys[16 * WG_VL];
+                for (int xi = 0; xi < 36; xi++)
+                    m[xi] = WG_LOAD(M + ((size_t)xi * FC_MR + mi) * NT + i0);
+                for (int col = 0; col < 6; col++)
+                    WG_AT6(m + col, 6, t + col, 6);
+                for (int a = 0; a < 4; a++)
+                    WG_AT6(t + 6 * a, 1, y + 4 * a, 1);
+                for (int e = 0; e < 16; e++) {
+                    y[e] += bias;
+                    memcpy(ys + e * WG_VL, &y[e], sizeof(WVEC));
+                }
+                for (fc_index l = 0; l < WG_VL && i0 + l < nvalid; l++) {
+                    const WG_TILE *tl = &tiles[i0 + l];
+                    FC_REAL *dst = j->out + (((size_t)tl->n * p->c_out + o) * OD + tl->z) * OH * OW
+                                   + 4 * tl->ty * OW + 4 * tl->tx;
+                    const int rows = OH - 4 * tl->ty < 4 ? (int)(OH - 4 * tl->ty) : 4;
+                    const int cols = OW - 4 * tl->tx < 4 ? (int)(OW - 4 * tl->tx) : 4;
+                    for (int a = 0; a < rows; a++)
+                        for (int bb = 0; bb < cols; bb++)
+                            dst[a * OW + bb] = ys[(4 * a + bb) * WG_VL + l];
+                }
+            }
+        }
+    }
+}
+
+int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, const FC_REAL *x,
+                                                    const FC_REAL *w, const FC_REAL *bias,
+                                                    FC_REAL *out)
+{
+    const fc_index G = p->groups, cig = p->c_in / G, cog = p->c_out / G;
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    if (p->n == 0 || p->c_out == 0 || OD * OH * OW == 0)
+        return FC_OK;
+    const fc_index R = cig * p->k[0], ntile = (cog + FC_MR - 1) / FC_MR;
+    if (R > (PTRDIFF_MAX >> 8)) /* 36 * (R + MR) below must not overflow */
+        return FC_ENOMEM;
+    const fc_index th = (OH + 3) / 4, tw = (OW + 3) / 4;
+    const int nt = p->num_threads > 0 ? p->num_threads : 1;
+    size_t ntiles, u_elems, per_slot, scratch_bytes, tmp;
+    if (fc_mul_overflows(p->n * OD, th * tw, &ntiles)
+        || fc_mul_overflows(36 * R, G * ntile * FC_MR, &u_elems))
+        return FC_ENOMEM;
+    /* tiles per task: V about FC_WG_V_BYTES, a multiple of the vector length */
+    fc_index NT = FC_WG_V_BYTES / (36 * R * (fc_index)sizeof(FC_REAL)) / WG_VL * WG_VL;
+    const fc_index all = ((fc_index)ntiles + WG_VL - 1) / WG_VL * WG_VL;
+    NT = NT < WG_VL ? WG_VL : NT > FC_WG_MAX_TILES ? FC_WG_MAX_TILES : NT;
+    NT = NT < all ? NT : all;
+    const fc_index nblk = ((fc_index)ntiles + NT - 1) / NT;
+    /* Few tile blocks (small images): each task transforms the weights of its
+     * oc tiles into its slot, so the 36 x C_out x R weights never round-trip
+     * through memory; many blocks: transformed once, shared. */
+    const int fused = nblk <= 2;
+    size_t v_elems, w_elems = 0;
+    if (fc_mul_overflows(36 * (R + FC_MR), NT, &v_elems)
+        || (fused && fc_mul_overflows(36 * R, FC_MR, &w_elems)))
+        return FC_ENOMEM;
+    per_slot = v_elems + w_elems;
+    if (fc_mul_overflows((fc_index)per_slot, (fc_index)sizeof(FC_REAL), &tmp)
+        || fc_mul_overflows((fc_index)tmp, nt, &scratch_bytes))
+        return FC_ENOMEM;
+    /* split the output channels when there are too few tile blocks for the team */
+    fc_index nsplit = 1;
+    while (nsplit < ntile && G * nblk * nsplit < 2 * (fc_index)nt)
+        nsplit++;
+    FC_REAL *u = fused ? NULL : malloc(u_elems * sizeof(FC_REAL));
+    FC_REAL *scratch = malloc(scratch_bytes);
+    if ((!fused && !u) || !scratch) {
+        free(u);
+        free(scratch);
+        return FC_ENOMEM;
+    }
+    WG_JOB j = {.p = p, .x = x, .w = w, .bias = bias, .out = out, .u = u, .scratch = scratch,
+                .per_slot = per_slot, .R = R, .ntile = ntile, .th = th, .tw = tw,
+                .ntiles = (fc_index)ntiles, .NT = NT, .nblk = nblk, .nsplit = nsplit,
+                .fused = fused};
+    if (!fused)
+        fc_parallel_for(nt, G * ntile, WG_WEIGHT_TASK, &j);
+    fc_parallel_for(nt, G * nblk * nsplit, WG_TASK, &j);
+    free(u);
+    free(scratch);
+    return FC_OK;
+}
+
+#undef WG_VL
+#undef WVEC
+#undef WG_LOAD
+#undef WG_BT6
+#undef WG_AT6
+#undef WG_G3
+#undef WG_TILE
+#undef WG_JOB
+#undef WG_WEIGHT_TASK
+#undef WG_WEIGHTS
+#undef WG_GATHER
+#undef WG_UKERNEL
+#undef WG_TASK

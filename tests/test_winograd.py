@@ -1,0 +1,182 @@
+"""algorithm='winograd' (F(4x4, 3x3)): its numerical error, measured and bounded,
+on the grid and on realistic layers; where it applies and the ValueError
+elsewhere; tails of every SIMD path; thread-count independence; non-finite
+inputs; the backward pass (the direct kernels)."""
+import math
+
+import numpy as np
+import pytest
+
+import fastconv
+from conftest import TOL_FACTOR, WINOGRAD_TOL_FACTOR, restore_threads  # noqa: F401
+from reference import conv_nd_reference
+from test_conv import CASES_2D, CASES_3D, C2, Case, _applies
+
+APPLICABLE = [c for c in CASES_2D + CASES_3D if _applies(c, "winograd") and c.n > 0]
+
+
+def _normalised_error(got, expected, k):
+    """max |got - expected| in units of eps(float32) * sqrt(K + 1), the scale of
+    conftest.tolerance: the measured counterpart of its `factor`."""
+    err = np.max(np.abs(got.astype(np.float64) - expected))
+    return err / (np.finfo(np.float32).eps * math.sqrt(k + 1))
+
+
+def test_grid_has_applicable_cases():
+    assert len(APPLICABLE) >= 40
+    assert any(c.groups > 1 for c in APPLICABLE)
+    assert any(c.nd == 3 for c in APPLICABLE)
+    assert {c.padding_mode for c in APPLICABLE} == {"zeros", "reflect", "replicate", "circular"}
+    assert any(s % 4 != 0 for c in APPLICABLE for s in c.out_size)   # partial tiles
+
+
+def test_float32_error_over_the_grid(rng):
+    """The largest float32 error over every applicable grid configuration, in
+    the units of conftest.tolerance, stays below WINOGRAD_TOL_FACTOR; the direct
+    kernel's, for comparison, below TOL_FACTOR."""
+    worst = {"winograd": 0.0, "direct": 0.0}
+    for case in APPLICABLE:
+        x, w, b = case.arrays(rng, np.float32)
+        expected = case.reference(x.astype(np.float64), w.astype(np.float64),
+                                  None if b is None else b.astype(np.float64))
+        k = int(np.prod(case.weight_shape[1:]))
+        for alg in worst:
+            got = fastconv.conv3d(x, w, b, **case.kwargs(), algorithm=alg) if case.nd == 3 \
+                else fastconv.conv2d(x, w, b, **case.kwargs(), algorithm=alg)
+            worst[alg] = max(worst[alg], _normalised_error(got, expected, k))
+    print(f"max error / (eps sqrt(K+1)) over {len(APPLICABLE)} cases: {worst}")
+    assert worst["winograd"] <= WINOGRAD_TOL_FACTOR
+    assert worst["direct"] <= TOL_FACTOR
+
+
+# Realistic layers (batch 1, padding 1, uniform(-1, 1) data): README's table.
+LAYERS = [(64, 56), (128, 28), (256, 14), (512, 7)]
+
+
+@pytest.mark.parametrize("channels, size", LAYERS, ids=lambda v: str(v))
+def test_float32_error_on_layers(channels, size):
+    rng = np.random.default_rng(7)
+    x = rng.uniform(-1, 1, (1, channels, size, size)).astype(np.float32)
+    w = rng.uniform(-1, 1, (channels, channels, 3, 3)).astype(np.float32)
+    expected = conv_nd_reference(x.astype(np.float64), w.astype(np.float64), None, (1, 1),
+                                 ((1, 1), (1, 1)), (1, 1), 1, "zeros")
+    k = channels * 9
+    errs = {}
+    for alg in ("winograd", "direct"):
+        got = fastconv.conv2d(x, w, padding=1, algorithm=alg)
+        errs[alg] = (_normalised_error(got, expected, k),
+                     np.max(np.abs(got - expected)) / np.max(np.abs(expected)))
+    print(f"{channels}ch {size}x{size}: error / (eps sqrt(K+1)), max |err| / max |y|: {errs}")
+    assert errs["winograd"][0] <= WINOGRAD_TOL_FACTOR
+    assert errs["winograd"][1] <= 3e-5      # README: measured 7.6e-6 .. 1.1e-5
+
+
+def test_float64_is_accurate(rng, check):
+    """float64 keeps ~1e-14: the float32 factor is not an excuse for a wrong kernel."""
+    case = C2(2, 16, 24, (13, 18), (3, 3), padding=1, padding_mode="reflect")
+    x, w, b = case.arrays(rng, np.float64)
+    got = fastconv.conv2d(x, w, b, **case.kwargs(), algorithm="winograd")
+    np.testing.assert_allclose(got, case.reference(x, w, b), rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------------------- where it applies ----
+X1, X2, X3 = np.ones((1, 3, 9)), np.ones((1, 3, 9, 9)), np.ones((1, 3, 5, 9, 9))
+
+
+@pytest.mark.parametrize("fn, args, kwargs, reason", [
+    ("conv2d", (X2, np.ones((2, 3, 3, 2))), {}, "kernel"),
+    ("conv2d", (X2, np.ones((2, 3, 5, 5))), {}, "kernel"),
+    ("conv2d", (X2, np.ones((2, 3, 3, 3))), {"stride": (1, 2)}, "stride"),
+    ("conv2d", (X2, np.ones((2, 3, 3, 3))), {"dilation": 2}, "dilation"),
+    ("conv3d", (X3, np.ones((2, 3, 3, 3, 3))), {"stride": (1, 1, 2)}, "stride"),
+    ("conv1d", (X1, np.ones((2, 3, 3))), {}, "2-D or 3-D"),
+    ("conv_transpose2d", (X2, np.ones((3, 2, 3, 3))), {}, "transposed"),
+    ("conv2d_backward", (np.ones((1, 2, 4, 4)), X2, np.ones((2, 3, 3, 3))), {"stride": 2},
+     "stride"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_refuses_other_shapes(fn, args, kwargs, reason):
+    with pytest.raises(ValueError, match=f"algorithm='winograd' does not apply.*{reason}"):
+        getattr(fastconv, fn)(*args, **kwargs, algorithm="winograd")
+
+
+def test_depth_axis_is_free(rng, check):
+    """3-D: any depth kernel, stride, dilation and padding (extra reduction channels)."""
+    case = Case(2, 4, 6, (7, 9, 10), (2, 3, 3), stride=(2, 1, 1), dilation=(3, 1, 1),
+                padding=((2, 1), (1, 1), (0, 2)), groups=2, padding_mode="circular")
+    x, w, b = case.arrays(rng, np.float64)
+    got = fastconv.conv3d(x, w, b, **case.kwargs(), algorithm="winograd")
+    check(got, case.reference(x, w, b), np.float64, case.weight_shape,
+          factor=WINOGRAD_TOL_FACTOR)
+
+
+# ------------------------------------------------------------ SIMD tails ----
+# Output channels around the register tile (MR = 4/6/8 per path) and tile counts
+# around the vector lengths (2..16 tiles per vector), several tile blocks.
+TAIL_CASES = [C2(n, c_in, c_out, size, (3, 3), padding=1, padding_mode=mode)
+              for n, c_in, c_out, size, mode in [
+                  (1, 1, 1, (1, 1), "zeros"), (1, 3, 5, (4, 4), "replicate"),
+                  (2, 2, 7, (5, 9), "reflect"), (1, 5, 9, (17, 15), "circular"),
+                  (3, 4, 13, (8, 31), "zeros"), (1, 2, 17, (33, 34), "reflect"),
+                  (1, 300, 3, (30, 30), "zeros")]]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", TAIL_CASES, ids=lambda c: c.id)
+def test_every_simd_path(case, dtype, simd_path, rng, check):
+    x, w, b = case.arrays(rng, dtype)
+    got = fastconv.conv2d(x, w, b, **case.kwargs(), algorithm="winograd")
+    check(got, case.reference(x, w, b), dtype, case.weight_shape, factor=WINOGRAD_TOL_FACTOR,
+          params=f"{case} simd={simd_path}")
+
+
+# --------------------------------------------------------------- threads ----
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", [
+    C2(3, 8, 20, (30, 29), (3, 3), padding=1),
+    C2(1, 6, 12, (11, 40), (3, 3), padding=((2, 0), (1, 3)), groups=3,
+       padding_mode="reflect"),
+    Case(2, 4, 10, (5, 12, 13), (3, 3, 3), padding=1, padding_mode="replicate"),
+    C2(1, 64, 64, (14, 14), (3, 3), padding=1),      # one tile block: channel split
+], ids=lambda c: c.id)
+def test_1_2_3_threads_bitwise_identical(case, dtype, rng, restore_threads):
+    x, w, b = case.arrays(rng, dtype)
+    conv = fastconv.conv3d if case.nd == 3 else fastconv.conv2d
+    results = []
+    for n in (1, 2, 3):
+        fastconv.set_num_threads(n)
+        results.append(conv(x, w, b, **case.kwargs(), algorithm="winograd"))
+    assert results[0].tobytes() == results[1].tobytes() == results[2].tobytes()
+
+
+# ------------------------------------------------------------ non-finite ----
+def test_nan_spreads_to_its_tiles_only():
+    """README: a NaN/Inf input spreads to the 4x4 output tiles whose 6x6 input
+    window holds it (the transforms mix the whole window), no further."""
+    x = np.zeros((1, 1, 16, 16))
+    x[0, 0, 9, 2] = np.inf
+    w = np.ones((1, 1, 3, 3))
+    got = fastconv.conv2d(x, w, padding=1, algorithm="winograd")[0, 0]
+    bad = ~np.isfinite(got)
+    # padded row 10, column 3: tiles whose rows 4ty..4ty+5 / cols 4tx..4tx+5 hold it
+    rows = [ty for ty in range(4) if 4 * ty <= 10 <= 4 * ty + 5]
+    cols = [tx for tx in range(4) if 4 * tx <= 3 <= 4 * tx + 5]
+    allowed = np.zeros_like(bad)
+    for ty in rows:
+        for tx in cols:
+            allowed[4 * ty:4 * ty + 4, 4 * tx:4 * tx + 4] = True
+    assert bad[8:11, 1:4].all()                       # the direct result's Inf cells
+    assert not (bad & ~allowed).any()
+    np.testing.assert_array_equal(got[~allowed], 0.0)
+
+
+# -------------------------------------------------------------- backward ----
+def test_backward_runs_the_direct_kernels(rng):
+    """conv2d_backward(algorithm='winograd') is the direct backward, bit for bit."""
+    x = rng.uniform(-1, 1, (2, 4, 9, 11))
+    w = rng.uniform(-1, 1, (6, 2, 3, 3))
+    gy = rng.uniform(-1, 1, (2, 6, 9, 11))
+    kw = dict(padding=1, groups=2, padding_mode="reflect")
+    got = fastconv.conv2d_backward(gy, x, w, **kw, algorithm="winograd")
+    direct = fastconv.conv2d_backward(gy, x, w, **kw, algorithm="direct")
+    for a, b in zip(got, direct):
+        assert np.array_equal(a, b)
