@@ -191,12 +191,16 @@ FC_POOL_PROTOTYPES(f64, double)
 
 #define FC_REAL float
 #define FC_DT f32
+#define FC_ILANE int32_t
 #include "fc_pool.template.c"
 #undef FC_REAL
 #undef FC_DT
+#undef FC_ILANE
 
 #define FC_REAL double
 #define FC_DT f64
+#define FC_ILANE int64_t
 #include "fc_pool.template.c"
 #undef FC_REAL
 #undef FC_DT
+#undef FC_ILANE
