@@ -397,6 +397,19 @@ int FC_POOL_KERNEL(fc_max_pool_bwd)(const fc_pool_params *p, const FC_REAL *x,
     return FC_OK;
 }
 
+/* Max backward from the forward's indices: MAX_ROUTE over the planes. */
+int FC_POOL_KERNEL(fc_max_pool_route)(const fc_pool_params *p, const int64_t *idx,
+                                      const FC_REAL *grad_out, FC_REAL *grad_in)
+{
+    size_t in_plane, out_plane, out_total;
+    if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
+        return FC_EINVAL;
+    POOL_JOB j = {.p = p, .g = grad_out, .out = grad_in, .idx = (int64_t *)idx,
+                  .in_plane = in_plane, .out_plane = out_plane};
+    fc_parallel_range(p->num_threads, p->planes, MAX_ROUTE, &j);
+    return FC_OK;
+}
+
 /* ------------------------------------------------------- avg pooling ---- */
 
 #define AVG_FWD_ROWS FC_POOL_NAME(fc_avg_pool_fwd_rows)

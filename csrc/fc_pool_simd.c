@@ -171,6 +171,8 @@ static int fc_pool_sizes(const fc_pool_params *p, size_t *in_plane, size_t *out_
                                         int64_t *);                                           \
     int FC_ISA_FN(fc_max_pool_bwd_##DT)(const fc_pool_params *, const REAL *, const REAL *,  \
                                         REAL *);                                              \
+    int FC_ISA_FN(fc_max_pool_route_##DT)(const fc_pool_params *, const int64_t *,           \
+                                          const REAL *, REAL *);                              \
     int FC_ISA_FN(fc_avg_pool_fwd_##DT)(const fc_pool_params *, const REAL *, REAL *);       \
     int FC_ISA_FN(fc_avg_pool_bwd_##DT)(const fc_pool_params *, const REAL *, REAL *);       \
     int FC_ISA_FN(fc_adaptive_avg_pool_fwd_##DT)(const fc_pool_params *, const REAL *,       \
