@@ -59,6 +59,8 @@ def as_c_float(a, dtype):
 
 # ------------------------------------------------------ hyper-parameters ----
 def is_int(value):
+    if type(value) is int:  # the common case, without the slow ABC check
+        return True
     return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
@@ -542,7 +544,7 @@ def check_window_pool(opname, nd, x, kernel_size, stride, padding, dilation, cei
                   kernel=_pad3(kernel, 1), stride=_pad3(stride, 1),
                   dilation=_pad3(dilation, 1), padding=_pad3(padding, 0),
                   count_include_pad=count_include_pad,
-                  work=n * c * int(np.prod(out_size)) * int(np.prod(kernel)))
+                  work=n * c * _math.prod(out_size) * _math.prod(kernel))
     return _pool_finish(opname, x, xb, grad, dtype, unbatched, out_size, fields, out)
 
 
@@ -608,7 +610,7 @@ def check_adaptive_pool(opname, nd, x, output_size, out=None, grad_output=None):
     one = (1, 1, 1)
     fields = dict(in_size=_pad3(in_size, 1), out_size=_pad3(out_size, 1), kernel=one,
                   stride=one, dilation=one, padding=(0, 0, 0), count_include_pad=True,
-                  work=n * c * (int(np.prod(in_size)) + int(np.prod(out_size))))
+                  work=n * c * (_math.prod(in_size) + _math.prod(out_size)))
     return _pool_finish(opname, x, xb, grad, dtype, unbatched, out_size, fields, out)
 
 
@@ -618,7 +620,7 @@ def check_global_pool(opname, x, keepdims, out=None, grad_output=None):
     x, xb, grad, dtype, _ = _pool_input(opname, None, x, grad_output, False)
     keepdims = check_bool(opname, "keepdims", keepdims)
     n, c = xb.shape[:2]
-    size = int(np.prod(xb.shape[2:]))
+    size = _math.prod(xb.shape[2:])
     result_shape = (n, c) + ((1,) * (xb.ndim - 2) if keepdims else ())
     one = (1, 1, 1)
     fields = dict(in_size=(1, 1, size), out_size=one, kernel=one, stride=one, dilation=one,
