@@ -89,8 +89,10 @@ static ROW_TAPS ROW_TAPS_OF(const fc_pool_params *p, const fc_pool_tables *t, fc
     ROW_TAPS r;
     r.z0 = oz * p->stride[0] - p->pad[0];
     r.y0 = oy * p->stride[1] - p->pad[1];
-    fc_pool_tap_range(r.z0, p->dil[0], p->in[0], p->k[0], &r.kd0, &r.kd1);
-    fc_pool_tap_range(r.y0, p->dil[1], p->in[1], p->k[1], &r.kh0, &r.kh1);
+    r.kd0 = t->k0[0][oz];
+    r.kd1 = t->k1[0][oz];
+    r.kh0 = t->k0[1][oy];
+    r.kh1 = t->k1[1][oy];
     /* tap 0 enters the row last and tap k-1 leaves it first */
     r.xa = t->lo[0];
     r.xb = t->hi[p->k[2] - 1] > r.xa ? t->hi[p->k[2] - 1] : r.xa;
@@ -258,6 +260,8 @@ typedef struct {
     FC_REAL *out;             /* the output or grad_in */
     int64_t *idx;             /* argmax offsets, full size or one row per slot */
     FC_REAL *rows;            /* scratch: one row of OW values per slot */
+    const FC_REAL *div;       /* avg: the divisor of every output of a plane ... */
+    int div_recip;            /* ... or, when 1, its reciprocal (AVG_DIVISORS) */
     size_t in_plane, out_plane;
 } POOL_JOB;
 
@@ -412,13 +416,39 @@ int FC_POOL_KERNEL(fc_max_pool_route)(const fc_pool_params *p, const int64_t *id
 
 /* ------------------------------------------------------- avg pooling ---- */
 
+/* The average divisors of one output plane, (FC_REAL)(product of the axis
+ * factors), into div[out_plane] (computed once per call, not once per row).
+ * When every one is a power of two, their reciprocals are stored instead and
+ * 1 is returned: dividing by 2^k and multiplying by 2^-k give the same bits
+ * (the exact results are equal, so is their rounding), and a multiply is
+ * several times cheaper than a divide. */
+#define AVG_DIVISORS FC_POOL_NAME(fc_pool_avg_divisors)
+static int AVG_DIVISORS(const fc_pool_params *p, const fc_pool_tables *t, FC_REAL *div)
+{
+    const size_t n = (size_t)(p->out[0] * p->out[1] * p->out[2]);
+    int pow2 = 1;
+    FC_REAL *d = div;
+    for (fc_index oz = 0; oz < p->out[0]; oz++)
+        for (fc_index oy = 0; oy < p->out[1]; oy++) {
+            const fc_index czy = t->cnt[0][oz] * t->cnt[1][oy];
+            for (fc_index ox = 0; ox < p->out[2]; ox++) {
+                const fc_index c = czy * t->cnt[2][ox];
+                pow2 &= (c & (c - 1)) == 0;
+                *d++ = (FC_REAL)c;
+            }
+        }
+    if (pow2)
+        for (size_t i = 0; i < n; i++)
+            div[i] = (FC_REAL)1 / div[i];
+    return pow2;
+}
+
 #define AVG_FWD_ROWS FC_POOL_NAME(fc_avg_pool_fwd_rows)
 static void AVG_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
 {
     const POOL_JOB *j = ctx;
     const fc_pool_params *p = j->p;
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2], sw = p->stride[2];
-    const fc_index *cx = j->t->cnt[2];
     for (fc_index row = r0; row < r1; row++) {
         const fc_index plane = row / (OD * OH), oz = row / OH % OD, oy = row % OH;
         const FC_REAL *xp = j->x + plane * j->in_plane;
@@ -432,9 +462,13 @@ static void AVG_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
             acc[ox] = SUM_CELL(p, &r, xp, ox);
         for (fc_index ox = done; ox < OW; ox++)
             acc[ox] = SUM_CELL(p, &r, xp, ox);
-        const fc_index czy = j->t->cnt[0][oz] * j->t->cnt[1][oy];
-        for (fc_index ox = 0; ox < OW; ox++)
-            acc[ox] = acc[ox] / (FC_REAL)(czy * cx[ox]);
+        const FC_REAL *div = j->div + (oz * OH + oy) * OW;
+        if (j->div_recip)
+            for (fc_index ox = 0; ox < OW; ox++)
+                acc[ox] = acc[ox] * div[ox];
+        else
+            for (fc_index ox = 0; ox < OW; ox++)
+                acc[ox] = acc[ox] / div[ox];
     }
 }
 
@@ -450,8 +484,15 @@ int FC_POOL_KERNEL(fc_avg_pool_fwd)(const fc_pool_params *p, const FC_REAL *x, F
     fc_pool_tables t;
     if (fc_pool_window_tables(p, 1, &t) != FC_OK)
         return FC_ENOMEM;
-    POOL_JOB j = {.p = p, .t = &t, .x = x, .out = out, .in_plane = in_plane};
+    FC_REAL *div = malloc(out_plane * sizeof(FC_REAL));
+    if (!div) {
+        free(t.buf);
+        return FC_ENOMEM;
+    }
+    POOL_JOB j = {.p = p, .t = &t, .x = x, .out = out, .div = div,
+                  .div_recip = AVG_DIVISORS(p, &t, div), .in_plane = in_plane};
     fc_parallel_range(p->num_threads, p->planes * p->out[0] * p->out[1], AVG_FWD_ROWS, &j);
+    free(div);
     free(t.buf);
     return FC_OK;
 }
@@ -466,7 +507,6 @@ static void AVG_BWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
     const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
     const fc_index sw = p->stride[2], pw = p->pad[2], KW = p->k[2];
-    const fc_index *cx = t.cnt[2];
     FC_REAL *q = j->rows + (size_t)slot * OW;
     for (fc_index r = r0; r < r1; r++) {
         const fc_index plane = r / (D * H), iz = r / H % D, iy = r % H;
@@ -479,10 +519,14 @@ static void AVG_BWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
             acc[ix] = 0;
         for (fc_index oz = zlo; oz < zhi; oz++)
             for (fc_index oy = ylo; oy < yhi; oy++) {
-                const FC_REAL *g = go + (oz * OH + oy) * OW;
-                const fc_index czy = t.cnt[0][oz] * t.cnt[1][oy];
-                for (fc_index ox = 0; ox < OW; ox++)
-                    q[ox] = g[ox] / (FC_REAL)(czy * cx[ox]);
+                const fc_index orow = (oz * OH + oy) * OW;
+                const FC_REAL *g = go + orow, *div = j->div + orow;
+                if (j->div_recip)
+                    for (fc_index ox = 0; ox < OW; ox++)
+                        q[ox] = g[ox] * div[ox];
+                else
+                    for (fc_index ox = 0; ox < OW; ox++)
+                        q[ox] = g[ox] / div[ox];
                 for (fc_index kw = KW - 1; kw >= 0; kw--) {
                     const fc_index lo = t.lo[kw], n = t.hi[kw] - lo;
                     if (n <= 0)
@@ -509,7 +553,9 @@ int FC_POOL_KERNEL(fc_avg_pool_bwd)(const fc_pool_params *p, const FC_REAL *grad
     if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
         return FC_EINVAL;
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
-    if (fc_mul_overflows((fc_index)nt * p->out[2], (fc_index)sizeof(FC_REAL), &q_bytes))
+    /* per thread: one row of q; then the plane's divisors */
+    if (fc_mul_overflows((fc_index)nt * p->out[2] + (fc_index)out_plane,
+                         (fc_index)sizeof(FC_REAL), &q_bytes))
         return FC_ENOMEM;
     fc_pool_tables t;
     if (fc_pool_window_tables(p, 1, &t) != FC_OK)
@@ -519,8 +565,9 @@ int FC_POOL_KERNEL(fc_avg_pool_bwd)(const fc_pool_params *p, const FC_REAL *grad
         free(t.buf);
         return FC_ENOMEM;
     }
-    POOL_JOB j = {.p = p, .t = &t, .g = grad_out, .out = grad_in, .rows = qbuf,
-                  .out_plane = out_plane};
+    FC_REAL *div = qbuf + (size_t)nt * p->out[2];
+    POOL_JOB j = {.p = p, .t = &t, .g = grad_out, .out = grad_in, .rows = qbuf, .div = div,
+                  .div_recip = AVG_DIVISORS(p, &t, div), .out_plane = out_plane};
     fc_parallel_range(nt, p->planes * p->in[0] * p->in[1], AVG_BWD_ROWS, &j);
     free(qbuf);
     free(t.buf);
@@ -880,6 +927,7 @@ int FC_POOL_KERNEL(fc_global_max_pool_bwd)(const fc_pool_params *p, const FC_REA
 #undef MAX_FWD_ROWS
 #undef MAX_BWD_PLANES
 #undef AVG_FWD_ROWS
+#undef AVG_DIVISORS
 #undef AVG_BWD_ROWS
 #undef ADAPTIVE_AVG_FWD_ROWS
 #undef ADAPTIVE_AVG_BWD_ROWS
