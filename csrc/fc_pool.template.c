@@ -781,24 +781,46 @@ int FC_POOL_KERNEL(fc_adaptive_max_pool_bwd)(const fc_pool_params *p, const FC_R
 
 /* ---------------------------------------------------- global pooling ---- */
 
-/* Sum of x[0..n): FC_POOL_LANES interleaved partial sums, halved pairwise, then
- * the tail in order. */
+/* Sum of x[0..n): FC_POOL_LANES = 16 interleaved partial sums, halved pairwise
+ * (lane j += lane j + w for w = 8, 4, 2, 1), then the tail in order.  The
+ * lanes are vectors of 16, 8, 4 and 2 elements (GCC splits them into the
+ * path's registers), so the halvings are register adds, not a loop through
+ * memory. */
 #define LANE_SUM FC_POOL_NAME(fc_pool_lane_sum)
+#define LV(n) FC_CAT(FC_POOL_NAME(fc_pool_lanes), n)
+typedef FC_REAL LV(16) __attribute__((vector_size(16 * sizeof(FC_REAL))));
+typedef FC_REAL LV(8) __attribute__((vector_size(8 * sizeof(FC_REAL))));
+typedef FC_REAL LV(4) __attribute__((vector_size(4 * sizeof(FC_REAL))));
+typedef FC_REAL LV(2) __attribute__((vector_size(2 * sizeof(FC_REAL))));
+_Static_assert(FC_POOL_LANES == 16, "LANE_SUM halves 16 lanes");
+/* w = the lower half of v + its upper half */
+#define HALVE_(w, v, n)                                      \
+    do {                                                     \
+        LV(n) lo_, hi_;                                      \
+        memcpy(&lo_, &(v), sizeof lo_);                      \
+        memcpy(&hi_, (const char *)&(v) + sizeof lo_, sizeof hi_); \
+        (w) = lo_ + hi_;                                     \
+    } while (0)
 static FC_REAL LANE_SUM(const FC_REAL *FC_RESTRICT x, size_t n)
 {
-    FC_REAL acc[FC_POOL_LANES] = {0};
+    LV(16) acc = {0}, v;
     size_t i = 0;
-    for (; i + FC_POOL_LANES <= n; i += FC_POOL_LANES)
-        for (int j = 0; j < FC_POOL_LANES; j++)
-            acc[j] += x[i + j];
-    for (int w = FC_POOL_LANES / 2; w >= 1; w /= 2)
-        for (int j = 0; j < w; j++)
-            acc[j] += acc[j + w];
-    FC_REAL s = acc[0];
+    for (; i + 16 <= n; i += 16) {
+        memcpy(&v, x + i, sizeof v);
+        acc += v;
+    }
+    LV(8) a8;
+    LV(4) a4;
+    LV(2) a2;
+    HALVE_(a8, acc, 8);
+    HALVE_(a4, a8, 4);
+    HALVE_(a2, a4, 2);
+    FC_REAL s = a2[0] + a2[1];
     for (; i < n; i++)
         s += x[i];
     return s;
 }
+#undef HALVE_
 
 /* Maximum of x[0..n) under the max rule (NaN if there is one).  The select does
  * not auto-vectorise, so the FC_POOL_LANES lanes are written as native vectors
@@ -956,6 +978,7 @@ int FC_POOL_KERNEL(fc_global_max_pool_bwd)(const fc_pool_params *p, const FC_REA
 #undef MAX_ROUTE
 #undef ADAPTIVE_MAX_ROW
 #undef LANE_SUM
+#undef LV
 #undef LANE_MAX
 #undef LVEC
 #undef LMASK
