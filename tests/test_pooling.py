@@ -813,6 +813,11 @@ def _all_ops(x):
                         lambda g, a: fastconv.max_pool2d_backward(g, a, 3, 2, 1), x),
         *_with_backward(lambda a: fastconv.max_pool2d(a, 2),
                         lambda g, a: fastconv.max_pool2d_backward(g, a, 2), x),
+        *_with_backward(lambda a: fastconv.max_pool2d(a, 3, 2, 1),
+                        lambda g, a: fastconv.max_pool2d_backward(
+                            g, a, 3, 2, 1,
+                            indices=fastconv.max_pool2d(a, 3, 2, 1, return_indices=True)[1]),
+                        x),
         *_with_backward(lambda a: fastconv.max_pool2d(a, (3, 2), (1, 3), (1, 1), (1, 2)),
                         lambda g, a: fastconv.max_pool2d_backward(g, a, (3, 2), (1, 3), (1, 1),
                                                                   (1, 2)), x),
