@@ -30,7 +30,7 @@ typedef struct {
     const fc_pad_axis *az, *ay, *ax;
 } PAD_JOB;
 
-/* Output rows r0..r1 (plane, oz, oy), counted up without dividing per row. */
+/* Output rows r0..r1 (plane, oz, oy). */
 static void PAD_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
 {
     const PAD_JOB *j = ctx;
@@ -40,8 +40,9 @@ static void PAD_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
     const fc_index bx = p->before[2], ax = bx + W; /* the input row is [bx, ax) */
     const fc_index *mx = j->mx;
-    fc_index plane = r0 / (OD * OH), oz = (r0 / OH) % OD, oy = r0 % OH;
-    for (fc_index r = r0; r < r1; r++) {
+    fc_rowpos q = fc_rowpos_at(r0, OD, OH);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&q)) {
+        const fc_index plane = q.plane, oz = q.z, oy = q.y;
         FC_REAL *FC_RESTRICT orow = j->dst + r * OW;
         const fc_index iz = j->mz[oz], iy = j->my[oy];
         if (iz < 0 || iy < 0 || W == 0) {
@@ -54,13 +55,6 @@ static void PAD_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
             memcpy(orow + bx, src, (size_t)W * sizeof(FC_REAL));
             for (fc_index ox = ax; ox < OW; ox++)
                 orow[ox] = mx[ox] < 0 ? value : src[mx[ox]];
-        }
-        if (++oy == OH) {
-            oy = 0;
-            if (++oz == OD) {
-                oz = 0;
-                plane++;
-            }
         }
     }
 }
@@ -91,8 +85,9 @@ static void PAD_BWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
     const fc_pad_axis az = *j->az, ay = *j->ay, ax = *j->ax;
     const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
-    for (fc_index r = r0; r < r1; r++) {
-        const fc_index plane = r / (D * H), iz = (r / H) % D, iy = r % H;
+    fc_rowpos q = fc_rowpos_at(r0, D, H);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&q)) {
+        const fc_index plane = q.plane, iz = q.z, iy = q.y;
         const FC_REAL *gp = j->src + plane * OD * OH * OW;
         FC_REAL *FC_RESTRICT grow = j->dst + r * W;
         for (fc_index i = 0; i < W; i++)

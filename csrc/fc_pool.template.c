@@ -301,8 +301,9 @@ static void MAX_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
 {
     const POOL_JOB *j = ctx;
     const fc_index OD = j->p->out[0], OH = j->p->out[1], OW = j->p->out[2];
-    for (fc_index r = r0; r < r1; r++) {
-        const fc_index plane = r / (OD * OH), oz = r / OH % OD, oy = r % OH;
+    fc_rowpos q = fc_rowpos_at(r0, OD, OH);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&q)) {
+        const fc_index plane = q.plane, oz = q.z, oy = q.y;
         MAX_ROW(j->p, j->t, j->x + plane * j->in_plane, oz, oy, j->out + r * OW,
                 j->idx ? j->idx + r * OW : NULL);
     }
@@ -449,8 +450,9 @@ static void AVG_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
     const POOL_JOB *j = ctx;
     const fc_pool_params *p = j->p;
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2], sw = p->stride[2];
-    for (fc_index row = r0; row < r1; row++) {
-        const fc_index plane = row / (OD * OH), oz = row / OH % OD, oy = row % OH;
+    fc_rowpos q = fc_rowpos_at(r0, OD, OH);
+    for (fc_index row = r0; row < r1; row++, fc_rowpos_next(&q)) {
+        const fc_index plane = q.plane, oz = q.z, oy = q.y;
         const FC_REAL *xp = j->x + plane * j->in_plane;
         FC_REAL *acc = j->out + row * OW;
         const ROW_TAPS r = ROW_TAPS_OF(p, j->t, oz, oy);
@@ -508,8 +510,9 @@ static void AVG_BWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
     const fc_index sw = p->stride[2], pw = p->pad[2], KW = p->k[2];
     FC_REAL *q = j->rows + (size_t)slot * OW;
-    for (fc_index r = r0; r < r1; r++) {
-        const fc_index plane = r / (D * H), iz = r / H % D, iy = r % H;
+    fc_rowpos at = fc_rowpos_at(r0, D, H);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&at)) {
+        const fc_index plane = at.plane, iz = at.z, iy = at.y;
         const FC_REAL *go = j->g + plane * j->out_plane;
         FC_REAL *acc = j->out + r * W;
         fc_index zlo, zhi, ylo, yhi;
@@ -585,8 +588,9 @@ static void ADAPTIVE_AVG_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
     const fc_index H = p->in[1], W = p->in[2];
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
     const fc_index *xs = t.bs[2], *xe = t.be[2];
-    for (fc_index r = r0; r < r1; r++) {
-        const fc_index plane = r / (OD * OH), oz = r / OH % OD, oy = r % OH;
+    fc_rowpos q = fc_rowpos_at(r0, OD, OH);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&q)) {
+        const fc_index plane = q.plane, oz = q.z, oy = q.y;
         const FC_REAL *xp = j->x + plane * j->in_plane;
         FC_REAL *acc = j->out + r * OW;
         const fc_index zs = t.bs[0][oz], ze = t.be[0][oz], ys = t.bs[1][oy], ye = t.be[1][oy];
@@ -639,8 +643,9 @@ static void ADAPTIVE_AVG_BWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
     const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
     const fc_index OH = p->out[1], OW = p->out[2];
     const fc_index *xs = t.bs[2], *xe = t.be[2];
-    for (fc_index r = r0; r < r1; r++) {
-        const fc_index plane = r / (D * H), iz = r / H % D, iy = r % H;
+    fc_rowpos q = fc_rowpos_at(r0, D, H);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&q)) {
+        const fc_index plane = q.plane, iz = q.z, iy = q.y;
         const FC_REAL *go = j->g + plane * j->out_plane;
         FC_REAL *acc = j->out + r * W;
         for (fc_index ix = 0; ix < W; ix++)
@@ -722,8 +727,9 @@ static void ADAPTIVE_MAX_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
 {
     const POOL_JOB *j = ctx;
     const fc_index OD = j->p->out[0], OH = j->p->out[1], OW = j->p->out[2];
-    for (fc_index r = r0; r < r1; r++) {
-        const fc_index plane = r / (OD * OH), oz = r / OH % OD, oy = r % OH;
+    fc_rowpos q = fc_rowpos_at(r0, OD, OH);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&q)) {
+        const fc_index plane = q.plane, oz = q.z, oy = q.y;
         ADAPTIVE_MAX_ROW(j->p, j->t, j->x + plane * j->in_plane, oz, oy,
                          j->out ? j->out + r * OW : j->rows + (size_t)slot * OW,
                          j->idx ? j->idx + r * OW : NULL);

@@ -126,8 +126,9 @@ static void UPS_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
     const fc_upsample_axis *az = &j->t->ax[0], *ay = &j->t->ax[1], *ax = &j->t->ax[2];
     const FC_REAL *wz = j->t->w[0], *wy = j->t->w[1], *wx = j->t->w[2];
     const fc_index *ix = ax->idx;
-    for (fc_index r = r0; r < r1; r++) {
-        const fc_index plane = r / (OD * OH), oz = (r / OH) % OD, oy = r % OH;
+    fc_rowpos q = fc_rowpos_at(r0, OD, OH);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&q)) {
+        const fc_index plane = q.plane, oz = q.z, oy = q.y;
         const FC_REAL *xp = x + plane * D * H * W;
         FC_REAL *FC_RESTRICT orow = out + r * OW;
         if (!wx) { /* nearest: a copy of the row above when it reads the same row */
@@ -198,8 +199,9 @@ static void UPS_BWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
     const fc_upsample_axis *az = &j->t->ax[0], *ay = &j->t->ax[1], *ax = &j->t->ax[2];
     const FC_REAL *wz = j->t->w[0], *wy = j->t->w[1], *wx = j->t->w[2];
-    for (fc_index r = r0; r < r1; r++) {
-        const fc_index plane = r / (D * H), iz = (r / H) % D, iy = r % H;
+    fc_rowpos q = fc_rowpos_at(r0, D, H);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&q)) {
+        const fc_index plane = q.plane, iz = q.z, iy = q.y;
         const FC_REAL *gp = grad_out + plane * OD * OH * OW;
         FC_REAL *FC_RESTRICT grow = grad_in + r * W;
         for (fc_index i = 0; i < W; i++)
