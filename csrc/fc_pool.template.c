@@ -137,22 +137,25 @@ FC_INLINE void MAX_BLOCK(const fc_pool_params *p, const ROW_TAPS *r,
             idx[ox0 + l] = best[l];
 }
 
-/* Window sums (real cells, (kd, kh, kw) order, from 0) of outputs ox0 .. ox0 +
- * NL - 1, all interior, stride S, into acc. */
+/* Window averages of outputs ox0 .. ox0 + NL - 1 (all interior, stride S): the
+ * sums (real cells, (kd, kh, kw) order, from 0) times div[] when recip, else
+ * divided by div[] (AVG_DIVISORS), into out. */
 #define SUM_BLOCK FC_POOL_NAME(fc_pool_sum_block)
 FC_INLINE void SUM_BLOCK(const fc_pool_params *p, const ROW_TAPS *r,
                          const FC_REAL *FC_RESTRICT xp, fc_index ox0, fc_index S,
-                         FC_REAL *FC_RESTRICT acc)
+                         const FC_REAL *FC_RESTRICT div, int recip, FC_REAL *FC_RESTRICT out)
 {
     const fc_index c0 = ox0 * S - p->pad[2];
-    LVEC s = {0};
+    LVEC s = {0}, d;
     for (fc_index kd = r->kd0; kd < r->kd1; kd++)
         for (fc_index kh = r->kh0; kh < r->kh1; kh++) {
             const FC_REAL *row = xp + ROW_OFF(p, r, kd, kh) + c0;
             for (fc_index kw = 0; kw < p->k[2]; kw++)
                 s += LOAD_STRIDED(row + kw, S);
         }
-    memcpy(acc + ox0, &s, sizeof s);
+    memcpy(&d, div + ox0, sizeof d);
+    s = recip ? s * d : s / d;
+    memcpy(out + ox0, &s, sizeof s);
 }
 
 /* The vector blocks of the interior [xa, xb), the last one overlapping its
@@ -176,15 +179,16 @@ FC_INLINE fc_index MAX_BLOCKS(const fc_pool_params *p, const ROW_TAPS *r,
 
 #define SUM_BLOCKS FC_POOL_NAME(fc_pool_sum_blocks)
 FC_INLINE fc_index SUM_BLOCKS(const fc_pool_params *p, const ROW_TAPS *r,
-                              const FC_REAL *FC_RESTRICT xp, fc_index S, FC_REAL *FC_RESTRICT acc)
+                              const FC_REAL *FC_RESTRICT xp, fc_index S,
+                              const FC_REAL *FC_RESTRICT div, int recip, FC_REAL *FC_RESTRICT out)
 {
     if (r->xb - r->xa < NL)
         return r->xa;
     fc_index ox0 = r->xa;
     for (; ox0 + NL <= r->xb; ox0 += NL)
-        SUM_BLOCK(p, r, xp, ox0, S, acc);
+        SUM_BLOCK(p, r, xp, ox0, S, div, recip, out);
     if (ox0 < r->xb)
-        SUM_BLOCK(p, r, xp, r->xb - NL, S, acc);
+        SUM_BLOCK(p, r, xp, r->xb - NL, S, div, recip, out);
     return r->xb;
 }
 
@@ -213,9 +217,10 @@ static void MAX_CELL(const fc_pool_params *p, const ROW_TAPS *r, const FC_REAL *
         idx[ox] = best;
 }
 
-#define SUM_CELL FC_POOL_NAME(fc_pool_sum_cell)
-static FC_REAL SUM_CELL(const fc_pool_params *p, const ROW_TAPS *r, const FC_REAL *xp,
-                        fc_index ox)
+/* The average of one border output ox (see SUM_BLOCK). */
+#define AVG_CELL FC_POOL_NAME(fc_pool_avg_cell)
+static FC_REAL AVG_CELL(const fc_pool_params *p, const ROW_TAPS *r, const FC_REAL *xp,
+                        fc_index ox, const FC_REAL *div, int recip)
 {
     const fc_index W = p->in[2], c = ox * p->stride[2] - p->pad[2];
     FC_REAL s = 0;
@@ -226,7 +231,7 @@ static FC_REAL SUM_CELL(const fc_pool_params *p, const ROW_TAPS *r, const FC_REA
                 if (c + kw >= 0 && c + kw < W)
                     s += xp[rowoff + c + kw];
         }
-    return s;
+    return recip ? s * div[ox] : s / div[ox];
 }
 
 /* The transpose of a summing tap: dst[o*s] += q[o] (average backward). */
@@ -454,23 +459,18 @@ static void AVG_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
     for (fc_index row = r0; row < r1; row++, fc_rowpos_next(&q)) {
         const fc_index plane = q.plane, oz = q.z, oy = q.y;
         const FC_REAL *xp = j->x + plane * j->in_plane;
-        FC_REAL *acc = j->out + row * OW;
+        FC_REAL *o = j->out + row * OW;
+        const FC_REAL *div = j->div + (oz * OH + oy) * OW;
+        const int recip = j->div_recip;
         const ROW_TAPS r = ROW_TAPS_OF(p, j->t, oz, oy);
         fc_index done;
-#define CALL_(S) done = SUM_BLOCKS(p, &r, xp, S, acc)
+#define CALL_(S) done = SUM_BLOCKS(p, &r, xp, S, div, recip, o)
         FC_POOL_BY_STRIDE(sw, CALL_);
 #undef CALL_
         for (fc_index ox = 0; ox < r.xa; ox++)
-            acc[ox] = SUM_CELL(p, &r, xp, ox);
+            o[ox] = AVG_CELL(p, &r, xp, ox, div, recip);
         for (fc_index ox = done; ox < OW; ox++)
-            acc[ox] = SUM_CELL(p, &r, xp, ox);
-        const FC_REAL *div = j->div + (oz * OH + oy) * OW;
-        if (j->div_recip)
-            for (fc_index ox = 0; ox < OW; ox++)
-                acc[ox] = acc[ox] * div[ox];
-        else
-            for (fc_index ox = 0; ox < OW; ox++)
-                acc[ox] = acc[ox] / div[ox];
+            o[ox] = AVG_CELL(p, &r, xp, ox, div, recip);
     }
 }
 
@@ -978,7 +978,7 @@ int FC_POOL_KERNEL(fc_global_max_pool_bwd)(const fc_pool_params *p, const FC_REA
 #undef MAX_BLOCKS
 #undef SUM_BLOCKS
 #undef MAX_CELL
-#undef SUM_CELL
+#undef AVG_CELL
 #undef ADD_TAP
 #undef MAX_ROW
 #undef MAX_ROUTE
