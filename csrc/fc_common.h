@@ -99,4 +99,29 @@ static inline int fc_mul_overflows(fc_index a, fc_index b, size_t *r)
     return 0;
 }
 
+/* Position (plane, z, y) of row r in a stack of planes of nz x ny rows, for
+ * kernels whose tasks are runs of rows: divided out once per run, then
+ * stepped row by row (three integer divisions per row cost more than a short
+ * row's work). */
+typedef struct {
+    fc_index plane, z, y, nz, ny;
+} fc_rowpos;
+
+static inline fc_rowpos fc_rowpos_at(fc_index r, fc_index nz, fc_index ny)
+{
+    fc_rowpos q = {r / (nz * ny), r / ny % nz, r % ny, nz, ny};
+    return q;
+}
+
+static inline void fc_rowpos_next(fc_rowpos *q)
+{
+    if (++q->y == q->ny) {
+        q->y = 0;
+        if (++q->z == q->nz) {
+            q->z = 0;
+            q->plane++;
+        }
+    }
+}
+
 #endif /* FC_COMMON_H */

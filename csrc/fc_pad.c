@@ -61,6 +61,18 @@ static int fc_pad_axis_build(fc_pad_axis *a, fc_index n_in, fc_index n_out, fc_i
     return 0;
 }
 
+/* The cell each output index of an axis reads (fc_pad_index, -1 for the
+ * constant), for the forward pass: one allocation per axis and call instead of
+ * a modulo per border cell.  NULL when it cannot be allocated. */
+static fc_index *fc_pad_map(fc_index n_in, fc_index n_out, fc_index before, int mode)
+{
+    fc_index *map = malloc((size_t)(n_out > 0 ? n_out : 1) * sizeof(fc_index));
+    if (map)
+        for (fc_index o = 0; o < n_out; o++)
+            map[o] = n_in > 0 ? fc_pad_index(o - before, n_in, mode) : -1;
+    return map;
+}
+
 #define FC_REAL float
 #define FC_DT f32
 #include "fc_pad.template.c"

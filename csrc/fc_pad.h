@@ -17,8 +17,8 @@
  * The backward pass folds the gradient of every output cell back onto the
  * input cell it copies, as a gather: each input cell sums its output cells in
  * increasing (z, y, x) order, so results are the same bits for any thread
- * count.  Kernels return FC_OK, or FC_ENOMEM when the backward pass's per-call
- * index lists cannot be allocated.
+ * count.  Kernels return FC_OK, or FC_ENOMEM when their per-call index maps
+ * (forward) or lists (backward) cannot be allocated.
  */
 #ifndef FC_PAD_H
 #define FC_PAD_H

@@ -20,6 +20,10 @@
                        (const fc_pool_params *p, const REAL *x, const REAL *grad_out,         \
                         REAL *grad_in),                                                       \
                        p, x, grad_out, grad_in)                                               \
+    FC_POOL_DISPATCHER(fc_max_pool_route_##DT,                                                \
+                       (const fc_pool_params *p, const int64_t *idx, const REAL *grad_out,    \
+                        REAL *grad_in),                                                       \
+                       p, idx, grad_out, grad_in)                                             \
     FC_POOL_DISPATCHER(fc_avg_pool_fwd_##DT,                                                  \
                        (const fc_pool_params *p, const REAL *x, REAL *out), p, x, out)        \
     FC_POOL_DISPATCHER(fc_avg_pool_bwd_##DT,                                                  \

@@ -57,6 +57,18 @@ int fc_max_pool_bwd_f64(const fc_pool_params *p, const double *x, const double *
                         double *grad_in);
 
 /*
+ * Max backward from saved indices (max and adaptive max pooling alike; only
+ * planes, in, out, num_threads, isa are read): grad_in = grad_out added at
+ * idx, the offsets a forward call returned (each in [0, in plane size), which
+ * the Python layer checks), in increasing output order per plane, so the
+ * result is bitwise the recomputing backward's when idx came from the same x.
+ */
+int fc_max_pool_route_f32(const fc_pool_params *p, const int64_t *idx, const float *grad_out,
+                          float *grad_in);
+int fc_max_pool_route_f64(const fc_pool_params *p, const int64_t *idx, const double *grad_out,
+                          double *grad_in);
+
+/*
  * Average pooling (p->dil must be 1).  Window o along an axis starts at
  * s = o*stride - pad and ends at e = s + k; the divisor is the product over axes
  * of  min(e, in + pad) - s      (count_include_pad: padding counts, cells past

@@ -1,22 +1,19 @@
 /*
  * fc_pool.template.c - pooling forward and backward kernels, one dtype.
- * Included by fc_pool_simd.c with FC_REAL (float/double) and FC_DT (f32/f64).
+ * Included by fc_pool_simd.c with FC_REAL (float/double), FC_DT (f32/f64) and
+ * FC_ILANE (the integer of the same width: lane masks and lane offsets).
  * Semantics of every kernel: fc_pool.h.
  *
  * Loop structure.  A plane is (D, H, W); forward work is split into output rows
  * (plane, z, y), gather backwards into input rows (plane, z, y), so the thread
- * pool has many equal tasks even when n * c is small.  Within a row, windowed
- * pooling walks the taps of the window, (kd, kh) then kw, and for each tap
- * updates the whole row of outputs it reaches:
- *
- *     out[ox] = op(out[ox], x[iz, iy, ox*sw + kw*dw - pw])   for ox in [lo, hi)
- *
- * which reads the input row with constant stride and vectorises; [lo, hi) are
- * the outputs whose tap falls inside the input (padding and cells past the end
- * that ceil_mode adds are simply not visited).  Per output, cells are still
- * visited in (z, y, x) order, so ties, NaN and rounding behave as a scalar loop
- * over the window would.  Strides 1 and 2 get their own constant-stride copy of
- * each tap loop.
+ * pool has many equal tasks even when n * c is small.  Windowed forward rows
+ * work in vector blocks of NL consecutive outputs whose taps all lie inside
+ * the input row ("interior" outputs): a block keeps its NL results in
+ * registers and walks the window's taps in (kd, kh, kw) order, each tap one
+ * (strided) vector load, so every lane runs exactly the scalar loop over its
+ * window: ties, NaN and rounding are as in a scalar loop, bit for bit, on
+ * every SIMD path.  The few border outputs (a tap in the padding or past the
+ * end) take the same scalar loop with bounds checks.
  *
  * Max backward needs each window's argmax: phase 1 recomputes the indices for
  * all outputs in parallel over output rows into scratch, phase 2 routes the
@@ -31,6 +28,9 @@
 #ifndef FC_DT
 #error "FC_DT must be defined (f32 or f64) before including this template"
 #endif
+#ifndef FC_ILANE
+#error "FC_ILANE must be defined (int32_t or int64_t) before including this template"
+#endif
 
 #define FC_POOL_NAME(name) FC_CAT(FC_CAT(name, _), FC_DT)
 #define FC_POOL_KERNEL(name) FC_ISA_FN(FC_POOL_NAME(name))
@@ -39,42 +39,202 @@
 #define TAKES FC_POOL_NAME(fc_pool_takes)
 FC_INLINE int TAKES(FC_REAL v, FC_REAL m) { return v > m || v != v; }
 
-/* ---------------------------------------------------------- tap loops ---- */
+/* ------------------------------------------------------ vector blocks ---- */
 
-/* Each tap loop updates n consecutive outputs o from input cells src[o*s]; the
- * callers point src and the outputs at the first output the tap reaches. */
-#define MAX_TAP FC_POOL_NAME(fc_pool_max_tap)
-FC_INLINE void MAX_TAP(const FC_REAL *FC_RESTRICT src, fc_index s, FC_REAL *FC_RESTRICT m,
-                       fc_index n)
+/* Native vectors of NL lanes and their same-width integer lanes (GCC vector
+ * extensions; one source for every SIMD path). */
+#define LVEC FC_POOL_NAME(fc_pool_vec)
+#define LMASK FC_POOL_NAME(fc_pool_vec_mask)
+#define NL ((int)(FC_VBYTES / sizeof(FC_REAL)))
+typedef FC_REAL LVEC __attribute__((vector_size(FC_VBYTES)));
+typedef FC_ILANE LMASK __attribute__((vector_size(FC_VBYTES)));
+
+/* Lanes src[0], src[s], ..., src[(NL-1)*s] as a vector.  Stride 2 takes two
+ * loads and one shuffle; the second load starts at lane NL - 1, so nothing
+ * past the last lane's cell is read. */
+#define LOAD_STRIDED FC_POOL_NAME(fc_pool_load_strided)
+FC_INLINE LVEC LOAD_STRIDED(const FC_REAL *src, fc_index s)
 {
-    for (fc_index o = 0; o < n; o++) {
-        FC_REAL v = src[o * s], c = m[o];
-        m[o] = TAKES(v, c) ? v : c;
+    LVEC v;
+    if (s == 1) {
+        memcpy(&v, src, sizeof v);
+    } else if (s == 2) {
+        LVEC a, b;
+        LMASK pick;
+        memcpy(&a, src, sizeof a);
+        memcpy(&b, src + NL - 1, sizeof b);
+        for (int l = 0; l < NL; l++)
+            pick[l] = l < NL / 2 ? 2 * l : 2 * l + 1;
+        v = __builtin_shuffle(a, b, pick);
+    } else {
+        for (int l = 0; l < NL; l++)
+            v[l] = src[l * s];
     }
+    return v;
 }
 
-/* As MAX_TAP, also recording the winner's offset: src[o*s] is cell `base + o*s`. */
-#define MAX_TAP_IDX FC_POOL_NAME(fc_pool_max_tap_idx)
-FC_INLINE void MAX_TAP_IDX(const FC_REAL *FC_RESTRICT src, fc_index s, FC_REAL *FC_RESTRICT m,
-                           int64_t *FC_RESTRICT idx, int64_t base, fc_index n)
+/* The taps of an output row that lie inside the input: rows kd in [kd0, kd1),
+ * kh in [kh0, kh1) (cells z0 + kd*dil, y0 + kh*dil); along x, the outputs
+ * [xa, xb) whose every tap kw is inside the row (the others are border
+ * outputs, pooled one by one with bounds checks). */
+#define ROW_TAPS FC_POOL_NAME(fc_pool_row_taps)
+typedef struct {
+    fc_index z0, y0, kd0, kd1, kh0, kh1, xa, xb;
+} ROW_TAPS;
+
+#define ROW_TAPS_OF FC_POOL_NAME(fc_pool_row_taps_of)
+static ROW_TAPS ROW_TAPS_OF(const fc_pool_params *p, const fc_pool_tables *t, fc_index oz,
+                            fc_index oy)
 {
-    for (fc_index o = 0; o < n; o++) {
-        FC_REAL v = src[o * s], c = m[o];
-        int t = TAKES(v, c);
-        m[o] = t ? v : c;
-        idx[o] = t ? base + (int64_t)(o * s) : idx[o];
-    }
+    ROW_TAPS r;
+    r.z0 = oz * p->stride[0] - p->pad[0];
+    r.y0 = oy * p->stride[1] - p->pad[1];
+    r.kd0 = t->k0[0][oz];
+    r.kd1 = t->k1[0][oz];
+    r.kh0 = t->k0[1][oy];
+    r.kh1 = t->k1[1][oy];
+    /* tap 0 enters the row last and tap k-1 leaves it first */
+    r.xa = t->lo[0];
+    r.xb = t->hi[p->k[2] - 1] > r.xa ? t->hi[p->k[2] - 1] : r.xa;
+    return r;
 }
 
-#define SUM_TAP FC_POOL_NAME(fc_pool_sum_tap)
-FC_INLINE void SUM_TAP(const FC_REAL *FC_RESTRICT src, fc_index s, FC_REAL *FC_RESTRICT acc,
-                       fc_index n)
+/* Offset of input row (kd, kh) of r in the plane. */
+#define ROW_OFF(p, r, kd, kh)                                                            \
+    ((((r)->z0 + (kd) * (p)->dil[0]) * (p)->in[1] + (r)->y0 + (kh) * (p)->dil[1])         \
+     * (p)->in[2])
+
+/* Window maxima of outputs ox0 .. ox0 + NL - 1 (all interior, stride S) kept in
+ * registers over the taps in (kd, kh, kw) order, so each lane runs the scalar
+ * max rule; with_idx also tracks the winners' offsets (lane integers, so the
+ * caller checks that offsets fit). */
+#define MAX_BLOCK FC_POOL_NAME(fc_pool_max_block)
+FC_INLINE void MAX_BLOCK(const fc_pool_params *p, const ROW_TAPS *r,
+                         const FC_REAL *FC_RESTRICT xp, fc_index ox0, fc_index S, int with_idx,
+                         FC_REAL *FC_RESTRICT vals, int64_t *FC_RESTRICT idx)
 {
-    for (fc_index o = 0; o < n; o++)
-        acc[o] += src[o * s];
+    const fc_index c0 = ox0 * S - p->pad[2], dw = p->dil[2];
+    LVEC m = (LVEC){0} - (FC_REAL)INFINITY;
+    LMASK cell, best;
+    for (int l = 0; l < NL; l++)
+        cell[l] = (FC_ILANE)(c0 + l * S);
+    best = cell + (FC_ILANE)ROW_OFF(p, r, r->kd0, r->kh0);
+    for (fc_index kd = r->kd0; kd < r->kd1; kd++)
+        for (fc_index kh = r->kh0; kh < r->kh1; kh++) {
+            const fc_index rowoff = ROW_OFF(p, r, kd, kh);
+            for (fc_index kw = 0; kw < p->k[2]; kw++) {
+                const fc_index off = rowoff + kw * dw;
+                const LVEC v = LOAD_STRIDED(xp + off + c0, S);
+                const LMASK t = (v > m) | (v != v);
+                m = (LVEC)(((LMASK)v & t) | ((LMASK)m & ~t));
+                if (with_idx)
+                    best = ((cell + (FC_ILANE)off) & t) | (best & ~t);
+            }
+        }
+    memcpy(vals + ox0, &m, sizeof m);
+    if (with_idx)
+        for (int l = 0; l < NL; l++)
+            idx[ox0 + l] = best[l];
 }
 
-/* The transpose of SUM_TAP: dst[o*s] += q[o]. */
+/* Window averages of outputs ox0 .. ox0 + NL - 1 (all interior, stride S): the
+ * sums (real cells, (kd, kh, kw) order, from 0) times div[] when recip, else
+ * divided by div[] (AVG_DIVISORS), into out. */
+#define SUM_BLOCK FC_POOL_NAME(fc_pool_sum_block)
+FC_INLINE void SUM_BLOCK(const fc_pool_params *p, const ROW_TAPS *r,
+                         const FC_REAL *FC_RESTRICT xp, fc_index ox0, fc_index S,
+                         const FC_REAL *FC_RESTRICT div, int recip, FC_REAL *FC_RESTRICT out)
+{
+    const fc_index c0 = ox0 * S - p->pad[2];
+    LVEC s = {0}, d;
+    for (fc_index kd = r->kd0; kd < r->kd1; kd++)
+        for (fc_index kh = r->kh0; kh < r->kh1; kh++) {
+            const FC_REAL *row = xp + ROW_OFF(p, r, kd, kh) + c0;
+            for (fc_index kw = 0; kw < p->k[2]; kw++)
+                s += LOAD_STRIDED(row + kw, S);
+        }
+    memcpy(&d, div + ox0, sizeof d);
+    s = recip ? s * d : s / d;
+    memcpy(out + ox0, &s, sizeof s);
+}
+
+/* The vector blocks of the interior [xa, xb), the last one overlapping its
+ * predecessor (blocks are recomputed from x, so the overlap rewrites the same
+ * values).  Returns the first output left to scalar code: xb, or xa when the
+ * interior is narrower than one vector. */
+#define MAX_BLOCKS FC_POOL_NAME(fc_pool_max_blocks)
+FC_INLINE fc_index MAX_BLOCKS(const fc_pool_params *p, const ROW_TAPS *r,
+                              const FC_REAL *FC_RESTRICT xp, fc_index S, int with_idx,
+                              FC_REAL *FC_RESTRICT vals, int64_t *FC_RESTRICT idx)
+{
+    if (r->xb - r->xa < NL)
+        return r->xa;
+    fc_index ox0 = r->xa;
+    for (; ox0 + NL <= r->xb; ox0 += NL)
+        MAX_BLOCK(p, r, xp, ox0, S, with_idx, vals, idx);
+    if (ox0 < r->xb)
+        MAX_BLOCK(p, r, xp, r->xb - NL, S, with_idx, vals, idx);
+    return r->xb;
+}
+
+#define SUM_BLOCKS FC_POOL_NAME(fc_pool_sum_blocks)
+FC_INLINE fc_index SUM_BLOCKS(const fc_pool_params *p, const ROW_TAPS *r,
+                              const FC_REAL *FC_RESTRICT xp, fc_index S,
+                              const FC_REAL *FC_RESTRICT div, int recip, FC_REAL *FC_RESTRICT out)
+{
+    if (r->xb - r->xa < NL)
+        return r->xa;
+    fc_index ox0 = r->xa;
+    for (; ox0 + NL <= r->xb; ox0 += NL)
+        SUM_BLOCK(p, r, xp, ox0, S, div, recip, out);
+    if (ox0 < r->xb)
+        SUM_BLOCK(p, r, xp, r->xb - NL, S, div, recip, out);
+    return r->xb;
+}
+
+/* One border output ox (some taps outside the row): the scalar rules. */
+#define MAX_CELL FC_POOL_NAME(fc_pool_max_cell)
+static void MAX_CELL(const fc_pool_params *p, const ROW_TAPS *r, const FC_REAL *xp, fc_index ox,
+                     FC_REAL *vals, int64_t *idx)
+{
+    const fc_index W = p->in[2], dw = p->dil[2], c = ox * p->stride[2] - p->pad[2];
+    FC_REAL m = -(FC_REAL)INFINITY;
+    /* an all -inf window reports its first real cell, as PyTorch does */
+    fc_index best = ROW_OFF(p, r, r->kd0, r->kh0) + fc_pool_first_cell(c, dw);
+    for (fc_index kd = r->kd0; kd < r->kd1; kd++)
+        for (fc_index kh = r->kh0; kh < r->kh1; kh++) {
+            const fc_index rowoff = ROW_OFF(p, r, kd, kh);
+            for (fc_index kw = 0; kw < p->k[2]; kw++) {
+                const fc_index ix = c + kw * dw;
+                if (ix >= 0 && ix < W && TAKES(xp[rowoff + ix], m)) {
+                    m = xp[rowoff + ix];
+                    best = rowoff + ix;
+                }
+            }
+        }
+    vals[ox] = m;
+    if (idx)
+        idx[ox] = best;
+}
+
+/* The average of one border output ox (see SUM_BLOCK). */
+#define AVG_CELL FC_POOL_NAME(fc_pool_avg_cell)
+static FC_REAL AVG_CELL(const fc_pool_params *p, const ROW_TAPS *r, const FC_REAL *xp,
+                        fc_index ox, const FC_REAL *div, int recip)
+{
+    const fc_index W = p->in[2], c = ox * p->stride[2] - p->pad[2];
+    FC_REAL s = 0;
+    for (fc_index kd = r->kd0; kd < r->kd1; kd++)
+        for (fc_index kh = r->kh0; kh < r->kh1; kh++) {
+            const fc_index rowoff = ROW_OFF(p, r, kd, kh);
+            for (fc_index kw = 0; kw < p->k[2]; kw++)
+                if (c + kw >= 0 && c + kw < W)
+                    s += xp[rowoff + c + kw];
+        }
+    return recip ? s * div[ox] : s / div[ox];
+}
+
+/* The transpose of a summing tap: dst[o*s] += q[o] (average backward). */
 #define ADD_TAP FC_POOL_NAME(fc_pool_add_tap)
 FC_INLINE void ADD_TAP(const FC_REAL *FC_RESTRICT q, fc_index s, FC_REAL *FC_RESTRICT dst,
                        fc_index n)
@@ -105,57 +265,40 @@ typedef struct {
     FC_REAL *out;             /* the output or grad_in */
     int64_t *idx;             /* argmax offsets, full size or one row per slot */
     FC_REAL *rows;            /* scratch: one row of OW values per slot */
+    const FC_REAL *div;       /* avg: the divisor of every output of a plane ... */
+    int div_recip;            /* ... or, when 1, its reciprocal (AVG_DIVISORS) */
     size_t in_plane, out_plane;
 } POOL_JOB;
 
 /* ------------------------------------------------------- max pooling ---- */
 
 /* Output row (oz, oy) of plane xp: vals[ox] = window maxima and, when idx is not
- * NULL, idx[ox] = their offsets in the plane. */
+ * NULL, idx[ox] = their offsets in the plane.  Interior outputs in vector
+ * blocks (with indices only when every offset fits a lane integer), border
+ * outputs one by one. */
 #define MAX_ROW FC_POOL_NAME(fc_pool_max_row)
 static void MAX_ROW(const fc_pool_params *p, const fc_pool_tables *t,
                     const FC_REAL *FC_RESTRICT xp, fc_index oz, fc_index oy,
                     FC_REAL *FC_RESTRICT vals, int64_t *FC_RESTRICT idx)
 {
-    const fc_index D = p->in[0], H = p->in[1], W = p->in[2], OW = p->out[2];
-    const fc_index sw = p->stride[2], dw = p->dil[2], pw = p->pad[2];
-    const fc_index z0 = oz * p->stride[0] - p->pad[0], y0 = oy * p->stride[1] - p->pad[1];
-    for (fc_index ox = 0; ox < OW; ox++)
-        vals[ox] = -(FC_REAL)INFINITY;
-    if (idx) {
-        /* an all -inf window reports its first real cell, as PyTorch does */
-        const int64_t rowoff = ((int64_t)fc_pool_first_cell(z0, p->dil[0]) * H
-                                + fc_pool_first_cell(y0, p->dil[1])) * W;
-        for (fc_index ox = 0; ox < OW; ox++)
-            idx[ox] = rowoff + fc_pool_first_cell(ox * sw - pw, dw);
-    }
-    for (fc_index kd = 0; kd < p->k[0]; kd++) {
-        const fc_index iz = z0 + kd * p->dil[0];
-        if (iz < 0 || iz >= D)
-            continue;
-        for (fc_index kh = 0; kh < p->k[1]; kh++) {
-            const fc_index iy = y0 + kh * p->dil[1];
-            if (iy < 0 || iy >= H)
-                continue;
-            const fc_index rowoff = (iz * H + iy) * W;
-            for (fc_index kw = 0; kw < p->k[2]; kw++) {
-                const fc_index lo = t->lo[kw], n = t->hi[kw] - lo;
-                if (n <= 0)
-                    continue;
-                const fc_index first = rowoff + lo * sw + kw * dw - pw; /* cell of output lo */
-                const FC_REAL *src = xp + first;
-                if (idx) {
-#define CALL_(S) MAX_TAP_IDX(src, S, vals + lo, idx + lo, first, n)
-                    FC_POOL_BY_STRIDE(sw, CALL_);
+    const ROW_TAPS r = ROW_TAPS_OF(p, t, oz, oy);
+    const fc_index sw = p->stride[2];
+    const int lane_idx = sizeof(FC_REAL) == 8
+                         || (size_t)p->in[0] * p->in[1] * p->in[2] <= (size_t)INT32_MAX;
+    fc_index done = r.xa;
+    if (!idx) {
+#define CALL_(S) done = MAX_BLOCKS(p, &r, xp, S, 0, vals, NULL)
+        FC_POOL_BY_STRIDE(sw, CALL_);
 #undef CALL_
-                } else {
-#define CALL_(S) MAX_TAP(src, S, vals + lo, n)
-                    FC_POOL_BY_STRIDE(sw, CALL_);
+    } else if (lane_idx) {
+#define CALL_(S) done = MAX_BLOCKS(p, &r, xp, S, 1, vals, idx)
+        FC_POOL_BY_STRIDE(sw, CALL_);
 #undef CALL_
-                }
-            }
-        }
     }
+    for (fc_index ox = 0; ox < r.xa; ox++)
+        MAX_CELL(p, &r, xp, ox, vals, idx);
+    for (fc_index ox = done; ox < p->out[2]; ox++)
+        MAX_CELL(p, &r, xp, ox, vals, idx);
 }
 
 #define MAX_FWD_ROWS FC_POOL_NAME(fc_max_pool_fwd_rows)
@@ -163,8 +306,9 @@ static void MAX_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
 {
     const POOL_JOB *j = ctx;
     const fc_index OD = j->p->out[0], OH = j->p->out[1], OW = j->p->out[2];
-    for (fc_index r = r0; r < r1; r++) {
-        const fc_index plane = r / (OD * OH), oz = r / OH % OD, oy = r % OH;
+    fc_rowpos q = fc_rowpos_at(r0, OD, OH);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&q)) {
+        const fc_index plane = q.plane, oz = q.z, oy = q.y;
         MAX_ROW(j->p, j->t, j->x + plane * j->in_plane, oz, oy, j->out + r * OW,
                 j->idx ? j->idx + r * OW : NULL);
     }
@@ -263,39 +407,70 @@ int FC_POOL_KERNEL(fc_max_pool_bwd)(const fc_pool_params *p, const FC_REAL *x,
     return FC_OK;
 }
 
+/* Max backward from the forward's indices: MAX_ROUTE over the planes. */
+int FC_POOL_KERNEL(fc_max_pool_route)(const fc_pool_params *p, const int64_t *idx,
+                                      const FC_REAL *grad_out, FC_REAL *grad_in)
+{
+    size_t in_plane, out_plane, out_total;
+    if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
+        return FC_EINVAL;
+    POOL_JOB j = {.p = p, .g = grad_out, .out = grad_in, .idx = (int64_t *)idx,
+                  .in_plane = in_plane, .out_plane = out_plane};
+    fc_parallel_range(p->num_threads, p->planes, MAX_ROUTE, &j);
+    return FC_OK;
+}
+
 /* ------------------------------------------------------- avg pooling ---- */
+
+/* The average divisors of one output plane, (FC_REAL)(product of the axis
+ * factors), into div[out_plane] (computed once per call, not once per row).
+ * When every one is a power of two, their reciprocals are stored instead and
+ * 1 is returned: dividing by 2^k and multiplying by 2^-k give the same bits
+ * (the exact results are equal, so is their rounding), and a multiply is
+ * several times cheaper than a divide. */
+#define AVG_DIVISORS FC_POOL_NAME(fc_pool_avg_divisors)
+static int AVG_DIVISORS(const fc_pool_params *p, const fc_pool_tables *t, FC_REAL *div)
+{
+    const size_t n = (size_t)(p->out[0] * p->out[1] * p->out[2]);
+    int pow2 = 1;
+    FC_REAL *d = div;
+    for (fc_index oz = 0; oz < p->out[0]; oz++)
+        for (fc_index oy = 0; oy < p->out[1]; oy++) {
+            const fc_index czy = t->cnt[0][oz] * t->cnt[1][oy];
+            for (fc_index ox = 0; ox < p->out[2]; ox++) {
+                const fc_index c = czy * t->cnt[2][ox];
+                pow2 &= (c & (c - 1)) == 0;
+                *d++ = (FC_REAL)c;
+            }
+        }
+    if (pow2)
+        for (size_t i = 0; i < n; i++)
+            div[i] = (FC_REAL)1 / div[i];
+    return pow2;
+}
 
 #define AVG_FWD_ROWS FC_POOL_NAME(fc_avg_pool_fwd_rows)
 static void AVG_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
 {
     const POOL_JOB *j = ctx;
     const fc_pool_params *p = j->p;
-    const fc_pool_tables t = *j->t;
-    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
-    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
-    const fc_index sw = p->stride[2], pw = p->pad[2];
-    const fc_index *cx = t.cnt[2];
-    for (fc_index r = r0; r < r1; r++) {
-        const fc_index plane = r / (OD * OH), oz = r / OH % OD, oy = r % OH;
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2], sw = p->stride[2];
+    fc_rowpos q = fc_rowpos_at(r0, OD, OH);
+    for (fc_index row = r0; row < r1; row++, fc_rowpos_next(&q)) {
+        const fc_index plane = q.plane, oz = q.z, oy = q.y;
         const FC_REAL *xp = j->x + plane * j->in_plane;
-        FC_REAL *acc = j->out + r * OW;
-        const fc_index z0 = oz * p->stride[0] - p->pad[0], y0 = oy * p->stride[1] - p->pad[1];
-        for (fc_index ox = 0; ox < OW; ox++)
-            acc[ox] = 0;
-        for (fc_index iz = z0 > 0 ? z0 : 0; iz < z0 + p->k[0] && iz < D; iz++)
-            for (fc_index iy = y0 > 0 ? y0 : 0; iy < y0 + p->k[1] && iy < H; iy++)
-                for (fc_index kw = 0; kw < p->k[2]; kw++) {
-                    const fc_index lo = t.lo[kw], n = t.hi[kw] - lo;
-                    if (n <= 0)
-                        continue;
-                    const FC_REAL *src = xp + (iz * H + iy) * W + lo * sw + kw - pw;
-#define CALL_(S) SUM_TAP(src, S, acc + lo, n)
-                    FC_POOL_BY_STRIDE(sw, CALL_);
+        FC_REAL *o = j->out + row * OW;
+        const FC_REAL *div = j->div + (oz * OH + oy) * OW;
+        const int recip = j->div_recip;
+        const ROW_TAPS r = ROW_TAPS_OF(p, j->t, oz, oy);
+        fc_index done;
+#define CALL_(S) done = SUM_BLOCKS(p, &r, xp, S, div, recip, o)
+        FC_POOL_BY_STRIDE(sw, CALL_);
 #undef CALL_
-                }
-        const fc_index czy = t.cnt[0][oz] * t.cnt[1][oy];
-        for (fc_index ox = 0; ox < OW; ox++)
-            acc[ox] = acc[ox] / (FC_REAL)(czy * cx[ox]);
+        for (fc_index ox = 0; ox < r.xa; ox++)
+            o[ox] = AVG_CELL(p, &r, xp, ox, div, recip);
+        for (fc_index ox = done; ox < OW; ox++)
+            o[ox] = AVG_CELL(p, &r, xp, ox, div, recip);
     }
 }
 
@@ -311,8 +486,15 @@ int FC_POOL_KERNEL(fc_avg_pool_fwd)(const fc_pool_params *p, const FC_REAL *x, F
     fc_pool_tables t;
     if (fc_pool_window_tables(p, 1, &t) != FC_OK)
         return FC_ENOMEM;
-    POOL_JOB j = {.p = p, .t = &t, .x = x, .out = out, .in_plane = in_plane};
+    FC_REAL *div = malloc(out_plane * sizeof(FC_REAL));
+    if (!div) {
+        free(t.buf);
+        return FC_ENOMEM;
+    }
+    POOL_JOB j = {.p = p, .t = &t, .x = x, .out = out, .div = div,
+                  .div_recip = AVG_DIVISORS(p, &t, div), .in_plane = in_plane};
     fc_parallel_range(p->num_threads, p->planes * p->out[0] * p->out[1], AVG_FWD_ROWS, &j);
+    free(div);
     free(t.buf);
     return FC_OK;
 }
@@ -327,10 +509,10 @@ static void AVG_BWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
     const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
     const fc_index sw = p->stride[2], pw = p->pad[2], KW = p->k[2];
-    const fc_index *cx = t.cnt[2];
     FC_REAL *q = j->rows + (size_t)slot * OW;
-    for (fc_index r = r0; r < r1; r++) {
-        const fc_index plane = r / (D * H), iz = r / H % D, iy = r % H;
+    fc_rowpos at = fc_rowpos_at(r0, D, H);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&at)) {
+        const fc_index plane = at.plane, iz = at.z, iy = at.y;
         const FC_REAL *go = j->g + plane * j->out_plane;
         FC_REAL *acc = j->out + r * W;
         fc_index zlo, zhi, ylo, yhi;
@@ -340,10 +522,14 @@ static void AVG_BWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
             acc[ix] = 0;
         for (fc_index oz = zlo; oz < zhi; oz++)
             for (fc_index oy = ylo; oy < yhi; oy++) {
-                const FC_REAL *g = go + (oz * OH + oy) * OW;
-                const fc_index czy = t.cnt[0][oz] * t.cnt[1][oy];
-                for (fc_index ox = 0; ox < OW; ox++)
-                    q[ox] = g[ox] / (FC_REAL)(czy * cx[ox]);
+                const fc_index orow = (oz * OH + oy) * OW;
+                const FC_REAL *g = go + orow, *div = j->div + orow;
+                if (j->div_recip)
+                    for (fc_index ox = 0; ox < OW; ox++)
+                        q[ox] = g[ox] * div[ox];
+                else
+                    for (fc_index ox = 0; ox < OW; ox++)
+                        q[ox] = g[ox] / div[ox];
                 for (fc_index kw = KW - 1; kw >= 0; kw--) {
                     const fc_index lo = t.lo[kw], n = t.hi[kw] - lo;
                     if (n <= 0)
@@ -370,7 +556,9 @@ int FC_POOL_KERNEL(fc_avg_pool_bwd)(const fc_pool_params *p, const FC_REAL *grad
     if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
         return FC_EINVAL;
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
-    if (fc_mul_overflows((fc_index)nt * p->out[2], (fc_index)sizeof(FC_REAL), &q_bytes))
+    /* per thread: one row of q; then the plane's divisors */
+    if (fc_mul_overflows((fc_index)nt * p->out[2] + (fc_index)out_plane,
+                         (fc_index)sizeof(FC_REAL), &q_bytes))
         return FC_ENOMEM;
     fc_pool_tables t;
     if (fc_pool_window_tables(p, 1, &t) != FC_OK)
@@ -380,8 +568,9 @@ int FC_POOL_KERNEL(fc_avg_pool_bwd)(const fc_pool_params *p, const FC_REAL *grad
         free(t.buf);
         return FC_ENOMEM;
     }
-    POOL_JOB j = {.p = p, .t = &t, .g = grad_out, .out = grad_in, .rows = qbuf,
-                  .out_plane = out_plane};
+    FC_REAL *div = qbuf + (size_t)nt * p->out[2];
+    POOL_JOB j = {.p = p, .t = &t, .g = grad_out, .out = grad_in, .rows = qbuf, .div = div,
+                  .div_recip = AVG_DIVISORS(p, &t, div), .out_plane = out_plane};
     fc_parallel_range(nt, p->planes * p->in[0] * p->in[1], AVG_BWD_ROWS, &j);
     free(qbuf);
     free(t.buf);
@@ -399,8 +588,9 @@ static void ADAPTIVE_AVG_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
     const fc_index H = p->in[1], W = p->in[2];
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
     const fc_index *xs = t.bs[2], *xe = t.be[2];
-    for (fc_index r = r0; r < r1; r++) {
-        const fc_index plane = r / (OD * OH), oz = r / OH % OD, oy = r % OH;
+    fc_rowpos q = fc_rowpos_at(r0, OD, OH);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&q)) {
+        const fc_index plane = q.plane, oz = q.z, oy = q.y;
         const FC_REAL *xp = j->x + plane * j->in_plane;
         FC_REAL *acc = j->out + r * OW;
         const fc_index zs = t.bs[0][oz], ze = t.be[0][oz], ys = t.bs[1][oy], ye = t.be[1][oy];
@@ -453,8 +643,9 @@ static void ADAPTIVE_AVG_BWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
     const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
     const fc_index OH = p->out[1], OW = p->out[2];
     const fc_index *xs = t.bs[2], *xe = t.be[2];
-    for (fc_index r = r0; r < r1; r++) {
-        const fc_index plane = r / (D * H), iz = r / H % D, iy = r % H;
+    fc_rowpos q = fc_rowpos_at(r0, D, H);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&q)) {
+        const fc_index plane = q.plane, iz = q.z, iy = q.y;
         const FC_REAL *go = j->g + plane * j->out_plane;
         FC_REAL *acc = j->out + r * W;
         for (fc_index ix = 0; ix < W; ix++)
@@ -536,8 +727,9 @@ static void ADAPTIVE_MAX_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
 {
     const POOL_JOB *j = ctx;
     const fc_index OD = j->p->out[0], OH = j->p->out[1], OW = j->p->out[2];
-    for (fc_index r = r0; r < r1; r++) {
-        const fc_index plane = r / (OD * OH), oz = r / OH % OD, oy = r % OH;
+    fc_rowpos q = fc_rowpos_at(r0, OD, OH);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&q)) {
+        const fc_index plane = q.plane, oz = q.z, oy = q.y;
         ADAPTIVE_MAX_ROW(j->p, j->t, j->x + plane * j->in_plane, oz, oy,
                          j->out ? j->out + r * OW : j->rows + (size_t)slot * OW,
                          j->idx ? j->idx + r * OW : NULL);
@@ -595,35 +787,53 @@ int FC_POOL_KERNEL(fc_adaptive_max_pool_bwd)(const fc_pool_params *p, const FC_R
 
 /* ---------------------------------------------------- global pooling ---- */
 
-/* Sum of x[0..n): FC_POOL_LANES interleaved partial sums, halved pairwise, then
- * the tail in order. */
+/* Sum of x[0..n): FC_POOL_LANES = 16 interleaved partial sums, halved pairwise
+ * (lane j += lane j + w for w = 8, 4, 2, 1), then the tail in order.  The
+ * lanes are vectors of 16, 8, 4 and 2 elements (GCC splits them into the
+ * path's registers), so the halvings are register adds, not a loop through
+ * memory. */
 #define LANE_SUM FC_POOL_NAME(fc_pool_lane_sum)
+#define LV(n) FC_CAT(FC_POOL_NAME(fc_pool_lanes), n)
+typedef FC_REAL LV(16) __attribute__((vector_size(16 * sizeof(FC_REAL))));
+typedef FC_REAL LV(8) __attribute__((vector_size(8 * sizeof(FC_REAL))));
+typedef FC_REAL LV(4) __attribute__((vector_size(4 * sizeof(FC_REAL))));
+typedef FC_REAL LV(2) __attribute__((vector_size(2 * sizeof(FC_REAL))));
+_Static_assert(FC_POOL_LANES == 16, "LANE_SUM halves 16 lanes");
+/* w = the lower half of v + its upper half */
+#define HALVE_(w, v, n)                                      \
+    do {                                                     \
+        LV(n) lo_, hi_;                                      \
+        memcpy(&lo_, &(v), sizeof lo_);                      \
+        memcpy(&hi_, (const char *)&(v) + sizeof lo_, sizeof hi_); \
+        (w) = lo_ + hi_;                                     \
+    } while (0)
 static FC_REAL LANE_SUM(const FC_REAL *FC_RESTRICT x, size_t n)
 {
-    FC_REAL acc[FC_POOL_LANES] = {0};
+    LV(16) acc = {0}, v;
     size_t i = 0;
-    for (; i + FC_POOL_LANES <= n; i += FC_POOL_LANES)
-        for (int j = 0; j < FC_POOL_LANES; j++)
-            acc[j] += x[i + j];
-    for (int w = FC_POOL_LANES / 2; w >= 1; w /= 2)
-        for (int j = 0; j < w; j++)
-            acc[j] += acc[j + w];
-    FC_REAL s = acc[0];
+    for (; i + 16 <= n; i += 16) {
+        memcpy(&v, x + i, sizeof v);
+        acc += v;
+    }
+    LV(8) a8;
+    LV(4) a4;
+    LV(2) a2;
+    HALVE_(a8, acc, 8);
+    HALVE_(a4, a8, 4);
+    HALVE_(a2, a4, 2);
+    FC_REAL s = a2[0] + a2[1];
     for (; i < n; i++)
         s += x[i];
     return s;
 }
+#undef HALVE_
 
 /* Maximum of x[0..n) under the max rule (NaN if there is one).  The select does
  * not auto-vectorise, so the FC_POOL_LANES lanes are written as native vectors
  * (lane j still takes elements j, j + FC_POOL_LANES, ... on every path); lanes
  * are combined pairwise in a fixed order, then the tail in order. */
 #define LANE_MAX FC_POOL_NAME(fc_pool_lane_max)
-#define LVEC FC_POOL_NAME(fc_pool_vec)
-#define LMASK FC_POOL_NAME(fc_pool_vec_mask)
-#define LANE_NV (FC_POOL_LANES * (int)sizeof(FC_REAL) / FC_VBYTES)
-typedef FC_REAL LVEC __attribute__((vector_size(FC_VBYTES)));
-typedef __typeof__((LVEC){0} > (LVEC){0}) LMASK; /* same-width integer lanes */
+#define LANE_NV (FC_POOL_LANES / NL)
 static FC_REAL LANE_MAX(const FC_REAL *FC_RESTRICT x, size_t n)
 {
     LVEC acc[LANE_NV];
@@ -633,7 +843,7 @@ static FC_REAL LANE_MAX(const FC_REAL *FC_RESTRICT x, size_t n)
     for (; i + FC_POOL_LANES <= n; i += FC_POOL_LANES)
         for (int k = 0; k < LANE_NV; k++) {
             LVEC v;
-            memcpy(&v, x + i + (size_t)k * (FC_VBYTES / sizeof(FC_REAL)), sizeof v);
+            memcpy(&v, x + i + (size_t)k * NL, sizeof v);
             LMASK t = (v > acc[k]) | (v != v);
             acc[k] = (LVEC)(((LMASK)v & t) | ((LMASK)acc[k] & ~t));
         }
@@ -745,6 +955,7 @@ int FC_POOL_KERNEL(fc_global_max_pool_bwd)(const fc_pool_params *p, const FC_REA
 #undef MAX_FWD_ROWS
 #undef MAX_BWD_PLANES
 #undef AVG_FWD_ROWS
+#undef AVG_DIVISORS
 #undef AVG_BWD_ROWS
 #undef ADAPTIVE_AVG_FWD_ROWS
 #undef ADAPTIVE_AVG_BWD_ROWS
@@ -757,14 +968,23 @@ int FC_POOL_KERNEL(fc_global_max_pool_bwd)(const fc_pool_params *p, const FC_REA
 #undef FC_POOL_NAME
 #undef FC_POOL_KERNEL
 #undef TAKES
-#undef MAX_TAP
-#undef MAX_TAP_IDX
-#undef SUM_TAP
+#undef NL
+#undef LOAD_STRIDED
+#undef ROW_TAPS
+#undef ROW_TAPS_OF
+#undef ROW_OFF
+#undef MAX_BLOCK
+#undef SUM_BLOCK
+#undef MAX_BLOCKS
+#undef SUM_BLOCKS
+#undef MAX_CELL
+#undef AVG_CELL
 #undef ADD_TAP
 #undef MAX_ROW
 #undef MAX_ROUTE
 #undef ADAPTIVE_MAX_ROW
 #undef LANE_SUM
+#undef LV
 #undef LANE_MAX
 #undef LVEC
 #undef LMASK

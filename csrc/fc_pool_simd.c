@@ -74,6 +74,8 @@ static inline fc_index fc_pool_first_cell(fc_index start, fc_index dil)
  *   window pooling (fc_pool_window_tables):
  *     lo[kw], hi[kw]     the outputs of a row whose tap kw lies inside the row
  *                        (fc_pool_tap_range), so rows never divide
+ *     k0[a][o], k1[a][o] the taps [k0, k1) of window o along axis a = 0, 1 (z, y)
+ *                        that lie inside the input
  *     cnt[a][o]          avg divisor factor of window o along axis a (avg only)
  *   adaptive pooling (fc_pool_bin_tables):
  *     bs[a][o], be[a][o]    bin o along axis a is [bs, be)
@@ -81,6 +83,7 @@ static inline fc_index fc_pool_first_cell(fc_index start, fc_index dil)
 typedef struct {
     fc_index *buf;
     fc_index *lo, *hi;
+    fc_index *k0[2], *k1[2];
     fc_index *cnt[3];
     fc_index *bs[3], *be[3], *blo[3], *bhi[3];
 } fc_pool_tables;
@@ -88,7 +91,8 @@ typedef struct {
 static int fc_pool_window_tables(const fc_pool_params *p, int with_counts, fc_pool_tables *t)
 {
     const fc_index KW = p->k[2];
-    fc_index total = 2 * KW + (with_counts ? p->out[0] + p->out[1] + p->out[2] : 0);
+    fc_index total = 2 * KW + 2 * (p->out[0] + p->out[1])
+                     + (with_counts ? p->out[0] + p->out[1] + p->out[2] : 0);
     t->buf = malloc((size_t)total * sizeof(fc_index));
     if (!t->buf)
         return FC_ENOMEM;
@@ -97,9 +101,17 @@ static int fc_pool_window_tables(const fc_pool_params *p, int with_counts, fc_po
     for (fc_index kw = 0; kw < KW; kw++)
         fc_pool_tap_range(kw * p->dil[2] - p->pad[2], p->stride[2], p->in[2], p->out[2],
                           &t->lo[kw], &t->hi[kw]);
+    fc_index *q = t->buf + 2 * KW;
+    for (int a = 0; a < 2; a++) {
+        t->k0[a] = q;
+        t->k1[a] = q + p->out[a];
+        q += 2 * p->out[a];
+        for (fc_index o = 0; o < p->out[a]; o++)
+            fc_pool_tap_range(o * p->stride[a] - p->pad[a], p->dil[a], p->in[a], p->k[a],
+                              &t->k0[a][o], &t->k1[a][o]);
+    }
     if (!with_counts)
         return FC_OK;
-    fc_index *q = t->buf + 2 * KW;
     for (int a = 0; a < 3; a++) {
         t->cnt[a] = q;
         for (fc_index o = 0; o < p->out[a]; o++)
@@ -171,6 +183,8 @@ static int fc_pool_sizes(const fc_pool_params *p, size_t *in_plane, size_t *out_
                                         int64_t *);                                           \
     int FC_ISA_FN(fc_max_pool_bwd_##DT)(const fc_pool_params *, const REAL *, const REAL *,  \
                                         REAL *);                                              \
+    int FC_ISA_FN(fc_max_pool_route_##DT)(const fc_pool_params *, const int64_t *,           \
+                                          const REAL *, REAL *);                              \
     int FC_ISA_FN(fc_avg_pool_fwd_##DT)(const fc_pool_params *, const REAL *, REAL *);       \
     int FC_ISA_FN(fc_avg_pool_bwd_##DT)(const fc_pool_params *, const REAL *, REAL *);       \
     int FC_ISA_FN(fc_adaptive_avg_pool_fwd_##DT)(const fc_pool_params *, const REAL *,       \
@@ -191,12 +205,16 @@ FC_POOL_PROTOTYPES(f64, double)
 
 #define FC_REAL float
 #define FC_DT f32
+#define FC_ILANE int32_t
 #include "fc_pool.template.c"
 #undef FC_REAL
 #undef FC_DT
+#undef FC_ILANE
 
 #define FC_REAL double
 #define FC_DT f64
+#define FC_ILANE int64_t
 #include "fc_pool.template.c"
 #undef FC_REAL
 #undef FC_DT
+#undef FC_ILANE

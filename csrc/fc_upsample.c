@@ -81,6 +81,19 @@ static void fc_upsample_nearest_fill(fc_upsample_axis *a, double scale)
         a->idx[o] = fc_upsample_nearest_src(o, a->n_in, a->n_out, scale);
 }
 
+/* The integer factor f when a one-tap axis reads idx[o] == o / f for every o
+ * (each input cell repeated f times), else 0. */
+static fc_index fc_upsample_replication(const fc_upsample_axis *a)
+{
+    if (a->taps != 1 || a->n_out % a->n_in)
+        return 0;
+    const fc_index f = a->n_out / a->n_in;
+    for (fc_index o = 0; o < a->n_out; o++)
+        if (a->idx[o] != o / f)
+            return 0;
+    return f;
+}
+
 /* Invert idx into per-input lists (a counting sort, stable in the slot order,
  * so each list is in increasing output index). */
 static void fc_upsample_build_inverse(fc_upsample_axis *a)

@@ -5,7 +5,9 @@
  * Forward, per output row (plane, oz, oy), with axis taps (iz_a, wz_a),
  * (iy_b, wy_b), (ix_c, wx_c):
  *     out[oz, oy, ox] = sum_a sum_b (wz_a wy_b) * sum_c wx_c x[iz_a, iy_b, ix_c]
- * (nearest: a single tap per axis with weight 1, i.e. a copy).
+ * (nearest: a single tap per axis with weight 1, i.e. a copy: an output row
+ * reading the same input row as the one above copies that row, and an integer
+ * factor along x repeats each input cell, without the index table).
  * Backward, per input row (plane, iz, iy), over the inverted lists:
  *     gin[iz, iy, ix] = sum_{(oz, wz) -> iz} sum_{(oy, wy) -> iy}
  *                       (wz wy) * sum_{(ox, wx) -> ix} wx g[oz, oy, ox]
@@ -102,12 +104,14 @@ static int UPS_TABLES_BUILD(const fc_upsample_params *p, UPS_TABLES *t, int inve
     return FC_OK;
 }
 
-/* What a task reads: the tables, the source and the destination. */
+/* What a task reads: the tables, the source and the destination; rep > 0 when
+ * nearest output column ox reads input column ox / rep (an integer factor). */
 typedef struct {
     const fc_upsample_params *p;
     const UPS_TABLES *t;
     const FC_REAL *src;
     FC_REAL *dst;
+    fc_index rep;
 } UPS_JOB;
 
 /* Output rows r0..r1 (plane, oz, oy). */
@@ -122,14 +126,28 @@ static void UPS_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
     const fc_upsample_axis *az = &j->t->ax[0], *ay = &j->t->ax[1], *ax = &j->t->ax[2];
     const FC_REAL *wz = j->t->w[0], *wy = j->t->w[1], *wx = j->t->w[2];
     const fc_index *ix = ax->idx;
-    for (fc_index r = r0; r < r1; r++) {
-        const fc_index plane = r / (OD * OH), oz = (r / OH) % OD, oy = r % OH;
+    fc_rowpos q = fc_rowpos_at(r0, OD, OH);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&q)) {
+        const fc_index plane = q.plane, oz = q.z, oy = q.y;
         const FC_REAL *xp = x + plane * D * H * W;
         FC_REAL *FC_RESTRICT orow = out + r * OW;
-        if (!wx) { /* nearest: a gather */
+        if (!wx) { /* nearest: a copy of the row above when it reads the same row */
+            if (r > r0 && oy > 0 && ay->idx[oy] == ay->idx[oy - 1]) {
+                memcpy(orow, orow - OW, (size_t)OW * sizeof(FC_REAL));
+                continue;
+            }
             const FC_REAL *src = xp + (az->idx[oz] * H + ay->idx[oy]) * W;
-            for (fc_index ox = 0; ox < OW; ox++)
-                orow[ox] = src[ix[ox]];
+            if (j->rep == 2) {
+                for (fc_index i = 0; i < W; i++)
+                    orow[2 * i] = orow[2 * i + 1] = src[i];
+            } else if (j->rep > 0) {
+                for (fc_index i = 0; i < W; i++)
+                    for (fc_index k = 0; k < j->rep; k++)
+                        orow[i * j->rep + k] = src[i];
+            } else {
+                for (fc_index ox = 0; ox < OW; ox++)
+                    orow[ox] = src[ix[ox]];
+            }
             continue;
         }
         int first = 1;
@@ -164,7 +182,7 @@ int FC_CAT(fc_upsample_fwd_, FC_DT)(const fc_upsample_params *p, const FC_REAL *
         return FC_OK;
     if (UPS_TABLES_BUILD(p, &t, 0) != FC_OK)
         return FC_ENOMEM;
-    UPS_JOB j = {p, &t, x, out};
+    UPS_JOB j = {p, &t, x, out, fc_upsample_replication(&t.ax[2])};
     fc_parallel_range(p->num_threads, rows, UPS_FWD_ROWS, &j);
     UPS_TABLES_FREE(&t);
     return FC_OK;
@@ -181,8 +199,9 @@ static void UPS_BWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
     const fc_upsample_axis *az = &j->t->ax[0], *ay = &j->t->ax[1], *ax = &j->t->ax[2];
     const FC_REAL *wz = j->t->w[0], *wy = j->t->w[1], *wx = j->t->w[2];
-    for (fc_index r = r0; r < r1; r++) {
-        const fc_index plane = r / (D * H), iz = (r / H) % D, iy = r % H;
+    fc_rowpos q = fc_rowpos_at(r0, D, H);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&q)) {
+        const fc_index plane = q.plane, iz = q.z, iy = q.y;
         const FC_REAL *gp = grad_out + plane * OD * OH * OW;
         FC_REAL *FC_RESTRICT grow = grad_in + r * W;
         for (fc_index i = 0; i < W; i++)
@@ -220,7 +239,7 @@ int FC_CAT(fc_upsample_bwd_, FC_DT)(const fc_upsample_params *p, const FC_REAL *
         return FC_OK;
     if (UPS_TABLES_BUILD(p, &t, 1) != FC_OK)
         return FC_ENOMEM;
-    UPS_JOB j = {p, &t, grad_out, grad_in};
+    UPS_JOB j = {p, &t, grad_out, grad_in, 0};
     fc_parallel_range(p->num_threads, rows, UPS_BWD_ROWS, &j);
     UPS_TABLES_FREE(&t);
     return FC_OK;

@@ -4,6 +4,7 @@ dtypes, against PyTorch (values, indices, autograd gradients), by finite
 differences and the adjoint identity, across thread counts and SIMD paths, and
 with bad input."""
 import contextlib
+import functools
 import threading
 from dataclasses import dataclass
 
@@ -227,6 +228,64 @@ def test_max_pool_nan_and_inf(dtype, rng):
     g = fastconv.max_pool2d_backward(np.ones_like(vals), x, 3, stride=2, padding=1)
     np.testing.assert_array_equal(g, max_pool_backward_ref(np.ones_like(vals), x, (3, 3), (2, 2),
                                                            (1, 1), (1, 1), False))
+
+
+def _scatter_ref(g, idx, x_shape, nd):
+    """Gradients added at saved indices, in output order: np.add.at per plane."""
+    planes = int(np.prod(x_shape[:-nd]))
+    gi = np.zeros((planes, int(np.prod(x_shape[-nd:]))), g.dtype)
+    rows = np.repeat(np.arange(planes), idx.size // planes).reshape(planes, -1)
+    np.add.at(gi, (rows, idx.reshape(planes, -1)), g.reshape(planes, -1))
+    return gi.reshape(x_shape)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS.get)
+@pytest.mark.parametrize("case", MAX_CASES[::3], ids=lambda c: c.id)
+def test_max_pool_backward_through_saved_indices(case, dtype, rng):
+    """indices= routes through the forward's indices: bitwise the recomputing
+    backward (ties included), and a plain scatter of any valid indices."""
+    x = np.round(case.x(rng, dtype) * 2)   # ties
+    vals, idx = MAX[case.nd](x, case.kernel, **case.max_kwargs(), return_indices=True)
+    g = rng.standard_normal(vals.shape).astype(dtype)
+    got = MAX_BWD[case.nd](g, x, case.kernel, **case.max_kwargs(), indices=idx)
+    assert got.dtype == dtype and got.shape == x.shape
+    assert got.tobytes() == MAX_BWD[case.nd](g, x, case.kernel, **case.max_kwargs()).tobytes()
+    other = rng.integers(0, np.prod(x.shape[-case.nd:]), idx.shape)
+    np.testing.assert_allclose(
+        MAX_BWD[case.nd](g, x, case.kernel, **case.max_kwargs(), indices=other),
+        _scatter_ref(g, other, x.shape, case.nd), rtol=1e-6, atol=1e-6, err_msg=case.id)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_adaptive_max_backward_through_saved_indices(nd, rng):
+    x = rng.integers(0, 3, (2, 3) + (7, 6, 5)[:nd]).astype(np.float64)
+    x[0, 1].flat[4] = np.nan
+    vals, idx = ADAPTIVE["max", nd](x, (3, 4, 2)[:nd], return_indices=True)
+    g = rng.standard_normal(vals.shape)
+    got = ADAPTIVE_BWD["max", nd](g, x, indices=idx)
+    assert got.tobytes() == ADAPTIVE_BWD["max", nd](g, x).tobytes()
+    np.testing.assert_allclose(got, _scatter_ref(g, idx, x.shape, nd), rtol=1e-12, atol=1e-12)
+
+
+def test_saved_indices_are_checked(rng):
+    x = rng.standard_normal((2, 3, 6, 7))
+    vals, idx = fastconv.max_pool2d(x, 2, return_indices=True)
+    g = np.ones_like(vals)
+    bwd = functools.partial(fastconv.max_pool2d_backward, g, x, 2)
+    with pytest.raises(TypeError, match="indices must be an int64 ndarray.*int32"):
+        bwd(indices=idx.astype(np.int32))
+    with pytest.raises(TypeError, match="indices must be an int64 ndarray.*list"):
+        bwd(indices=idx.tolist())
+    with pytest.raises(ValueError, match=r"indices has shape \(2, 3, 3\) but grad_output has "
+                                         r"shape \(2, 3, 3, 3\)"):
+        bwd(indices=idx[..., 0])
+    for bad in (-1, 42):
+        wrong = idx.copy()
+        wrong[1, 2, 0, 1] = bad
+        with pytest.raises(ValueError, match=r"indices must lie in \[0, 42\)"):
+            bwd(indices=wrong)
+    with pytest.raises(ValueError, match="adaptive_max_pool2d_backward: indices must lie"):
+        fastconv.adaptive_max_pool2d_backward(g, x, indices=idx + 40)
 
 
 # ------------------------------------------------------------ avg pooling ----
@@ -754,6 +813,11 @@ def _all_ops(x):
                         lambda g, a: fastconv.max_pool2d_backward(g, a, 3, 2, 1), x),
         *_with_backward(lambda a: fastconv.max_pool2d(a, 2),
                         lambda g, a: fastconv.max_pool2d_backward(g, a, 2), x),
+        *_with_backward(lambda a: fastconv.max_pool2d(a, 3, 2, 1),
+                        lambda g, a: fastconv.max_pool2d_backward(
+                            g, a, 3, 2, 1,
+                            indices=fastconv.max_pool2d(a, 3, 2, 1, return_indices=True)[1]),
+                        x),
         *_with_backward(lambda a: fastconv.max_pool2d(a, (3, 2), (1, 3), (1, 1), (1, 2)),
                         lambda g, a: fastconv.max_pool2d_backward(g, a, (3, 2), (1, 3), (1, 1),
                                                                   (1, 2)), x),

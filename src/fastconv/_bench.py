@@ -485,6 +485,20 @@ class _Backward(_Family):
         return lambda: torch.autograd.grad(y, leaves, g, retain_graph=True)
 
 
+class _SavedIndicesBackward(_Backward):
+    """Max pooling backward as training runs it: torch autograd's graph saved
+    its forward's argmax indices, so fastconv is given the indices its forward
+    returned (return_indices=True; computed once when the call is built,
+    untimed on both sides) and routes through them (indices=) as torch does."""
+
+    def fastconv_call(self, case, arrays, algorithm):
+        g, x = arrays[:2]
+        forward = getattr(fastconv, self._fwd_case(case).op)
+        _, indices = forward(x, **case.kwargs, return_indices=True)
+        backward = getattr(fastconv, case.op)
+        return lambda: backward(g, x, **case.kwargs, indices=indices)
+
+
 FAMILIES = {
     "conv1d": _Conv(1), "conv2d": _Conv(2), "conv3d": _Conv(3),
     "conv2d_shuffle": _ConvShuffle(),
@@ -512,7 +526,7 @@ if hasattr(fastconv, "separable_conv2d"):
     FAMILIES["separable_conv2d"] = _Separable()
 if hasattr(fastconv, "depthwise_conv2d_backward"):
     FAMILIES["depthwise_conv2d_backward"] = _Backward(_Depthwise(), 2, 3, macs_factor=2)
-FAMILIES["max_pool2d_backward"] = _Backward(FAMILIES["max_pool2d"], 1, 1)
+FAMILIES["max_pool2d_backward"] = _SavedIndicesBackward(FAMILIES["max_pool2d"], 1, 1)
 # Cases whose op this build lacks are left out of the suite.
 CASES = {name: case for name, case in CASES.items() if case.op in FAMILIES}
 DEFAULT_CASES = tuple(name for name in DEFAULT_CASES if name in CASES)
@@ -872,6 +886,8 @@ def run(args):
           " (per result of backward ops)")
     print("  backward cases: fastconv's *_backward call vs torch.autograd.grad of a "
           "forward graph built once")
+    print("  max pool backward: both sides route the argmax indices their untimed forward "
+          "saved (fastconv: indices=)")
     print(f"  each timed call follows {args.settle:g} ms of untimed calls of the same backend")
     print()
 

@@ -544,8 +544,30 @@ def check_window_pool(opname, nd, x, kernel_size, stride, padding, dilation, cei
                   kernel=_pad3(kernel, 1), stride=_pad3(stride, 1),
                   dilation=_pad3(dilation, 1), padding=_pad3(padding, 0),
                   count_include_pad=count_include_pad,
-                  work=n * c * int(np.prod(out_size)) * int(np.prod(kernel)))
+                  work=n * c * _math.prod(out_size) * _math.prod(kernel))
     return _pool_finish(opname, x, xb, grad, dtype, unbatched, out_size, fields, out)
+
+
+def check_pool_indices(opname, indices, call):
+    """The int64 offsets a max pooling forward returned, for its backward
+    (`call` from check_window_pool / check_adaptive_pool with grad_output):
+    grad_output's shape, every offset inside the input's (n, c) plane.
+    Returns them 5-D and C-contiguous."""
+    if not isinstance(indices, np.ndarray) or indices.dtype != np.int64:
+        got = indices.dtype if isinstance(indices, np.ndarray) else type(indices).__name__
+        raise TypeError(f"{opname}: indices must be an int64 ndarray (as the forward's "
+                        f"return_indices=True gives), got {got}")
+    if indices.shape != call.out_shape:
+        raise ValueError(f"{opname}: indices has shape {indices.shape} but grad_output has "
+                         f"shape {call.out_shape}")
+    spec = call.spec
+    plane = spec.in_size[0] * spec.in_size[1] * spec.in_size[2]
+    # as unsigned, a negative offset is huge: one pass checks both ends
+    if indices.size and indices.view(np.uint64).max() >= plane:
+        raise ValueError(f"{opname}: indices must lie in [0, {plane}) (offsets in an input "
+                         f"plane of x of shape {call.in_shape}), got values in "
+                         f"[{indices.min()}, {indices.max()}]")
+    return np.ascontiguousarray(indices).reshape((spec.n, spec.c) + spec.out_size)
 
 
 def adaptive_output_size(opname, output_size, in_size):
@@ -588,7 +610,7 @@ def check_adaptive_pool(opname, nd, x, output_size, out=None, grad_output=None):
     one = (1, 1, 1)
     fields = dict(in_size=_pad3(in_size, 1), out_size=_pad3(out_size, 1), kernel=one,
                   stride=one, dilation=one, padding=(0, 0, 0), count_include_pad=True,
-                  work=n * c * (int(np.prod(in_size)) + int(np.prod(out_size))))
+                  work=n * c * (_math.prod(in_size) + _math.prod(out_size)))
     return _pool_finish(opname, x, xb, grad, dtype, unbatched, out_size, fields, out)
 
 
@@ -598,7 +620,7 @@ def check_global_pool(opname, x, keepdims, out=None, grad_output=None):
     x, xb, grad, dtype, _ = _pool_input(opname, None, x, grad_output, False)
     keepdims = check_bool(opname, "keepdims", keepdims)
     n, c = xb.shape[:2]
-    size = int(np.prod(xb.shape[2:]))
+    size = _math.prod(xb.shape[2:])
     result_shape = (n, c) + ((1,) * (xb.ndim - 2) if keepdims else ())
     one = (1, 1, 1)
     fields = dict(in_size=(1, 1, size), out_size=one, kernel=one, stride=one, dilation=one,

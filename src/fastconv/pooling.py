@@ -79,6 +79,13 @@ _DOC_SIZE = """Along each axis, with ``p`` the padding and ``d`` the dilation,
     ``i + p``)."""
 _DOC_GRAD = """grad_output : array_like
         Gradient of the loss with respect to the forward result (its shape)."""
+_DOC_INDICES = """indices : ndarray of int64, keyword-only, optional
+        The indices ``{op}(x, ..., return_indices=True)`` returned (grad_output's
+        shape, each an offset in the input's (n, c) plane).  Given, the
+        gradients are routed through them (a scatter, as PyTorch autograd
+        does) instead of through maxima recomputed from x: the same result
+        when they came from this x, faster.  x is then only used for its shape
+        and dtype."""
 _DOC_GRAD_RETURNS = """Returns
     -------
     grad_input : ndarray, x's shape
@@ -102,11 +109,26 @@ def _max_pool(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_i
     return _forward(_pool.max_pool_fwd, call, return_indices, takes_indices=True)
 
 
-def _max_pool_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ceil_mode):
+def _max_pool_backward(nd, grad_output, x, kernel_size, stride, padding, dilation, ceil_mode,
+                       indices):
     opname = f"max_pool{nd}d_backward"
     call = _validate.check_window_pool(opname, nd, x, kernel_size, stride, padding, dilation,
                                        ceil_mode, grad_output=grad_output)
-    return _backward(_pool.max_pool_bwd, call, needs_x=True)
+    return _max_backward(_pool.max_pool_bwd, opname, call, indices)
+
+
+def _max_backward(recompute, opname, call, indices):
+    """Max (or adaptive max) backward: routed through the saved indices when
+    given, else through argmaxes recomputed from x."""
+    if indices is None:
+        return _backward(recompute, call, needs_x=True)
+    indices = _validate.check_pool_indices(opname, indices, call)
+    grad_in = np.empty(call.in_shape, call.dtype)
+    if grad_in.size:
+        spec = call.spec
+        _pool.max_pool_route(indices, call.grad, grad_in.reshape((spec.n, spec.c) + spec.in_size),
+                             spec, _threads.team_size(spec.work), _config.isa_code())
+    return grad_in
 
 
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -128,21 +150,21 @@ def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
 
 def max_pool1d_backward(grad_output, x, kernel_size, stride=None, padding=0, dilation=1,
-                        ceil_mode=False):
+                        ceil_mode=False, *, indices=None):
     return _max_pool_backward(1, grad_output, x, kernel_size, stride, padding, dilation,
-                              ceil_mode)
+                              ceil_mode, indices)
 
 
 def max_pool2d_backward(grad_output, x, kernel_size, stride=None, padding=0, dilation=1,
-                        ceil_mode=False):
+                        ceil_mode=False, *, indices=None):
     return _max_pool_backward(2, grad_output, x, kernel_size, stride, padding, dilation,
-                              ceil_mode)
+                              ceil_mode, indices)
 
 
 def max_pool3d_backward(grad_output, x, kernel_size, stride=None, padding=0, dilation=1,
-                        ceil_mode=False):
+                        ceil_mode=False, *, indices=None):
     return _max_pool_backward(3, grad_output, x, kernel_size, stride, padding, dilation,
-                              ceil_mode)
+                              ceil_mode, indices)
 
 
 _MAX_DOC = """{n}-D max pooling (as ``torch.nn.functional.max_pool{n}d``).
@@ -188,13 +210,14 @@ _MAX_BWD_DOC = """Gradient of :func:`max_pool{n}d` with respect to x.
     x : array_like, the forward input
     kernel_size, stride, padding, dilation, ceil_mode
         As in the forward call.
+    {indices}
 
     {grad_returns}
     """
 for _n, _f, _b in ((1, max_pool1d, max_pool1d_backward), (2, max_pool2d, max_pool2d_backward),
                    (3, max_pool3d, max_pool3d_backward)):
     _f.__doc__ = _fill(_MAX_DOC, _n)
-    _b.__doc__ = _fill(_MAX_BWD_DOC, _n)
+    _b.__doc__ = _fill(_MAX_BWD_DOC, _n, indices=_DOC_INDICES.format(op=f"max_pool{_n}d"))
 max_pool2d.__doc__ += """
     Examples
     --------
@@ -326,13 +349,13 @@ def _adaptive(kind, nd, x, output_size, return_indices, out):
     return _forward(_pool.adaptive_max_pool_fwd, call, return_indices, takes_indices=True)
 
 
-def _adaptive_backward(kind, nd, grad_output, x):
+def _adaptive_backward(kind, nd, grad_output, x, indices=None):
     opname = f"adaptive_{kind}_pool{nd}d_backward"
     grad_output, size = _validate.adaptive_grad_output_size(opname, nd, grad_output, x)
     call = _validate.check_adaptive_pool(opname, nd, x, size, grad_output=grad_output)
     if kind == "avg":
         return _backward(_pool.adaptive_avg_pool_bwd, call, needs_x=False)
-    return _backward(_pool.adaptive_max_pool_bwd, call, needs_x=True)
+    return _max_backward(_pool.adaptive_max_pool_bwd, opname, call, indices)
 
 
 def adaptive_avg_pool1d(x, output_size, *, out=None):
@@ -371,16 +394,16 @@ def adaptive_avg_pool3d_backward(grad_output, x):
     return _adaptive_backward("avg", 3, grad_output, x)
 
 
-def adaptive_max_pool1d_backward(grad_output, x):
-    return _adaptive_backward("max", 1, grad_output, x)
+def adaptive_max_pool1d_backward(grad_output, x, *, indices=None):
+    return _adaptive_backward("max", 1, grad_output, x, indices)
 
 
-def adaptive_max_pool2d_backward(grad_output, x):
-    return _adaptive_backward("max", 2, grad_output, x)
+def adaptive_max_pool2d_backward(grad_output, x, *, indices=None):
+    return _adaptive_backward("max", 2, grad_output, x, indices)
 
 
-def adaptive_max_pool3d_backward(grad_output, x):
-    return _adaptive_backward("max", 3, grad_output, x)
+def adaptive_max_pool3d_backward(grad_output, x, *, indices=None):
+    return _adaptive_backward("max", 3, grad_output, x, indices)
 
 
 _ADAPTIVE_DOC = """{n}-D adaptive {what} pooling (as ``torch.nn.functional.adaptive_{kind}_pool{n}d``
@@ -417,7 +440,7 @@ _ADAPTIVE_BWD_DOC = """Gradient of :func:`adaptive_{kind}_pool{n}d` with respect
     Parameters
     ----------
     {grad}
-    x : array_like, the forward input
+    x : array_like, the forward input{extra}
 
     {grad_returns}
     """
@@ -437,8 +460,9 @@ for _n, _fa, _fm, _ba, _bm in (
                         extra=_ADAPTIVE_MAX_EXTRA,
                         extra_returns="\n    indices : ndarray of int64 (only with "
                                       "return_indices)")
-    _ba.__doc__ = _fill(_ADAPTIVE_BWD_DOC, _n, kind="avg", how=_HOW["avg"])
-    _bm.__doc__ = _fill(_ADAPTIVE_BWD_DOC, _n, kind="max", how=_HOW["max"])
+    _ba.__doc__ = _fill(_ADAPTIVE_BWD_DOC, _n, kind="avg", how=_HOW["avg"], extra="")
+    _bm.__doc__ = _fill(_ADAPTIVE_BWD_DOC, _n, kind="max", how=_HOW["max"],
+                        extra="\n    " + _DOC_INDICES.format(op=f"adaptive_max_pool{_n}d"))
 adaptive_avg_pool1d.__doc__ += """
     Examples
     --------

@@ -59,6 +59,22 @@ def max_pool_bwd(const floating[:, :, :, :, ::1] x, const floating[:, :, :, :, :
     check_status(status, "max_pool_backward")
 
 
+def max_pool_route(const int64_t[:, :, :, :, ::1] indices,
+                   const floating[:, :, :, :, ::1] grad_out, floating[:, :, :, :, ::1] grad_in,
+                   spec, int num_threads, int isa):
+    """grad_out added at the saved `indices` (max and adaptive max), into `grad_in`."""
+    cdef fc_pool_params p = make_pool_params(spec, num_threads, isa)
+    cdef int status
+    with nogil:
+        if floating is float:
+            status = fc_max_pool_route_f32(&p, &indices[0, 0, 0, 0, 0], &grad_out[0, 0, 0, 0, 0],
+                                           &grad_in[0, 0, 0, 0, 0])
+        else:
+            status = fc_max_pool_route_f64(&p, &indices[0, 0, 0, 0, 0], &grad_out[0, 0, 0, 0, 0],
+                                           &grad_in[0, 0, 0, 0, 0])
+    check_status(status, "max_pool_backward")
+
+
 # ------------------------------------------------------------ avg pooling ----
 def avg_pool_fwd(const floating[:, :, :, :, ::1] x, floating[:, :, :, :, ::1] out,
                  spec, int num_threads, int isa):

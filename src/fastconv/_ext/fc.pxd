@@ -104,6 +104,10 @@ cdef extern from "fc_pool.h" nogil:
                             float *grad_in) noexcept
     int fc_max_pool_bwd_f64(const fc_pool_params *p, const double *x, const double *grad_out,
                             double *grad_in) noexcept
+    int fc_max_pool_route_f32(const fc_pool_params *p, const int64_t *idx,
+                              const float *grad_out, float *grad_in) noexcept
+    int fc_max_pool_route_f64(const fc_pool_params *p, const int64_t *idx,
+                              const double *grad_out, double *grad_in) noexcept
     int fc_avg_pool_fwd_f32(const fc_pool_params *p, const float *x, float *out) noexcept
     int fc_avg_pool_fwd_f64(const fc_pool_params *p, const double *x, double *out) noexcept
     int fc_avg_pool_bwd_f32(const fc_pool_params *p, const float *grad_out,
