@@ -187,43 +187,48 @@ static void MAX_ROUTE(fc_index planes, size_t in_plane, size_t out_plane, const 
 }
 
 /*
- * Max pooling backward: phase 1 recomputes every window's argmax from x (rows in
- * parallel; values go to a per-thread row), phase 2 routes grad_out.
+ * Max pooling backward, one plane per task: each output row's argmaxes are
+ * recomputed from x into a per-thread row and its gradients added to grad_in
+ * at once, in increasing output order (the order MAX_ROUTE uses), so no
+ * full-size index array is written and read back.
  */
 int FC_POOL_KERNEL(fc_max_pool_bwd)(const fc_pool_params *p, const FC_REAL *x,
                                     const FC_REAL *grad_out, FC_REAL *grad_in)
 {
-    size_t in_plane, out_plane, out_total, idx_bytes, row_bytes;
+    size_t in_plane, out_plane, out_total, row_bytes;
     if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
         return FC_EINVAL;
-    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
-    const fc_index rows = p->planes * OD * OH;
+    const fc_index OW = p->out[2], rows_per_plane = p->out[0] * p->out[1];
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
-    if (fc_mul_overflows((fc_index)out_total, (fc_index)sizeof(int64_t), &idx_bytes)
-        || fc_mul_overflows((fc_index)nt * OW, (fc_index)sizeof(FC_REAL), &row_bytes))
+    /* per thread: OW values and OW int64 offsets */
+    if (fc_mul_overflows((fc_index)nt * OW, (fc_index)(sizeof(FC_REAL) + sizeof(int64_t)),
+                         &row_bytes))
         return FC_ENOMEM;
     fc_pool_tables t;
     if (fc_pool_window_tables(p, 0, &t) != FC_OK)
         return FC_ENOMEM;
-    int64_t *idx = malloc(idx_bytes > 0 ? idx_bytes : 1);
-    FC_REAL *vals = malloc(row_bytes);
-    if (!idx || !vals) {
-        free(idx);
-        free(vals);
+    int64_t *idx = malloc(row_bytes > 0 ? row_bytes : 1);
+    if (!idx) {
         free(t.buf);
         return FC_ENOMEM;
     }
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        FC_REAL *v = vals + (size_t)fc_thread_num() * OW;
+        int64_t *ix = idx + (size_t)fc_thread_num() * OW;
+        FC_REAL *v = (FC_REAL *)(idx + (size_t)nt * OW) + (size_t)fc_thread_num() * OW;
 #pragma omp for schedule(static)
-        for (fc_index r = 0; r < rows; r++) {
-            const fc_index plane = r / (OD * OH), oz = r / OH % OD, oy = r % OH;
-            MAX_ROW(p, &t, x + plane * in_plane, oz, oy, v, idx + r * OW);
+        for (fc_index plane = 0; plane < p->planes; plane++) {
+            const FC_REAL *xp = x + plane * in_plane;
+            FC_REAL *gi = grad_in + plane * in_plane;
+            memset(gi, 0, in_plane * sizeof(FC_REAL));
+            for (fc_index r = 0; r < rows_per_plane; r++) {
+                const FC_REAL *go = grad_out + plane * out_plane + r * OW;
+                MAX_ROW(p, &t, xp, r / p->out[1], r % p->out[1], v, ix);
+                for (fc_index ox = 0; ox < OW; ox++)
+                    gi[ix[ox]] += go[ox];
+            }
         }
     }
-    MAX_ROUTE(p->planes, in_plane, out_plane, idx, grad_out, grad_in, nt);
-    free(vals);
     free(idx);
     free(t.buf);
     return FC_OK;

@@ -365,6 +365,30 @@ def test_backward_need_flags(rng):
     res = fastconv.separable_conv2d_backward(gy2, x, w, pw, padding=1, need_bias=False)
     assert res[3] is None and res[4] is None
     assert [r.shape for r in res[:3]] == [x.shape, w.shape, pw.shape]
+    sep_full = fastconv.separable_conv2d_backward(gy2, x, w, pw, padding=1)
+    no_input = fastconv.separable_conv2d_backward(gy2, x, w, pw, padding=1, need_input=False)
+    assert no_input[0] is None
+    for got, ref in zip(no_input[1:], sep_full[1:]):
+        np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS.get)
+def test_separable_backward_in_batch_chunks(dtype, rng, tol, monkeypatch):
+    """With a scratch budget of about one and a half images, the backward runs
+    over chunks of one image; gradients still match the reference."""
+    case = G(5, 3, 2, (9, 8), (3, 3), stride=(2, 1), padding=1, padding_mode="reflect")
+    x, w, b = case.arrays(rng, dtype)
+    pw, _ = case.pointwise(rng, dtype)
+    gy = case.grad_output(rng, dtype, channels=case.c_pw)
+    image_bytes = w.shape[0] * gy[0, 0].size * np.dtype(dtype).itemsize
+    monkeypatch.setattr(fastconv.depthwise, "SEPARABLE_BACKWARD_SCRATCH_BYTES",
+                        image_bytes * 3 // 2)
+    got = fastconv.separable_conv2d_backward(gy, x, w, pw, b, **case.kwargs())
+    ref = separable_backward_reference(gy, x, w, pw, b, *case.ref_args())
+    ks = (_k_gx(case) * case.c_pw, _k_gw(case) * case.c_pw, _k_gw(case) * _k_fwd(case),
+          _k_gw(case) * case.c_pw, _k_gw(case))
+    for g, r, k in zip(got, ref, ks):
+        _close(g, r, dtype, tol, k, f"{case} {DT_IDS[dtype]}")
 
 
 # ---------------------------------------------- finite differences / adjoint ----
@@ -394,12 +418,15 @@ FD_CASES = [
 ]
 
 
-@pytest.mark.parametrize("mode", PAD_MODES)
-@pytest.mark.parametrize("geo", FD_CASES, ids=lambda c: c.id)
-def test_depthwise_backward_finite_differences(geo, mode, rng):
-    case = replace(geo, padding_mode=mode)
-    if not case.valid():
-        pytest.skip("reflect padding reaches the input size")
+def _with_modes(geos, **kw):
+    """Each geometry with each padding mode it admits (reflect needs padding
+    smaller than the input)."""
+    cases = [replace(geo, padding_mode=mode, **kw) for geo in geos for mode in PAD_MODES]
+    return [c for c in cases if c.valid()]
+
+
+@pytest.mark.parametrize("case", _with_modes(FD_CASES), ids=lambda c: c.id)
+def test_depthwise_backward_finite_differences(case, rng):
     x, w, b = case.arrays(rng, np.float64)
     gy = case.grad_output(rng, np.float64)
 
@@ -431,18 +458,14 @@ def test_separable_backward_finite_differences(mode, rng):
         np.testing.assert_allclose(g, num, rtol=1e-8, atol=1e-8, err_msg=f"{name} {case}")
 
 
-@pytest.mark.parametrize("mode", PAD_MODES)
-@pytest.mark.parametrize("geo", [
+@pytest.mark.parametrize("case", _with_modes([
     G(2, 3, 2, (9, 8), (3, 3), stride=2, padding=1),
     G(1, 2, 3, (7, 40), (2, 5), stride=(1, 3), dilation=(2, 1), padding=((1, 0), (2, 3))),
     G(1, 1, 1, (4, 700), (3, 3), padding=(1, 2)),
-], ids=lambda c: c.id)
-def test_adjoint_identity(geo, mode, rng):
+], bias=False), ids=lambda c: c.id)
+def test_adjoint_identity(case, rng):
     """<f(x), y> == <x, f^T(y)> for the input gradient, and likewise for the
     weights (the depthwise convolution without bias is linear in each)."""
-    case = replace(geo, padding_mode=mode, bias=False)
-    if not case.valid():
-        pytest.skip("reflect padding reaches the input size")
     x, w, _ = case.arrays(rng, np.float64)
     y = case.grad_output(rng, np.float64)
     fx = fastconv.depthwise_conv2d(x, w, **case.kwargs())

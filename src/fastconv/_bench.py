@@ -684,6 +684,11 @@ def add_arguments(parser):
                              "for cores (default 50)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: the first selected case only, few rounds")
+    parser.add_argument("--compare", action="store_true",
+                        help="also time ONNX Runtime and OpenVINO (f32) on each forward case "
+                             "(those installed: pip install onnx onnxruntime openvino), report "
+                             "fastconv's ratio to the best peer and the percentage of the "
+                             "machine's measured sgemm rate")
 
 
 def _select_cases(filters, everything=False):
@@ -736,7 +741,7 @@ def _time_rounds(calls, repeat, settle):
     return times
 
 
-def _run_case(name, dtype, algorithms, torch, repeat, settle):
+def _run_case(name, dtype, algorithms, torch, repeat, settle, onnx_peers=(), threads=1):
     """Check, then time one case.  Returns (rows, summary, ok)."""
     work = Workload(name, dtype)
     ref, _ = work.reference(torch)
@@ -748,7 +753,14 @@ def _run_case(name, dtype, algorithms, torch, repeat, settle):
     candidates = {alg: work.fastconv(alg) for alg in work.backends(algorithms)}
     if torch is not None:
         candidates["torch"] = work.torch(torch)
+    if onnx_peers:
+        from fastconv import _peers
+        candidates.update(_peers.peer_calls(work.case, work.family, work.arrays, threads,
+                                            onnx_peers))
     for backend, call in candidates.items():
+        if isinstance(call, str):  # a peer that cannot run this case says why
+            status[backend] = call
+            continue
         try:
             y = call()  # also the warm-up call
         except ValueError as exc:
@@ -778,18 +790,64 @@ def _run_case(name, dtype, algorithms, torch, repeat, settle):
         else:
             rows.append((backend, "-", "-", "-", status[backend]))
 
-    fc = {b: m for b, m in med.items() if b != "torch"}
+    peers = {b: m for b, m in med.items() if b in PEER_NAMES}
+    fc = {b: m for b, m in med.items() if b not in PEER_NAMES}
     best = min(fc, key=fc.get) if fc else None
-    ratio = fc[best] / med["torch"] if best and "torch" in med else None
-    summary = (name, "-" if macs is None else _fmt_count(macs), best, fc.get(best), med.get("torch"), ratio, ok)
+    best_peer = min(peers, key=peers.get) if peers else None
+    ratio = fc[best] / peers[best_peer] if best and best_peer else None
+    summary = dict(name=name, macs=macs, best=best, best_s=fc.get(best), peers=peers,
+                   best_peer=best_peer, ratio=ratio, ok=ok)
     return rows, summary, ok
 
 
 # Table columns: (title, width); a negative width left-aligns.
 _CASE_COLUMNS = (("case", -16), ("backend", -8), ("median ms", 10), ("min ms", 10),
                  ("GFLOP/s", 8), ("check (rel err)", -1))
-_SUMMARY_COLUMNS = (("case", -16), ("MACs", 6), ("best", -8), ("best ms", 10),
-                    ("torch ms", 10), ("best/torch", 10))
+PEER_NAMES = ("torch", "onnxruntime", "openvino")
+
+
+def _onnx_importable():
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _print_summary(summaries, peers, gemm_rate):
+    """Per case: fastconv's fastest backend, each peer's median, the ratio to
+    the best peer (< 1: fastconv is faster), GFLOP/s and the share of the
+    machine's sgemm rate; then the geometric mean of the ratios."""
+    columns = [("case", -16), ("MACs", 6), ("best", -8), ("best ms", 9)]
+    columns += [(f"{p[:8]} ms", 11) for p in peers]
+    columns += [("ratio", 6), ("GFLOP/s", 8)] + ([("% sgemm", 7)] if gemm_rate else [])
+    print("summary: fastconv's fastest backend" + (
+        f" vs the best of {', '.join(peers)} (ratio = fastconv / best peer, median times; "
+        "< 1: fastconv is faster)" if peers else ""))
+    print(_row([title for title, _ in columns], columns))
+
+    def ms(seconds):
+        return "-" if seconds is None else f"{seconds * 1e3:.3f}"
+
+    ratios = []
+    for s in summaries:
+        gflops = (2 * s["macs"] / s["best_s"] / 1e9
+                  if s["macs"] is not None and s["best_s"] else None)
+        cells = [s["name"], "-" if s["macs"] is None else _fmt_count(s["macs"]),
+                 s["best"] or "-", ms(s["best_s"])]
+        cells += [ms(s["peers"].get(p)) + ("*" if p == s["best_peer"] and len(peers) > 1
+                                           else "") for p in peers]
+        cells += ["-" if s["ratio"] is None else f"{s['ratio']:.2f}",
+                  "-" if gflops is None else f"{gflops:.1f}"]
+        if gemm_rate:
+            cells.append("-" if gflops is None else f"{100 * gflops / gemm_rate:.0f}")
+        if s["ratio"] is not None:
+            ratios.append(s["ratio"])
+        print(_row(cells, columns) + ("" if s["ok"] else "  CHECK FAILED"))
+    if len(ratios) > 1:
+        geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+        print(f"geometric mean of the ratios over {len(ratios)} cases: {geo:.2f}; "
+              f"worst {max(ratios):.2f}" + ("  (* = best peer)" if len(peers) > 1 else ""))
 
 
 def _row(cells, columns):
@@ -823,14 +881,31 @@ def run(args):
     if torch is not None:
         torch.set_num_threads(threads)
     limiter, blas_note = _blas_limits(threads)
+    onnx_peers, gemm_rate = (), None
+    if args.compare:
+        from fastconv import _peers
+        onnx_peers = _peers.available()
+        if onnx_peers and not _onnx_importable():
+            print("bench --compare: the onnx package is needed to build the peers' graphs "
+                  "(pip install onnx)", file=sys.stderr)
+            onnx_peers = ()
 
     fastconv.show_config()
     users = "fastconv" + (", BLAS" if limiter is not None else "") + (
-        ", torch" if torch is not None else "")
+        ", torch" if torch is not None else "") + "".join(", " + p for p in onnx_peers)
     print(f"bench: {len(names)} case(s), {args.dtype}, {threads} thread(s) "
           f"({users}), median of {repeat} interleaved rounds")
     print("  torch: " + (f"{torch.__version__}, reference = torch float64" if torch is not None
                          else "not installed, reference = fastconv direct float64"))
+    if args.compare:
+        from fastconv import _peers
+        found = _peers.versions()
+        print("  peers: " + (", ".join(f"{k} {v}" for k, v in found.items()) or "none installed")
+              + "; forward cases as one-layer ONNX graphs (opset "
+              f"{_peers.OPSET}); OpenVINO at f32 inference precision")
+        gemm_rate = _peers.sgemm_rate(threads)
+        print(f"  machine: sgemm {gemm_rate:.0f} GFLOP/s at {threads} thread(s) "
+              "(SciPy BLAS, 1536^3, best of 5)")
     if blas_note:
         print("  " + blas_note)
     print("  check: max|y - ref| / max|ref| <= 16 * eps * sqrt(reduction length)"
@@ -846,7 +921,7 @@ def run(args):
     try:
         for name in names:
             rows, summary, ok = _run_case(name, np.dtype(args.dtype), algorithms, torch,
-                                          repeat, args.settle / 1e3)
+                                          repeat, args.settle / 1e3, onnx_peers, threads)
             all_ok &= ok
             summaries.append(summary)
             for i, row in enumerate(rows):
@@ -857,17 +932,8 @@ def run(args):
             limiter.restore_original_limits()
 
     print()
-    print("summary: fastconv's fastest algorithm"
-          + (" vs torch (best/torch = ratio of median times; < 1: fastconv is faster)"
-             if torch is not None else ""))
-    print(_row([title for title, _ in _SUMMARY_COLUMNS], _SUMMARY_COLUMNS))
-    def ms(seconds):
-        return "-" if seconds is None else f"{seconds * 1e3:.3f}"
-
-    for name, macs, best, best_s, torch_s, ratio, ok in summaries:
-        cells = (name, macs, best or "-", ms(best_s), ms(torch_s),
-                 "-" if ratio is None else f"{ratio:.2f}")
-        print(_row(cells, _SUMMARY_COLUMNS) + ("" if ok else "  CHECK FAILED"))
+    _print_summary(summaries, [p for p in PEER_NAMES if p == "torch" and torch is not None
+                               or p in onnx_peers], gemm_rate)
     print(f"\n{time.perf_counter() - t_start:.1f} s"
           + ("" if all_ok else "; some results did not match the reference (see above)"))
     return 0 if all_ok else 1

@@ -192,9 +192,14 @@ separable_conv2d.__doc__ = f"""Depthwise-separable 2-D convolution: depthwise, t
     """
 
 
+# Largest depthwise intermediate the separable backward keeps at once, in bytes:
+# images are processed in chunks of this size (at least one image per chunk).
+SEPARABLE_BACKWARD_SCRATCH_BYTES = 8 << 20
+
+
 def separable_conv2d_backward(grad_output, x, depthwise_weight, pointwise_weight,
                               depthwise_bias=None, stride=1, padding=0, dilation=1,
-                              padding_mode="zeros", *, need_bias=True):
+                              padding_mode="zeros", *, need_input=True, need_bias=True):
     opname = "separable_conv2d_backward"
     call = _validate.check_separable(opname, x, depthwise_weight, pointwise_weight,
                                      depthwise_bias, None, stride, padding, dilation,
@@ -205,30 +210,47 @@ def separable_conv2d_backward(grad_output, x, depthwise_weight, pointwise_weight
     c_out, cm = call.pw.shape
     positions = int(np.prod(spec.out_size))
     isa = _config.isa_code()
-    nt_dw = _threads.team_size(spec.macs)
-    nt_pw = _threads.team_size(spec.n * positions * call.pw.size)
-    grad_pw = np.empty((c_out, cm), dtype)
-    grad_pb = np.empty(c_out, dtype) if need_bias else None
-    grad_dw = np.empty(dw.weight.shape, dtype)
-    grad_db = np.empty(cm, dtype) if need_bias else None
-    grad_x = np.empty((spec.n, spec.c_in) + spec.in_size, dtype)
-    if spec.n == 0:
-        for g in (grad_pw, grad_pb, grad_dw, grad_db):
-            if g is not None:
-                g[...] = 0
-    else:
+    grad_pw = np.zeros((c_out, cm), dtype)
+    grad_pb = np.zeros(c_out, dtype) if need_bias else None
+    grad_dw = np.zeros(dw.weight.shape, dtype)
+    grad_db = np.zeros(cm, dtype) if need_bias else None
+    grad_x = np.empty((spec.n, spec.c_in) + spec.in_size, dtype) if need_input else None
+    pw_t = np.ascontiguousarray(call.pw.T)
+    go3 = call.grad_output.reshape(spec.n, c_out, positions)
+    # Chunks of whole images bound the scratch (the depthwise output of the chunk,
+    # later overwritten by the gradient with respect to it) and the partial sums;
+    # the chunking depends on sizes only, so results stay thread-count independent.
+    image_bytes = cm * positions * dtype.itemsize
+    chunk = max(1, SEPARABLE_BACKWARD_SCRATCH_BYTES // image_bytes)
+    part_pw = np.empty_like(grad_pw)
+    part_pb = np.empty_like(grad_pb) if need_bias else None
+    part_dw = np.empty_like(grad_dw)
+    part_db = np.empty_like(grad_db) if need_bias else None
+    for n0 in range(0, spec.n, chunk):
+        n1 = min(spec.n, n0 + chunk)
+        sub = spec._replace(n=n1 - n0)
+        nt_dw = _threads.team_size(sub.macs)
+        nt_pw = _threads.team_size(sub.n * positions * call.pw.size)
+        mid = np.empty((sub.n, cm) + spec.out_size, dtype)
+        mid3 = mid.reshape(sub.n, cm, positions)
         # the depthwise output, bias included (the pointwise weight's gradient reads it)
-        mid = np.empty((spec.n, cm) + spec.out_size, dtype)
-        _depthwise.depthwise_fwd(dw.x, dw.weight, dw.bias, mid, spec, nt_dw, isa)
-        go3 = call.grad_output.reshape(spec.n, c_out, positions)
-        mid3 = mid.reshape(spec.n, cm, positions)
-        _depthwise.pointwise_bwd_weight(go3, mid3, grad_pw, grad_pb, nt_pw, isa, opname)
+        _depthwise.depthwise_fwd(dw.x[n0:n1], dw.weight, dw.bias, mid, sub, nt_dw, isa)
+        _depthwise.pointwise_bwd_weight(go3[n0:n1], mid3, part_pw, part_pb, nt_pw, isa,
+                                        opname)
         # gradient with respect to the depthwise output: pointwise weights transposed
-        pw_t = np.ascontiguousarray(call.pw.T)
-        _depthwise.pointwise_fwd(go3, pw_t, None, mid3, nt_pw, isa, opname)
-        _depthwise.depthwise_bwd_input(mid, dw.weight, grad_x, spec, nt_dw, isa, opname)
-        _depthwise.depthwise_bwd_weight(mid, dw.x, grad_dw, grad_db, spec, nt_dw, isa, opname)
-    return (grad_x.reshape(np.shape(x)), grad_dw.reshape(np.shape(depthwise_weight)),
+        _depthwise.pointwise_fwd(go3[n0:n1], pw_t, None, mid3, nt_pw, isa, opname)
+        if need_input:
+            _depthwise.depthwise_bwd_input(mid, dw.weight, grad_x[n0:n1], sub, nt_dw, isa,
+                                           opname)
+        _depthwise.depthwise_bwd_weight(mid, dw.x[n0:n1], part_dw, part_db, sub, nt_dw, isa,
+                                        opname)
+        for total, part in ((grad_pw, part_pw), (grad_pb, part_pb), (grad_dw, part_dw),
+                            (grad_db, part_db)):
+            if total is not None:
+                total += part
+    if need_input:
+        grad_x = grad_x.reshape(np.shape(x))
+    return (grad_x, grad_dw.reshape(np.shape(depthwise_weight)),
             grad_pw.reshape(np.shape(pointwise_weight)), grad_db, grad_pb)
 
 
@@ -243,13 +265,15 @@ separable_conv2d_backward.__doc__ = """Gradients of :func:`separable_conv2d` (as
     depthwise_bias : array_like, shape (C*m,), optional
         Needed because the pointwise weight's gradient depends on the depthwise
         output, bias included.  (The pointwise bias does not enter any gradient.)
+    need_input : bool, keyword-only
+        Compute ``grad_input`` (skip it for a network's first layer).
     need_bias : bool, keyword-only
         Compute both bias gradients (they do not depend on whether the forward
         call had biases).
 
     Returns
     -------
-    grad_input : ndarray of x's shape
+    grad_input : ndarray of x's shape, or None
     grad_depthwise_weight : ndarray of depthwise_weight's shape
     grad_pointwise_weight : ndarray of pointwise_weight's shape
     grad_depthwise_bias : ndarray (C*m,), or None
@@ -260,7 +284,10 @@ separable_conv2d_backward.__doc__ = """Gradients of :func:`separable_conv2d` (as
     Computed as the composition of the two steps' gradients: the depthwise
     output is recomputed, the pointwise gradients are reduced from it, the
     gradient with respect to it (``pointwise_weight^T @ grad_output``) is formed,
-    and the depthwise backward runs on that.  Unlike the forward, this stores
-    two (N, C*m, H_out, W_out) arrays.  Bitwise identical for any number of
-    threads.
+    and the depthwise backward runs on that.  This runs over chunks of whole
+    images whose depthwise output takes at most
+    ``SEPARABLE_BACKWARD_SCRATCH_BYTES`` (8 MiB; one image when a single image
+    is larger), so the scratch does not grow with the batch; the weight and
+    bias gradients are the chunks' partial sums added in batch order.  Bitwise
+    identical for any number of threads.
     """
