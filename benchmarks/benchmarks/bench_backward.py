@@ -1,27 +1,28 @@
-"""Backward passes at training shapes (the train_* cases of
-fastconv._bench.CASES): fastconv's *_backward call against
-torch.autograd.grad of a forward graph built once (only the backward is
-timed), per backend and thread count, float32."""
+"""Backward passes at training shapes (the train_* cases of fastconv._bench.CASES,
+batch 2-8): the *_backward call of every operation family, float32."""
 from fastconv._bench import cases_of
 
-from . import common
-from .common import backends
+from .common import THREADS, _Timed, _TimedGflops, backends, pick
 
-THREADS = [1, 2]
-CONV_CASES = cases_of("conv2d_backward", "conv3d_backward")
-OTHER_CASES = cases_of("depthwise_conv2d_backward", "max_pool2d_backward")
-
-
-class _BackwardBase(common._CaseBenchmark):
-    # Seconds per call: fewer repeats than asv's default.
-    repeat = (1, 5, 20.0)
-
-
-class ConvBackward(common._GflopsMixin, _BackwardBase):
-    """conv2d/conv3d backward (input, weight and bias gradients)."""
-    params = [CONV_CASES, backends(CONV_CASES), THREADS]
+# Ops with an algorithm choice: the input and weight gradients of conv and
+# transposed conv (grad_input, grad_weight, grad_bias).
+WEIGHTED = pick(["train_c2d_l1", "train_ct2d_unet"],
+                cases_of(*(f"conv{n}d_backward" for n in (1, 2, 3)),
+                         *(f"conv_transpose{n}d_backward" for n in (1, 2, 3))))
+MOBILE = cases_of("depthwise_conv2d_backward", "separable_conv2d_backward")
+# Gradients of layers without weights (one kernel each).
+OTHER = cases_of("max_pool2d_backward", "max_pool3d_backward", "avg_pool2d_backward",
+                 "adaptive_avg_pool2d_backward", "global_avg_pool_backward",
+                 "upsample_backward", "pad_backward", "channel_shuffle_backward")
 
 
-class OtherBackward(_BackwardBase):
-    """depthwise_conv2d and max_pool2d backward."""
-    params = [OTHER_CASES, backends(OTHER_CASES), THREADS]
+class WeightedBackward(_TimedGflops):
+    params = [WEIGHTED, backends(WEIGHTED), THREADS]
+
+
+class MobileBackward(_TimedGflops):
+    params = [MOBILE, backends(MOBILE), THREADS]
+
+
+class OtherBackward(_Timed):
+    params = [OTHER, backends(OTHER), THREADS]

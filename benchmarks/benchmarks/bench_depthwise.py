@@ -1,29 +1,25 @@
-"""Mobile-network layers of the shared case table (fastconv._bench.CASES):
-depthwise, separable, pointwise and grouped conv + channel_shuffle, per backend
-and thread count, float32.  Cases whose op this build lacks are absent."""
+"""Blocks of mobile networks: depthwise and separable convolutions (MobileNet v2,
+Xception), and the 1x1 and grouped + channel-shuffle convolutions around them
+(MobileNet v2, ShuffleNet), float32, batch 1."""
 from fastconv._bench import cases_of
 
-from . import common
-from .common import backends
+from .common import THREADS, _PeakMem, _TimedGflops, backends, pick
 
-THREADS = [1, 2]
-DW_CASES = cases_of("depthwise_conv2d", "separable_conv2d")
-CONV_CASES = ["pw_mbv2", "grp_shufflenet"]
-
-
-class DepthwiseBase(common._CaseBenchmark):
-    params = [DW_CASES, backends(DW_CASES), THREADS]
+DEPTHWISE = pick(["dw_mbv2_56", "dw_mbv2_s2", "sep_xception"],
+                 cases_of("depthwise_conv2d", "separable_conv2d"))
+POINTWISE_GROUPED = ["pw_mbv2", "grp_shufflenet"]
 
 
-class DepthwiseForward(common._GflopsMixin, DepthwiseBase):
-    pass
+class Depthwise(_TimedGflops):
+    """depthwise_conv2d and separable_conv2d (one kernel each, no algorithm choice)."""
+    params = [DEPTHWISE, backends(DEPTHWISE), THREADS]
 
 
-class SeparablePeakMem(common._PeakMemMixin, DepthwiseBase):
-    """Peak memory of separable_conv2d (its depthwise intermediate) on one thread."""
-    params = [cases_of("separable_conv2d"), backends(DW_CASES), [1]]
+class PointwiseGrouped(_TimedGflops):
+    """1x1 conv2d, and grouped 1x1 conv2d + channel_shuffle timed as one."""
+    params = [POINTWISE_GROUPED, backends(POINTWISE_GROUPED), THREADS]
 
 
-class MobileConv(common._GflopsMixin, common._CaseBenchmark):
-    """The 1x1 and grouped (+ shuffle) convolutions around the depthwise layers."""
-    params = [CONV_CASES, backends(CONV_CASES), THREADS]
+class SeparablePeakMem(_PeakMem):
+    """separable_conv2d's depthwise intermediate, on one thread."""
+    params = [["sep_xception"], backends(["sep_xception"]), [1]]

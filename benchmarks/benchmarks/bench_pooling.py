@@ -1,18 +1,12 @@
-"""Pooling layers of the shared case table (fastconv._bench.CASES): max, avg,
-adaptive and global average pooling, fastconv against torch, float32."""
+"""Pooling layers: ResNet's stem max pool, C3D's 3-D max pool, average, AlexNet's
+adaptive and global average pooling, float32 (no multiply-adds: memory-bound)."""
 from fastconv._bench import cases_of
 
-from . import common
-from .common import backends
+from .common import THREADS, _Timed, backends
 
-THREADS = [1, 2]
 CASES = cases_of("max_pool2d", "max_pool3d", "avg_pool2d", "adaptive_avg_pool2d",
                  "global_avg_pool")
 
 
-class PoolBase(common._CaseBenchmark):
+class Pooling(_Timed):
     params = [CASES, backends(CASES), THREADS]
-
-
-class PoolForward(PoolBase):
-    """time_call per case and backend (no MACs: memory-bound)."""

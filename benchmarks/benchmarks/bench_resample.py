@@ -1,17 +1,11 @@
-"""Upsampling, padding and channel shuffling of the shared case table
-(fastconv._bench.CASES), fastconv against torch, float32."""
+"""Upsampling (bilinear, nearest), reflection padding and channel shuffling,
+float32 (no multiply-adds: memory-bound)."""
 from fastconv._bench import cases_of
 
-from . import common
-from .common import backends
+from .common import THREADS, _Timed, backends
 
-THREADS = [1, 2]
 CASES = cases_of("upsample", "pad", "channel_shuffle")
 
 
-class ResampleBase(common._CaseBenchmark):
+class Resample(_Timed):
     params = [CASES, backends(CASES), THREADS]
-
-
-class ResampleForward(ResampleBase):
-    """time_call per case and backend (no MACs: memory-bound)."""

@@ -1,23 +1,16 @@
-"""Transposed convolutions (decoders, upsampling layers) of the shared case
-table, fastconv._bench.CASES, per backend (fastconv algorithm or torch) and
-thread count, float32."""
+"""Transposed convolutions of decoders (U-Net, a 4x4 stride-2 upsampling layer, a
+3-D one), per algorithm and thread count, float32, batch 1."""
 from fastconv._bench import cases_of
 
-from . import common
-from .common import backends
+from .common import THREADS, _PeakMem, _TimedGflops, backends
 
-THREADS = [1, 2]
 CASES = cases_of("conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
 
 
-class TransposedBase(common._CaseBenchmark):
+class Transposed(_TimedGflops):
     params = [CASES, backends(CASES), THREADS]
 
 
-class TransposedForward(common._GflopsMixin, TransposedBase):
-    pass
-
-
-class TransposedPeakMem(common._PeakMemMixin, TransposedBase):
-    """Peak memory (column buffers of the GEMM paths) on one thread."""
+class TransposedPeakMem(_PeakMem):
+    """The column buffers of the GEMM paths against the direct scatter, one thread."""
     params = [CASES, backends(CASES), [1]]

@@ -1,34 +1,46 @@
-"""Helpers shared by the asv suites: seeded subsets of large grids, thread limits."""
-import itertools
-import random
+"""What the asv suites share: grid sizes, thread limits, and the base class that
+runs one case of fastconv's case table (``fastconv._bench.CASES``, the stable
+layer names of ``python -m fastconv bench``).
+
+Grids are small by default, so that every benchmark runs once in a few minutes
+(``asv run --quick``, as CI does).  ``FASTCONV_ASV_FULL=1`` selects the full
+grids: every case of each family, and torch as a further backend.  Compare
+runs made with the same setting.
+"""
+import os
+import statistics
+import time
+
+import numpy as np
 
 import fastconv
+from fastconv._bench import CASES, FAMILIES, Workload, case_macs, cases_of
+
+FULL = os.environ.get("FASTCONV_ASV_FULL", "0") not in ("", "0")
+THREADS = [1, 2]
 
 
-class LimitedParamBenchmark:
-    """Base for benchmarks whose parameter grid may grow large.
+def pick(default, full):
+    """The default grid, or the full one under FASTCONV_ASV_FULL=1."""
+    return list(full if FULL else default)
 
-    At most `max_combinations` points of the grid run: all of them while the
-    grid is that small, else a subset drawn with a fixed seed, so that every
-    run and machine measures the same points.  The others are skipped (asv
-    shows them as skipped) by raising NotImplementedError from setup().
-    """
-    max_combinations = None
-    subset_seed = 20240601
 
-    @classmethod
-    def _subset(cls):
-        # Cached per class: subclasses with other params get their own subset.
-        if cls.__dict__.get("_subset_cache") is None:
-            grid = list(itertools.product(*cls.params))
-            if cls.max_combinations is not None and len(grid) > cls.max_combinations:
-                grid = random.Random(cls.subset_seed).sample(grid, cls.max_combinations)
-            cls._subset_cache = frozenset(grid)
-        return cls._subset_cache
+def family_cases(default, *ops):
+    """`default` (names of the case table), or every case of `ops` when FULL."""
+    unknown = [name for name in default if name not in CASES or CASES[name].op not in ops]
+    if unknown:
+        raise ValueError(f"not cases of {ops} in fastconv._bench.CASES: {unknown}")
+    return pick(default, cases_of(*ops))
 
-    def setup(self, *params):
-        if params not in self._subset():
-            raise NotImplementedError("not in the seeded subset of this grid")
+
+def backends(cases):
+    """fastconv's algorithms for ops that offer the choice, else 'fastconv';
+    plus 'torch' in the full grid (skipped when torch is not installed)."""
+    takes = {FAMILIES[CASES[name].op].takes_algorithm for name in cases}
+    if len(takes) != 1:
+        raise ValueError(f"cases {cases} mix ops with and without an algorithm choice")
+    ours = list(fastconv.ALGORITHMS) if takes.pop() else ["fastconv"]
+    return ours + pick([], ["torch"])
 
 
 class ThreadLimit:
@@ -50,51 +62,37 @@ class ThreadLimit:
             self._blas.restore_original_limits()
 
 
-def torch_or_none():
+def _import_torch():
     try:
         import torch
     except ImportError:
-        return None
+        raise NotImplementedError("torch is not installed") from None
     return torch
 
 
-def backends(cases):
-    """The backends of a group of cases: fastconv's algorithms when the op has
-    the choice (else 'fastconv'), then 'torch' (skipped when not installed)."""
-    from fastconv._bench import CASES, FAMILIES
-    algo = any(FAMILIES[CASES[c].op].takes_algorithm for c in cases)
-    return (list(fastconv.ALGORITHMS) if algo else ["fastconv"]) + ["torch"]
+class _CaseBenchmark:
+    """One case on one backend (a fastconv algorithm, 'fastconv' or 'torch') and
+    thread count, float32.  Subclasses of _Timed, _TimedGflops and _PeakMem
+    (which add what is measured) set params = [cases, backends(cases), THREADS].
 
-
-class _CaseBenchmark(LimitedParamBenchmark):
-    """Base of the per-family suites: one case of ``fastconv._bench.CASES`` on
-    one backend (a fastconv algorithm, 'fastconv', or 'torch') and thread count,
-    float32.  Subclasses set params = [cases, backends(cases), THREADS].
-
-    setup builds the arrays and the call; a first call warms caches and thread
-    pools, and turns an algorithm that does not apply (ValueError) or a missing
-    torch into a skip.
+    setup builds the arrays (seeded) and the call, then calls it once: that
+    warms caches and thread pools, and turns an algorithm that does not apply
+    to the shape (ValueError) into a skip.
     """
     param_names = ["case", "backend", "threads"]
-    max_combinations = 48
+    timeout = 120
     call_in_setup = True
 
     def setup(self, case, backend, threads):
-        super().setup(case, backend, threads)
-        from fastconv._bench import Workload
-        import numpy as np
-        self.work = Workload(case, np.float32)
+        work = Workload(case, np.float32)
+        self._torch_threads = None
         if backend == "torch":
-            torch = torch_or_none()
-            if torch is None:
-                raise NotImplementedError("torch is not installed")
+            torch = _import_torch()
             self._torch_threads = torch.get_num_threads()
             torch.set_num_threads(threads)
-            self.call = self.work.torch(torch)
+            self.call = work.torch(torch)
         else:
-            if backend not in self.work.backends(fastconv.ALGORITHMS) and backend != "fastconv":
-                raise NotImplementedError(f"{case} has no algorithm choice")
-            self.call = self.work.fastconv(backend)
+            self.call = work.fastconv(backend)
         self.threads = ThreadLimit(threads)
         if self.call_in_setup:
             try:
@@ -105,32 +103,37 @@ class _CaseBenchmark(LimitedParamBenchmark):
 
     def teardown(self, case, backend, threads):
         self.threads.restore()
-        if backend == "torch":
-            torch_or_none().set_num_threads(self._torch_threads)
+        if self._torch_threads is not None:
+            _import_torch().set_num_threads(self._torch_threads)
 
+
+class _Timed(_CaseBenchmark):
     def time_call(self, case, backend, threads):
         self.call()
 
 
-class _GflopsMixin:
-    """track_gflops: achieved GFLOP/s (2 flops per multiply-add) over the median
-    of a few calls; time_call on a scale comparable across layers."""
+def median_seconds(call, min_calls=3, min_seconds=0.1):
+    """Median time of at least `min_calls` calls lasting `min_seconds` in all."""
+    times = []
+    while len(times) < min_calls or sum(times) < min_seconds:
+        t0 = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+class _TimedGflops(_Timed):
+    """time_call, and track_gflops: achieved GFLOP/s, 2 flops per multiply-add
+    (fastconv.analysis counts) over the median time of a short loop of calls:
+    time_call on a scale comparable across layers and with the machine's peak."""
 
     def track_gflops(self, case, backend, threads):
-        import statistics
-        import time
-        from fastconv._bench import case_macs
-        times = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            self.call()
-            times.append(time.perf_counter() - t0)
-        return 2 * case_macs(case)[0] / statistics.median(times) / 1e9
+        return 2 * case_macs(case)[0] / median_seconds(self.call) / 1e9
 
     track_gflops.unit = "GFLOP/s"
 
 
-class _PeakMemMixin:
+class _PeakMem(_CaseBenchmark):
     """peakmem_call, and peakmem_reference = setup alone (arrays, imports), to be
     subtracted, as memory already used by setup counts towards every peak."""
     call_in_setup = False  # the peak must come from the measured call

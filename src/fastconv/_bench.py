@@ -106,6 +106,29 @@ CASES = {
                     size=(8, 28, 28), kernel_size=3),
     "train_mp2d": _c("max_pool2d_backward", dict(kernel_size=3, stride=2, padding=1), batch=8,
                      c_in=64, size=(112, 112)),
+    "train_c1d": _c("conv1d_backward", dict(padding=1), batch=8, c_in=64, c_out=64,
+                    size=(4096,), kernel_size=3),
+    "train_grp": _c("conv2d_backward", dict(groups=3), batch=4, c_in=240, c_out=240,
+                    size=(28, 28), kernel_size=1),
+    "train_ct2d_unet": _c("conv_transpose2d_backward", dict(stride=2), batch=8, c_in=128,
+                          c_out=64, size=(28, 28), kernel_size=2),
+    "train_ct3d": _c("conv_transpose3d_backward", dict(stride=2), batch=2, c_in=32, c_out=16,
+                     size=(8, 28, 28), kernel_size=2),
+    "train_sep": _c("separable_conv2d_backward", dict(padding=1), batch=4, c_in=128, c_out=256,
+                    size=(38, 38), kernel_size=3),
+    "train_mp3d": _c("max_pool3d_backward", dict(kernel_size=2, stride=2), batch=2, c_in=64,
+                     size=(16, 56, 56)),
+    "train_ap2d": _c("avg_pool2d_backward", dict(kernel_size=2, stride=2), batch=8, c_in=64,
+                     size=(56, 56)),
+    "train_aap2d": _c("adaptive_avg_pool2d_backward", dict(output_size=(6, 6)), batch=8,
+                      c_in=256, size=(13, 13)),
+    "train_gap": _c("global_avg_pool_backward", None, batch=8, c_in=512, size=(7, 7)),
+    "train_up": _c("upsample_backward", dict(scale_factor=2, mode="bilinear"), batch=8, c_in=64,
+                   size=(56, 56)),
+    "train_pad": _c("pad_backward", dict(pad=2, mode="reflect"), batch=8, c_in=64,
+                    size=(56, 56)),
+    "train_shuffle": _c("channel_shuffle_backward", dict(groups=3), batch=8, c_in=240,
+                        size=(28, 28)),
 }
 
 # `python -m fastconv bench` without --all/--filter: the original conv cases
@@ -142,7 +165,7 @@ class _Family:
         return (_batch(case), case.shape["c_in"], *case.shape["size"])
 
     def make_inputs(self, case, dtype, rng):
-        return [rng.standard_normal(self.x_shape(case)).astype(dtype)]
+        return [rng.standard_normal(self.x_shape(case), dtype=dtype)]
 
     def reduction_length(self, case):
         return 1
@@ -210,7 +233,7 @@ class _Weighted(_Family):
         return self.reduction_length(case)
 
     def make_inputs(self, case, dtype, rng):
-        x = rng.standard_normal(self.x_shape(case)).astype(dtype)
+        x = rng.standard_normal(self.x_shape(case), dtype=dtype)
         w_shape = self.weight_shape(case)
         # Scale like a default init so sums stay O(1) whatever the fan-in.
         w = (rng.standard_normal(w_shape) / math.sqrt(self.fan_in(case))).astype(dtype)
@@ -349,10 +372,11 @@ class _ConvTranspose(_Conv):
             _ntuple(case.shape["kernel_size"], self.nd))
 
     def macs(self, case):
-        """Every input element meets every (c_out / groups) x kernel weight once."""
-        groups = case.kwargs.get("groups", 1)
-        return (math.prod(self.x_shape(case)) * case.shape["c_out"] // groups
-                * math.prod(_ntuple(case.shape["kernel_size"], self.nd))), None
+        """fastconv.analysis.conv_transpose_macs, times the batch."""
+        s = case.shape
+        return _batch(case) * fastconv.analysis.conv_transpose_macs(
+            (s["c_in"], *s["size"]), s["c_out"], s["kernel_size"],
+            groups=case.kwargs.get("groups", 1)), None
 
     def torch_call(self, case, tensors, torch):
         fn = getattr(torch.nn.functional, self.name)
@@ -412,10 +436,13 @@ class _Separable(_Depthwise):
         return super().reduction_length(case) * case.shape["c_in"]
 
     def macs(self, case):
-        """Depthwise (k*k per element of its output) plus pointwise (c_out per element)."""
-        dw_out = math.prod(self.out_shape(case))
-        kernel = math.prod(_ntuple(case.shape["kernel_size"], 2))
-        return dw_out * (kernel + case.shape["c_out"]), None
+        """fastconv.analysis.depthwise_separable_macs (depthwise + pointwise), times
+        the batch."""
+        s, kw = case.shape, case.kwargs
+        parts = fastconv.analysis.depthwise_separable_macs(
+            (s["c_in"], *s["size"]), s["c_out"], s["kernel_size"], stride=kw.get("stride", 1),
+            padding=kw.get("padding", 0), dilation=kw.get("dilation", 1))
+        return _batch(case) * sum(parts), None
 
     def fastconv_call(self, case, arrays, algorithm):
         x, dw, pw, db, pb = arrays
@@ -436,10 +463,13 @@ class _Backward(_Family):
     the backward pass is timed on both sides.
     """
 
-    def __init__(self, forward, n_passed, n_grads, macs_factor=None):
+    def __init__(self, forward, n_passed, n_grads, macs_factor=None, forward_only=()):
         self.forward = forward
         self.takes_algorithm = forward.takes_algorithm
         self.n_passed, self.n_grads, self.macs_factor = n_passed, n_grads, macs_factor
+        # Forward keywords the backward call does not take (it reads them off the
+        # shapes, e.g. adaptive pooling's output_size).
+        self.forward_only = forward_only
 
     def _fwd_case(self, case):
         return case._replace(op=case.op[:-len("_backward")])
@@ -448,7 +478,7 @@ class _Backward(_Family):
         fcase = self._fwd_case(case)
         arrays = self.forward.make_inputs(fcase, dtype, rng)
         y = self.forward.fastconv_call(fcase, arrays, "auto")()
-        return [rng.standard_normal(np.shape(y)).astype(dtype), *arrays]
+        return [rng.standard_normal(np.shape(y), dtype=dtype), *arrays]
 
     def reduction_length(self, case):
         """The input gradient sums like the forward; a weight gradient sums over
@@ -471,9 +501,10 @@ class _Backward(_Family):
         fn = getattr(fastconv, case.op)
         g, *inputs = arrays
         inputs = inputs[:self.n_passed]
+        kwargs = {k: v for k, v in case.kwargs.items() if k not in self.forward_only}
         if self.takes_algorithm:
-            return lambda: fn(g, *inputs, **case.kwargs, algorithm=algorithm)
-        return lambda: fn(g, *inputs, **case.kwargs)
+            return lambda: fn(g, *inputs, **kwargs, algorithm=algorithm)
+        return lambda: fn(g, *inputs, **kwargs)
 
     def torch_call(self, case, tensors, torch):
         g, *inputs = tensors
@@ -516,9 +547,16 @@ FAMILIES = {
     "upsample": _Unary(_torch_upsample, lambda case: 4),
     "pad": _Unary(_torch_pad),
     "channel_shuffle": _Unary(lambda torch, x, kw: _torch_shuffle(torch, x, kw["groups"])),
-    "conv2d_backward": _Backward(_Conv(2), 2, 3, macs_factor=2),
-    "conv3d_backward": _Backward(_Conv(3), 2, 3, macs_factor=2),
 }
+# Backward of every forward family: (grad_output, x, weight) -> (dx, dw, db) for
+# the weighted ones, (grad_output, x) -> dx for the others.
+FAMILIES.update({f"{op}_backward": _Backward(FAMILIES[op], 2, 3, macs_factor=2)
+                 for nd in (1, 2, 3) for op in (f"conv{nd}d", f"conv_transpose{nd}d")})
+FAMILIES.update({f"{op}_backward": _Backward(FAMILIES[op], 1, 1)
+                 for op in ("max_pool2d", "max_pool3d", "avg_pool2d", "global_avg_pool",
+                            "upsample", "pad", "channel_shuffle")})
+FAMILIES["adaptive_avg_pool2d_backward"] = _Backward(
+    FAMILIES["adaptive_avg_pool2d"], 1, 1, forward_only=("output_size",))
 # The depthwise module may be absent from a build (or still being written).
 if hasattr(fastconv, "depthwise_conv2d"):
     FAMILIES["depthwise_conv2d"] = _Depthwise()
@@ -526,6 +564,9 @@ if hasattr(fastconv, "separable_conv2d"):
     FAMILIES["separable_conv2d"] = _Separable()
 if hasattr(fastconv, "depthwise_conv2d_backward"):
     FAMILIES["depthwise_conv2d_backward"] = _Backward(_Depthwise(), 2, 3, macs_factor=2)
+if hasattr(fastconv, "separable_conv2d_backward"):
+    # (grad_output, x, dw, pw, dw_bias) -> gradients of x, dw, pw, dw_bias, pw_bias
+    FAMILIES["separable_conv2d_backward"] = _Backward(_Separable(), 4, 5, macs_factor=2)
 FAMILIES["max_pool2d_backward"] = _SavedIndicesBackward(FAMILIES["max_pool2d"], 1, 1)
 # Cases whose op this build lacks are left out of the suite.
 CASES = {name: case for name, case in CASES.items() if case.op in FAMILIES}

@@ -13,6 +13,7 @@ __all__ = [
     "conv_macs",
     "conv_output_shape",
     "conv_params",
+    "conv_transpose_macs",
     "conv_transpose_output_shape",
     "depthwise_separable_macs",
     "pool_output_shape",
@@ -316,6 +317,40 @@ def depthwise_separable_macs(input_shape, c_out, kernel_size, stride=1, padding=
     depthwise = mid * math.prod(out) * math.prod(kernel)   # groups = C_in
     pointwise = c_out * math.prod(out) * mid               # 1x1 kernel
     return depthwise, pointwise
+
+
+def conv_transpose_macs(input_shape, c_out, kernel_size, groups=1):
+    """Multiply-adds of one transposed convolution on one sample.
+
+    Every input element is multiplied by each of the ``c_out / groups`` filters
+    of its group at every kernel position, so stride, padding, output_padding
+    and dilation do not change the count (products that fall into the cropped
+    padding are counted, as a plain scatter loop computes them).
+
+    Parameters
+    ----------
+    input_shape : tuple of ints
+        ``(C_in, *spatial)`` of the transposed convolution's input.
+    c_out : int, >= 1
+    kernel_size : int or tuple of ints, >= 1
+    groups : int, >= 1, dividing C_in and c_out
+
+    Returns
+    -------
+    int
+        ``C_in * prod(spatial) * (c_out / groups) * prod(kernel_size)``.
+
+    Examples
+    --------
+    >>> conv_transpose_macs((128, 28, 28), 64, 2)   # U-Net up-convolution, 28 -> 56
+    25690112
+    """
+    opname = "conv_transpose_macs"
+    c_in, *spatial = _shape(opname, input_shape, min_len=2)
+    c_out = check_int(opname, "c_out", c_out, minimum=1)
+    groups = _check_groups(opname, groups, c_in, c_out)
+    kernel = ntuple(opname, "kernel_size", kernel_size, len(spatial))
+    return c_in * math.prod(spatial) * (c_out // groups) * math.prod(kernel)
 
 
 # -------------------------------------------------------- receptive field ----
