@@ -5,8 +5,8 @@ ref_*.py), and every backward against finite differences (float64).
 Drawn for each example: sizes from one pixel up (including kernels that span the
 whole padded input and strides larger than the kernel), dilation, groups, every
 padding form and mode, both dtypes, memory layouts (Fortran order, strided,
-negative strides, read-only), unbatched inputs where the operation takes them,
-and empty batches (N = 0).  Example counts come from the hypothesis profile
+negative strides, read-only, non-native byte order), unbatched inputs where the
+operation takes them, and empty batches (N = 0).  Example counts come from the hypothesis profile
 (conftest.py: 'ci' by default, FASTCONV_HYPOTHESIS_PROFILE=thorough for more).
 """
 import numpy as np
@@ -28,7 +28,7 @@ from reference import conv_nd_reference, padding_pairs  # noqa: E402
 
 DTYPES = (np.float32, np.float64)
 CONV_MODES = ("zeros", "reflect", "replicate", "circular")
-LAYOUTS = ("c", "fortran", "strided", "reversed", "readonly")
+LAYOUTS = ("c", "fortran", "strided", "reversed", "readonly", "big_endian")
 
 
 # ------------------------------------------------------------ drawing ----
@@ -46,6 +46,8 @@ def relayout(a, layout):
     if layout == "reversed":                      # negative strides on every axis
         flip = (slice(None, None, -1),) * a.ndim
         return a[flip].copy()[flip]
+    if layout == "big_endian":                    # non-native byte order
+        return a.astype(a.dtype.newbyteorder(">" if np.little_endian else "<"))
     b = a.copy()
     if layout == "readonly":
         b.setflags(write=False)

@@ -16,6 +16,9 @@ __all__ = []
 # C indexes with ptrdiff_t, and products of sizes must stay far from overflow.
 MAX_ELEMENTS = 2**62 // 8
 MAX_BYTES = 2**62
+# Largest integer hyper-parameter (stride, padding, kernel_size, ...): no array
+# fastconv addresses is longer, and sums of a few such values stay in int64.
+MAX_INT_ARG = MAX_ELEMENTS
 
 PAD_MODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
 SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
@@ -29,7 +32,7 @@ def result_dtype(opname, **arrays):
     for name, a in arrays.items():
         if a is None:
             continue
-        dt = a.dtype
+        dt = a.dtype if a.dtype.isnative else a.dtype.newbyteorder("=")  # copied to native
         if dt == np.float64:
             dtype = np.dtype(np.float64)
         elif dt != np.float32:
@@ -62,33 +65,45 @@ def is_int(value):
     return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def check_int(opname, name, value, minimum=None):
+def check_int(opname, name, value, minimum=None, maximum=MAX_INT_ARG):
     """A Python int from an integer argument, refusing bools, floats and NaN."""
     if not is_int(value):
         raise TypeError(f"{opname}: {name} must be an int, got {value!r}")
     value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{opname}: {name} must be >= {minimum}, got {value}")
+    if value > maximum:
+        raise ValueError(f"{opname}: {name} must be <= {maximum}, got {value}")
     return value
+
+
+def _as_sequence(value):
+    """The entries of a per-axis argument given as a tuple, a list or a 1-D
+    array, or None when it is none of those."""
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return tuple(value.tolist())
+    return None
 
 
 def ntuple(opname, name, value, n, minimum=1):
     """One int per spatial axis from an int or a length-n sequence of ints."""
-    if is_int(value):
-        values = (value,) * n
-    elif isinstance(value, (tuple, list, np.ndarray)):
-        values = tuple(value)
-        if len(values) != n:
-            raise ValueError(f"{opname}: {name} must be an int or {n} ints (one per "
-                             f"spatial axis), got {len(values)}: {value!r}")
-    else:
+    values = (value,) * n if is_int(value) else _as_sequence(value)
+    if values is None:
         raise TypeError(f"{opname}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    if len(values) != n:
+        raise ValueError(f"{opname}: {name} must be an int or {n} ints (one per "
+                         f"spatial axis), got {len(values)}: {value!r}")
     out = []
     for v in values:
         if not is_int(v):
             raise TypeError(f"{opname}: {name} must be an int or a tuple of {n} ints, got {value!r}")
         if v < minimum:
             raise ValueError(f"{opname}: {name} must be >= {minimum} on every axis, got {value!r}")
+        if v > MAX_INT_ARG:
+            raise ValueError(f"{opname}: {name} must be <= {MAX_INT_ARG} on every axis, got "
+                             f"{value!r}")
         out.append(int(v))
     return tuple(out)
 
@@ -111,13 +126,15 @@ def conv_padding(opname, padding, n, kernel, stride, dilation):
     if is_int(padding):
         p = ntuple(opname, "padding", padding, n, minimum=0)
         return p, p
-    if isinstance(padding, np.ndarray):
-        padding = padding.tolist()
-    if not isinstance(padding, (tuple, list)) or len(padding) != n:
+    entries = _as_sequence(padding)
+    if entries is None:
+        raise TypeError(f"{opname}: padding must be 'valid', 'same', an int, {n} ints or {n} "
+                        f"(before, after) pairs, got {padding!r}")
+    if len(entries) != n:
         raise ValueError(f"{opname}: padding must be an int, {n} ints or {n} (before, after) "
                          f"pairs (one per spatial axis), got {padding!r}")
     before, after = [], []
-    for entry in padding:
+    for entry in entries:
         if isinstance(entry, (tuple, list)):
             if len(entry) != 2:
                 raise ValueError(f"{opname}: each padding pair must be (before, after), "
@@ -130,6 +147,8 @@ def conv_padding(opname, padding, n, kernel, stride, dilation):
                 raise TypeError(f"{opname}: padding entries must be ints, got {padding!r}")
             if v < 0:
                 raise ValueError(f"{opname}: padding must be >= 0, got {padding!r}")
+            if v > MAX_INT_ARG:
+                raise ValueError(f"{opname}: padding must be <= {MAX_INT_ARG}, got {padding!r}")
         before.append(int(b))
         after.append(int(a))
     return tuple(before), tuple(after)
@@ -456,6 +475,11 @@ def check_bool(opname, name, value):
     return bool(value)
 
 
+def check_flags(opname, **flags):
+    """The backward passes' need_input / need_bias flags as bools."""
+    return [check_bool(opname, name, value) for name, value in flags.items()]
+
+
 def _pool_input(opname, nd, x, grad_output, unbatched_ok):
     """x (and grad_output) as arrays, the dtype, and x with a batch axis.
     nd = None accepts any number (>= 1) of spatial axes."""
@@ -621,8 +645,9 @@ def check_pyramid_args(opname, x, levels, mode, grad_output=None):
     for lv in levels:
         if not is_int(lv):
             raise TypeError(f"{opname}: levels must be ints >= 1, got {levels!r}")
-        if lv < 1:
-            raise ValueError(f"{opname}: levels must be ints >= 1, got {levels!r}")
+        if not 1 <= lv <= MAX_INT_ARG:
+            raise ValueError(f"{opname}: levels must be ints from 1 to {MAX_INT_ARG}, got "
+                             f"{levels!r}")
     if not isinstance(mode, str) or mode not in POOL_MODES:
         raise ValueError(f"{opname}: mode must be one of {POOL_MODES}, got {mode!r}")
     levels = tuple(int(lv) for lv in levels)
@@ -641,10 +666,10 @@ def adaptive_grad_output_size(opname, nd, grad_output, x):
     last nd sizes (grad_output must have x's rank; the full shape is checked
     against the forward result afterwards)."""
     grad_output = as_array(opname, "grad_output", grad_output)
-    x_ndim = np.ndim(x)
-    if grad_output.ndim != x_ndim or grad_output.ndim < nd + 1:
+    x = as_array(opname, "x", x)
+    if grad_output.ndim != x.ndim or grad_output.ndim < nd + 1:
         raise ValueError(f"{opname}: grad_output has shape {grad_output.shape} but x has "
-                         f"shape {np.shape(x)}; they must have the same rank")
+                         f"shape {x.shape}; they must have the same rank")
     size = grad_output.shape[grad_output.ndim - nd:]
     if min(size) < 1:
         raise ValueError(f"{opname}: grad_output of shape {grad_output.shape} has an empty "
@@ -713,11 +738,13 @@ def _scale_factors(opname, scale_factor, nd):
     def bad():
         return TypeError(f"{opname}: scale_factor must be a number or a tuple of {nd} "
                          f"numbers, got {scale_factor!r}")
-    if isinstance(scale_factor, (tuple, list, np.ndarray)):
-        values = tuple(scale_factor)
+    values = _as_sequence(scale_factor)
+    if values is not None:
         if len(values) != nd:
             raise ValueError(f"{opname}: scale_factor must be a number or {nd} numbers (one "
                              f"per spatial axis), got {len(values)}: {scale_factor!r}")
+    elif isinstance(scale_factor, np.ndarray):
+        raise bad()
     else:
         values = (scale_factor,) * nd
     out = []
@@ -834,6 +861,8 @@ def pad_pairs(opname, pad, nd):
         if b < 0 or a < 0:
             raise ValueError(f"{opname}: pad must be >= 0 (negative padding, i.e. cropping, "
                              f"is not supported), got {pad!r}")
+        if max(b, a) > MAX_INT_ARG:
+            raise ValueError(f"{opname}: pad must be <= {MAX_INT_ARG}, got {pad!r}")
     return tuple(int(b) for b, _ in entries), tuple(int(a) for _, a in entries)
 
 
