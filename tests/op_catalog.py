@@ -78,6 +78,16 @@ def _conv_stride1(nd, algorithm):
     return Case(f"conv{nd}d-same-{algorithm}", "conv", fwd, bwd, make, CONV_MODES)
 
 
+def _conv_pointwise(algorithm):
+    """A 1x1 kernel, stride 1, no padding: im2col's input already is its column matrix."""
+    def make(rng, dtype, mode, big):
+        x = _x(rng, dtype, (2, 5) + _spatial(2, big))
+        kw = dict(algorithm=algorithm)
+        return (x, _x(rng, dtype, (7, 5, 1, 1))), kw, dict(bias=_x(rng, dtype, (7,)))
+    return Case(f"conv2d-1x1-{algorithm}", "conv", fastconv.conv2d, fastconv.conv2d_backward,
+                make)
+
+
 def _conv_transpose(nd, algorithm):
     def make(rng, dtype, mode, big):
         x = _x(rng, dtype, (2, 4) + _spatial(nd, big))
@@ -90,17 +100,17 @@ def _conv_transpose(nd, algorithm):
     return Case(f"conv_transpose{nd}d-{algorithm}", "conv_transpose", fwd, bwd, make)
 
 
-def _depthwise(stride):
+def _depthwise(stride, multiplier=2):
     def make(rng, dtype, mode, big):
         x = _x(rng, dtype, (2, 3) + _spatial(2, big))
-        w = _x(rng, dtype, (6, 1, 3, 3))
+        w = _x(rng, dtype, (3 * multiplier, 1, 3, 3))
         if stride == 1:
             kw = dict(padding="same", dilation=(1, 2), padding_mode=mode)
         else:
             kw = dict(stride=stride, padding=((1, 2), (2, 1)), dilation=(2, 1),
                       padding_mode=mode)
-        return (x, w), kw, dict(bias=_x(rng, dtype, (6,)))
-    return Case(f"depthwise_conv2d-s{stride}", "depthwise", fastconv.depthwise_conv2d,
+        return (x, w), kw, dict(bias=_x(rng, dtype, (3 * multiplier,)))
+    return Case(f"depthwise_conv2d-s{stride}-m{multiplier}", "depthwise", fastconv.depthwise_conv2d,
                 fastconv.depthwise_conv2d_backward, make, CONV_MODES)
 
 
@@ -117,14 +127,14 @@ def _separable(stride):
 
 
 # ---------------------------------------------------------------- pooling ----
-def _max_pool(nd):
+def _max_pool(nd, indices):
     def make(rng, dtype, mode, big):
         x = _x(rng, dtype, (2, 3) + _spatial(nd, big, wide=True))
         x.reshape(-1)[::7] = 0.0                       # ties
         kw = dict(kernel_size=3, stride=2, padding=1, dilation=(2,) + (1,) * (nd - 1),
                   ceil_mode=True)
-        return (x,), kw, dict(return_indices=True)
-    return Case(f"max_pool{nd}d", "max_pool", getattr(fastconv, f"max_pool{nd}d"),
+        return (x,), kw, dict(return_indices=indices)
+    return Case(f"max_pool{nd}d{'-indices' if indices else ''}", "max_pool", getattr(fastconv, f"max_pool{nd}d"),
                 getattr(fastconv, f"max_pool{nd}d_backward"), make)
 
 
@@ -139,14 +149,14 @@ def _avg_pool(nd, count_include_pad):
                 getattr(fastconv, f"avg_pool{nd}d_backward"), make)
 
 
-def _adaptive(kind, nd):
+def _adaptive(kind, nd, indices=False):
     def make(rng, dtype, mode, big):
         x = _x(rng, dtype, (2, 3) + _spatial(nd, big, wide=True))
         fwd_kw = dict(output_size=(5, 3, 2)[:nd])   # backward reads it from the gradient
-        if kind == "max":
+        if indices:
             fwd_kw["return_indices"] = True
         return (x,), {}, fwd_kw
-    return Case(f"adaptive_{kind}_pool{nd}d", "adaptive",
+    return Case(f"adaptive_{kind}_pool{nd}d{'-indices' if indices else ''}", "adaptive",
                 getattr(fastconv, f"adaptive_{kind}_pool{nd}d"),
                 getattr(fastconv, f"adaptive_{kind}_pool{nd}d_backward"), make)
 
@@ -197,15 +207,18 @@ def _shuffle(nd):
 CASES = (
     [_conv(nd, a) for nd in (1, 2, 3) for a in fastconv.ALGORITHMS]
     + [_conv_stride1(nd, a) for nd in (1, 2, 3) for a in fastconv.ALGORITHMS]
+    + [_conv_pointwise(a) for a in fastconv.ALGORITHMS]
     + [_conv_transpose(nd, a) for nd in (1, 2, 3) for a in ("direct", "im2col")]
-    + [_depthwise(1), _depthwise(2), _separable(1), _separable(2)]
-    + [_max_pool(nd) for nd in (1, 2, 3)]
+    + [_depthwise(1), _depthwise(1, multiplier=1), _depthwise(2), _separable(1), _separable(2)]
+    + [_max_pool(nd, indices) for nd in (1, 2, 3) for indices in (True, False)]
     + [_avg_pool(nd, incl) for nd in (1, 2, 3) for incl in (True, False)]
     + [_adaptive(kind, nd) for kind in ("avg", "max") for nd in (1, 2, 3)]
+    + [_adaptive("max", nd, indices=True) for nd in (1, 2, 3)]
     + [_global(kind, nd, keep) for kind in ("avg", "max") for nd, keep in ((1, False), (3, True))]
     + [_pyramid("max"), _pyramid("avg")]
     + [_upsample(1, "nearest", scale_factor=2), _upsample(2, "nearest", size=((9, 5), (261, 130))),
-       _upsample(3, "nearest", scale_factor=1.7), _upsample(1, "linear", size=(11, 70001)),
+       _upsample(3, "nearest", scale_factor=1.7), _upsample(2, "nearest", scale_factor=(1, 2)),
+       _upsample(1, "linear", size=(11, 70001)),
        _upsample(2, "bilinear", scale_factor=1.5, align_corners=True),
        _upsample(2, "bilinear", size=((4, 13), (120, 403))),
        _upsample(3, "trilinear", scale_factor=(2, 0.5, 1.3))]

@@ -26,6 +26,8 @@ from ref_resample import (channel_shuffle_reference, pad_reference,  # noqa: E40
                           upsample_output_size, upsample_reference)
 from reference import conv_nd_reference, padding_pairs  # noqa: E402
 
+pytestmark = pytest.mark.sanitize   # part of the sanitizer subset (README, Contributing)
+
 DTYPES = (np.float32, np.float64)
 CONV_MODES = ("zeros", "reflect", "replicate", "circular")
 LAYOUTS = ("c", "fortran", "strided", "reversed", "readonly", "big_endian")
