@@ -263,8 +263,9 @@ def test_set_num_threads_bad(n, exc, restore_threads):
 # one or two arguments of it by name.  Generic rows are generated from the
 # parameter names (every hyper-parameter, flag, mode, array and out= gets the
 # same kinds of bad value); the rows after them are each operation's own rules.
-# Rows that, were validation missing, would try to allocate absurd amounts of
-# memory run in a child process with a capped address space (HUGE).
+# Rows that, were validation missing, would crash or try to allocate absurd
+# amounts of memory run in a child process with a capped address space
+# (ISOLATED_ROWS).
 def _z(*shape, dtype=np.float64):
     return np.zeros(shape, dtype)
 
@@ -413,11 +414,14 @@ def _generic_rows(name, fn, kw, shape):
     return rows
 
 
-def _huge_rows(name, fn, kw):
+def _isolated_rows(name, fn, kw):
     """x (and a backward's grad_output, with the same batch) of a shape whose size
     overflows (ValueError) or exceeds any memory (MemoryError), though it costs
-    nothing as a broadcast view."""
+    nothing as a broadcast view; a backward's grad_output missing (None)."""
     rows = []
+    if "grad_output" in kw:
+        rows.append((f"{name}-grad_output-none", {"grad_output": None}, TypeError,
+                     r"grad_output has dtype object"))
     for vid, count, exc, match in (("overflows", HUGE_COUNT, ValueError, r"would need"),
                                    ("exceeds_memory", BIG_COUNT, (MemoryError, ValueError), "")):
         arrays = [a for a in (kw["x"], kw.get("grad_output")) if a is not None]
@@ -539,17 +543,17 @@ def _specific_rows():
 
 
 def _rows():
-    rows, huge = [], []
+    rows, isolated = [], []
     for name, (fn, kw, shape) in CALLS.items():
         rows += [(name,) + row for row in _generic_rows(name, fn, kw, shape)]
-        huge += [(name,) + row for row in _huge_rows(name, fn, kw)]
+        isolated += [(name,) + row for row in _isolated_rows(name, fn, kw)]
     for row in _specific_rows():
         name = row[0].split("-")[0]
-        (huge if "huge" in row[0] else rows).append((name,) + row)
-    return rows, huge
+        (isolated if "huge" in row[0] else rows).append((name,) + row)
+    return rows, isolated
 
 
-ALL_ROWS, HUGE_ROWS = _rows()
+ALL_ROWS, ISOLATED_ROWS = _rows()
 
 
 def call_row(op, changes):
@@ -571,7 +575,7 @@ def test_every_public_operation_has_rows():
     ops = {name for name in fastconv.__all__ if name in CALLS}
     assert len(CALLS) == 52 and ops == set(CALLS)
     assert {row[0] for row in ALL_ROWS} == set(CALLS)
-    ids = [row[1] for row in ALL_ROWS + HUGE_ROWS]
+    ids = [row[1] for row in ALL_ROWS + ISOLATED_ROWS]
     assert len(ids) == len(set(ids))
 
 
@@ -581,7 +585,7 @@ def test_good_calls_pass():
         call_row(op, {})
 
 
-_HUGE_CHILD = """
+_ISOLATED_CHILD = """
 import json, resource, sys
 import numpy as np, fastconv
 import test_validation as t
@@ -591,7 +595,7 @@ with open("/proc/self/status") as f:
     vm = next(int(line.split()[1]) for line in f if line.startswith("VmSize:")) * 1024
 resource.setrlimit(resource.RLIMIT_AS, (vm + 2**31, resource.RLIM_INFINITY))
 outcomes = {}
-for op, rid, changes, exc, match in t.HUGE_ROWS:
+for op, rid, changes, exc, match in t.ISOLATED_ROWS:
     try:
         t.call_row(op, changes)
         outcomes[rid] = ["returned", ""]
@@ -602,22 +606,23 @@ print(json.dumps(outcomes))
 
 
 @pytest.fixture(scope="module")
-def huge_outcomes():
-    """Run every HUGE row in one child process (address space capped at 2 GiB
-    more than after warm-up, so a missed check fails fast as MemoryError or a
-    crash, never by swapping); exception type and message per row."""
+def isolated_outcomes():
+    """Run every isolated row in one child process (address space capped at
+    2 GiB more than after warm-up, so a missed check fails fast as MemoryError
+    or a crash, never by swapping); exception type and message per row."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH", "")]))
-    res = subprocess.run([sys.executable, "-c", _HUGE_CHILD], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-c", _ISOLATED_CHILD], capture_output=True, text=True,
                          timeout=600, env=env)
     assert res.returncode == 0, f"child crashed ({res.returncode}):\n{res.stderr[-4000:]}"
     return json.loads(res.stdout.splitlines()[-1])
 
 
-@pytest.mark.parametrize("op, rid, changes, exc, match", HUGE_ROWS,
-                         ids=[row[1] for row in HUGE_ROWS])
-def test_huge_sizes_raise_before_allocating(op, rid, changes, exc, match, huge_outcomes):
-    kind, message = huge_outcomes[rid]
+@pytest.mark.parametrize("op, rid, changes, exc, match", ISOLATED_ROWS,
+                         ids=[row[1] for row in ISOLATED_ROWS])
+def test_crash_prone_input_raises(op, rid, changes, exc, match, isolated_outcomes):
+    """Huge sizes raise before allocating; a missing gradient is refused."""
+    kind, message = isolated_outcomes[rid]
     allowed = exc if isinstance(exc, tuple) else (exc,)
     assert kind in {e.__name__ for e in allowed}, f"{kind}: {message}"
     if kind != "MemoryError":

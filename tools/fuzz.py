@@ -19,6 +19,9 @@ to --log before calling, and the parent reports the input that killed it.
 The child caps its address space (--memory-gib above its size after import), so
 a size that passed validation but cannot be allocated fails fast as MemoryError.
 Run it on one core so others can work: taskset -c 0 nice python tools/fuzz.py ...
+With the sanitizer build (README, Contributing), preload libasan as for the tests
+and pass --memory-gib 0 with ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:
+max_allocation_size_mb=4096 (ASan reserves more address space than any cap allows).
 """
 import argparse
 import faulthandler
@@ -244,10 +247,11 @@ def child(args):
     from hypothesis import HealthCheck, given, seed, settings
 
     import fastconv  # noqa: F401  (imported before the address space is capped)
-    with open("/proc/self/status") as f:
-        vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
-    resource.setrlimit(resource.RLIMIT_AS, (vm + int(args.memory_gib * 2**30),
-                                            resource.RLIM_INFINITY))
+    if args.memory_gib > 0:
+        with open("/proc/self/status") as f:
+            vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+        resource.setrlimit(resource.RLIMIT_AS, (vm + int(args.memory_gib * 2**30),
+                                                resource.RLIM_INFINITY))
     counts = {"ok": 0, "rejected": 0, "memory": 0}
     log = open(args.log, "w")
     deadline = time.monotonic() + 60 * args.minutes
@@ -284,7 +288,9 @@ def main(argv=None):
     parser.add_argument("--call-timeout", type=int, default=120,
                         help="seconds one call may take before it counts as a hang")
     parser.add_argument("--memory-gib", type=float, default=4.0,
-                        help="address space the child may add to its size after import")
+                        help="address space the child may add to its size after import "
+                             "(0: no cap; under ASan, cap with ASAN_OPTIONS="
+                             "allocator_may_return_null=1:max_allocation_size_mb=4096)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

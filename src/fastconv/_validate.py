@@ -21,6 +21,10 @@ MAX_BYTES = 2**62
 MAX_INT_ARG = MAX_ELEMENTS
 
 PAD_MODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
+
+# The default grad_output of the check_* functions: the call being validated is a
+# forward one.  (Not None: a backward call given grad_output=None is an error.)
+FORWARD = type("Forward", (), {"__repr__": lambda self: "FORWARD"})()
 SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 
@@ -52,6 +56,11 @@ def as_array(opname, name, value):
         raise TypeError(f"{opname}: {name} has dtype {a.dtype}; fastconv computes in "
                         "float32 and float64 only")
     return a
+
+
+def grad_array(opname, grad_output):
+    """grad_output as an array, or None when validating a forward call."""
+    return None if grad_output is FORWARD else as_array(opname, "grad_output", grad_output)
 
 
 def as_c_float(a, dtype):
@@ -267,8 +276,7 @@ def _conv_arrays(opname, nd, x, weight, bias, grad_output, x_channels, weight_la
     x = as_array(opname, "x", x)
     weight = as_array(opname, "weight", weight)
     bias = None if bias is None else as_array(opname, "bias", bias)
-    if grad_output is not None:
-        grad_output = as_array(opname, "grad_output", grad_output)
+    grad_output = grad_array(opname, grad_output)
     dtype = result_dtype(opname, x=x, weight=weight, bias=bias, grad_output=grad_output)
     spatial = SPATIAL_NAMES[nd]
     if x.ndim not in (nd + 1, nd + 2):
@@ -288,7 +296,7 @@ def _conv_arrays(opname, nd, x, weight, bias, grad_output, x_channels, weight_la
 
 
 def check_conv(opname, nd, x, weight, bias, stride, padding, dilation, groups,
-               padding_mode, out, grad_output=None):
+               padding_mode, out, grad_output=FORWARD):
     """Validate a conv{1,2,3}d call (or, with grad_output, its backward); return a
     ConvCall."""
     x, weight, bias, grad_output, dtype, xb, unbatched = _conv_arrays(
@@ -370,7 +378,7 @@ class ConvTransposeCall(NamedTuple):
 
 
 def check_conv_transpose(opname, nd, x, weight, bias, stride, padding, output_padding,
-                         groups, dilation, out, grad_output=None):
+                         groups, dilation, out, grad_output=FORWARD):
     """Validate a conv_transpose{1,2,3}d call (or its backward); return a
     ConvTransposeCall.  O = (I - 1)*stride - 2*padding + dilation*(k - 1)
     + output_padding + 1 along each axis."""
@@ -484,7 +492,7 @@ def _pool_input(opname, nd, x, grad_output, unbatched_ok):
     """x (and grad_output) as arrays, the dtype, and x with a batch axis.
     nd = None accepts any number (>= 1) of spatial axes."""
     x = as_array(opname, "x", x)
-    grad = None if grad_output is None else as_array(opname, "grad_output", grad_output)
+    grad = grad_array(opname, grad_output)
     dtype = result_dtype(opname, x=x, grad_output=grad)
     if nd is None:
         if x.ndim < 3:
@@ -527,7 +535,7 @@ def _pool_finish(opname, x, xb, grad, dtype, unbatched, out_spatial, spec_fields
 
 
 def check_window_pool(opname, nd, x, kernel_size, stride, padding, dilation, ceil_mode,
-                      count_include_pad=True, out=None, grad_output=None):
+                      count_include_pad=True, out=None, grad_output=FORWARD):
     """Validate a max_pool / avg_pool call (avg passes dilation=1) or its backward."""
     x, xb, grad, dtype, unbatched = _pool_input(opname, nd, x, grad_output, True)
     kernel = ntuple(opname, "kernel_size", kernel_size, nd)
@@ -601,7 +609,7 @@ def adaptive_output_size(opname, output_size, in_size):
     return tuple(sizes)
 
 
-def check_adaptive_pool(opname, nd, x, output_size, out=None, grad_output=None):
+def check_adaptive_pool(opname, nd, x, output_size, out=None, grad_output=FORWARD):
     """Validate an adaptive_{avg,max}_pool call or its backward."""
     x, xb, grad, dtype, unbatched = _pool_input(opname, nd, x, grad_output, True)
     in_size = xb.shape[2:]
@@ -614,7 +622,7 @@ def check_adaptive_pool(opname, nd, x, output_size, out=None, grad_output=None):
     return _pool_finish(opname, x, xb, grad, dtype, unbatched, out_size, fields, out)
 
 
-def check_global_pool(opname, x, keepdims, out=None, grad_output=None):
+def check_global_pool(opname, x, keepdims, out=None, grad_output=FORWARD):
     """Validate a global_{avg,max}_pool call (x: (N, C, *spatial)) or its backward.
     Each plane is passed to C as (1, 1, size)."""
     x, xb, grad, dtype, _ = _pool_input(opname, None, x, grad_output, False)
@@ -631,7 +639,7 @@ def check_global_pool(opname, x, keepdims, out=None, grad_output=None):
 POOL_MODES = ("max", "avg")
 
 
-def check_pyramid_args(opname, x, levels, mode, grad_output=None):
+def check_pyramid_args(opname, x, levels, mode, grad_output=FORWARD):
     """Validate spatial_pyramid_pool's own arguments; return (x as an array,
     levels, mode, grad_output as an array or None).  x must be (N, C, H, W) (the
     adaptive pooling of each level checks the rest); grad_output, when given,
@@ -651,8 +659,8 @@ def check_pyramid_args(opname, x, levels, mode, grad_output=None):
     if not isinstance(mode, str) or mode not in POOL_MODES:
         raise ValueError(f"{opname}: mode must be one of {POOL_MODES}, got {mode!r}")
     levels = tuple(int(lv) for lv in levels)
+    grad_output = grad_array(opname, grad_output)
     if grad_output is not None:
-        grad_output = as_array(opname, "grad_output", grad_output)
         shape = (x.shape[0], x.shape[1] * sum(lv * lv for lv in levels))
         if grad_output.shape != shape:
             raise ValueError(f"{opname}: grad_output has shape {grad_output.shape} but the "
@@ -761,13 +769,13 @@ def _scale_factors(opname, scale_factor, nd):
 
 
 def check_upsample(opname, x, size, scale_factor, mode, align_corners, out=None,
-                   grad_output=None):
-    """Validate an upsample call (forward when grad_output is None, else backward);
-    return a ResampleCall whose src is x (forward) or grad_output (backward) as 5-D."""
+                   grad_output=FORWARD):
+    """Validate an upsample call (forward when grad_output is FORWARD, its default,
+    else backward); return a ResampleCall whose src is x (forward) or grad_output (backward) as 5-D."""
     x = as_array(opname, "x", x)
+    grad_output = grad_array(opname, grad_output)
     backward = grad_output is not None
     if backward:
-        grad_output = as_array(opname, "grad_output", grad_output)
         dtype = result_dtype(opname, grad_output=grad_output, x=x)
     else:
         dtype = result_dtype(opname, x=x)
@@ -866,13 +874,13 @@ def pad_pairs(opname, pad, nd):
     return tuple(int(b) for b, _ in entries), tuple(int(a) for _, a in entries)
 
 
-def check_pad(opname, x, pad, mode, value, out=None, grad_output=None):
-    """Validate a pad call (forward when grad_output is None, else backward);
-    return a ResampleCall whose src is x (forward) or grad_output (backward) as 5-D."""
+def check_pad(opname, x, pad, mode, value, out=None, grad_output=FORWARD):
+    """Validate a pad call (forward when grad_output is FORWARD, its default, else
+    backward); return a ResampleCall whose src is x (forward) or grad_output (backward) as 5-D."""
     x = as_array(opname, "x", x)
+    grad_output = grad_array(opname, grad_output)
     backward = grad_output is not None
     if backward:
-        grad_output = as_array(opname, "grad_output", grad_output)
         dtype = result_dtype(opname, grad_output=grad_output, x=x)
     else:
         dtype = result_dtype(opname, x=x)
@@ -929,13 +937,13 @@ class ShuffleSpec(NamedTuple):
     plane: int
 
 
-def check_channel_shuffle(opname, x, groups, out=None, grad_output=None):
-    """Validate a channel_shuffle call (forward when grad_output is None, else
+def check_channel_shuffle(opname, x, groups, out=None, grad_output=FORWARD):
+    """Validate a channel_shuffle call (forward when grad_output is FORWARD, else
     backward); return a ResampleCall whose src is x or grad_output as (N, C, plane)."""
     x = as_array(opname, "x", x)
+    grad_output = grad_array(opname, grad_output)
     backward = grad_output is not None
     if backward:
-        grad_output = as_array(opname, "grad_output", grad_output)
         dtype = result_dtype(opname, grad_output=grad_output, x=x)
     else:
         dtype = result_dtype(opname, x=x)
@@ -1008,15 +1016,14 @@ def _depthwise_channels(opname, x, weight, weight_name, bias, bias_name):
 
 
 def check_depthwise(opname, x, weight, bias, stride, padding, dilation, padding_mode, out,
-                    grad_output=None):
+                    grad_output=FORWARD):
     """Validate a depthwise_conv2d call (or, with grad_output, its backward);
     return a ConvCall whose spec has groups = C."""
     x = as_array(opname, "x", x)
     weight = as_array(opname, "weight", weight)
     bias = None if bias is None else as_array(opname, "bias", bias)
-    if grad_output is not None:
-        grad_output = as_array(opname, "grad_output", grad_output)
-    result_dtype(opname, x=x, weight=weight, bias=bias, grad_output=grad_output)
+    result_dtype(opname, x=x, weight=weight, bias=bias,
+                 grad_output=grad_array(opname, grad_output))
     c = _depthwise_channels(opname, x, weight, "weight", bias, "bias")
     return check_conv(opname, 2, x, weight, bias, stride, padding, dilation, c, padding_mode,
                       out, grad_output=grad_output)
@@ -1024,7 +1031,7 @@ def check_depthwise(opname, x, weight, bias, stride, padding, dilation, padding_
 
 def check_separable(opname, x, depthwise_weight, pointwise_weight, depthwise_bias,
                     pointwise_bias, stride, padding, dilation, padding_mode, out,
-                    grad_output=None):
+                    grad_output=FORWARD):
     """Validate a separable_conv2d call (or, with grad_output, its backward);
     return a SeparableCall."""
     x = as_array(opname, "x", x)
@@ -1032,8 +1039,7 @@ def check_separable(opname, x, depthwise_weight, pointwise_weight, depthwise_bia
     pw = as_array(opname, "pointwise_weight", pointwise_weight)
     db = None if depthwise_bias is None else as_array(opname, "depthwise_bias", depthwise_bias)
     pb = None if pointwise_bias is None else as_array(opname, "pointwise_bias", pointwise_bias)
-    if grad_output is not None:
-        grad_output = as_array(opname, "grad_output", grad_output)
+    grad_output = grad_array(opname, grad_output)
     dtype = result_dtype(opname, x=x, depthwise_weight=dw, pointwise_weight=pw,
                          depthwise_bias=db, pointwise_bias=pb, grad_output=grad_output)
     _depthwise_channels(opname, x, dw, "depthwise_weight", db, "depthwise_bias")
