@@ -771,7 +771,8 @@ def _scale_factors(opname, scale_factor, nd):
 def check_upsample(opname, x, size, scale_factor, mode, align_corners, out=None,
                    grad_output=FORWARD):
     """Validate an upsample call (forward when grad_output is FORWARD, its default,
-    else backward); return a ResampleCall whose src is x (forward) or grad_output (backward) as 5-D."""
+    else backward); return a ResampleCall whose src is x (forward) or grad_output
+    (backward) as 5-D."""
     x = as_array(opname, "x", x)
     grad_output = grad_array(opname, grad_output)
     backward = grad_output is not None
