@@ -110,7 +110,8 @@ def _depthwise(stride, multiplier=2):
             kw = dict(stride=stride, padding=((1, 2), (2, 1)), dilation=(2, 1),
                       padding_mode=mode)
         return (x, w), kw, dict(bias=_x(rng, dtype, (3 * multiplier,)))
-    return Case(f"depthwise_conv2d-s{stride}-m{multiplier}", "depthwise", fastconv.depthwise_conv2d,
+    return Case(f"depthwise_conv2d-s{stride}-m{multiplier}", "depthwise",
+                fastconv.depthwise_conv2d,
                 fastconv.depthwise_conv2d_backward, make, CONV_MODES)
 
 
@@ -134,8 +135,9 @@ def _max_pool(nd, indices):
         kw = dict(kernel_size=3, stride=2, padding=1, dilation=(2,) + (1,) * (nd - 1),
                   ceil_mode=True)
         return (x,), kw, dict(return_indices=indices)
-    return Case(f"max_pool{nd}d{'-indices' if indices else ''}", "max_pool", getattr(fastconv, f"max_pool{nd}d"),
-                getattr(fastconv, f"max_pool{nd}d_backward"), make)
+    return Case(f"max_pool{nd}d{'-indices' if indices else ''}", "max_pool",
+                getattr(fastconv, f"max_pool{nd}d"), getattr(fastconv, f"max_pool{nd}d_backward"),
+                make)
 
 
 def _avg_pool(nd, count_include_pad):

@@ -87,7 +87,8 @@ def test_failed_allocations_raise_memory_error_and_leave_no_damage():
             fwd_kw.pop("return_indices", None)
             y = case.forward(*args, **kw, **fwd_kw)
             out, g = np.ones_like(y), upstream_gradient(y)
-            calls.append(lambda c=case, a=args, k=kw, f=fwd_kw, o=out: c.forward(*a, **k, **f, out=o))
+            calls.append(lambda c=case, a=args, k=kw, f=fwd_kw, o=out:
+                         c.forward(*a, **k, **f, out=o))
             calls.append(lambda c=case, a=args, k=kw, g=g: c.backward(g, *a, **k))
         # a convolution whose im2col workspace (8 MiB) does not fit in 4 MiB
         x = np.ones((1, 32, 192, 192), np.float32)
