@@ -91,10 +91,13 @@ typedef struct {
 static int fc_pool_window_tables(const fc_pool_params *p, int with_counts, fc_pool_tables *t)
 {
     const fc_index KW = p->k[2];
-    fc_index total = 2 * KW + 2 * (p->out[0] + p->out[1])
-                     + (with_counts ? p->out[0] + p->out[1] + p->out[2] : 0);
-    t->buf = malloc((size_t)total * sizeof(fc_index));
-    if (!t->buf)
+    const fc_index counts = with_counts ? p->out[0] + p->out[1] + p->out[2] : 0;
+    const fc_index rows = 2 * (p->out[0] + p->out[1]);
+    size_t bytes;
+    /* kernel_size is bounded by no array's size, so the table's may overflow */
+    if (KW > (PTRDIFF_MAX - counts - rows) / 2
+        || fc_mul_overflows(2 * KW + rows + counts, (fc_index)sizeof(fc_index), &bytes)
+        || !(t->buf = malloc(bytes)))
         return FC_ENOMEM;
     t->lo = t->buf;
     t->hi = t->buf + KW;

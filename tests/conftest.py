@@ -17,6 +17,7 @@ tests parametrized over every algorithm check that it raises ValueError on the
 others (refuses) and check its results on the rest.
 """
 import math
+import os
 
 import numpy as np
 import pytest
@@ -24,6 +25,21 @@ import pytest
 import fastconv
 from fastconv import _config
 from fastconv._ext import _runtime
+
+# Hypothesis profiles (tests/test_properties.py): 'ci' (the default) keeps the
+# property tests to a few seconds each and is deterministic, so CI never fails on
+# an input it has not seen before; 'thorough' draws new inputs each run, many more.
+# Pick one with FASTCONV_HYPOTHESIS_PROFILE=thorough.
+try:
+    from hypothesis import settings as _hypothesis_settings
+except ImportError:  # hypothesis is a test extra; only test_properties.py needs it
+    pass
+else:
+    _hypothesis_settings.register_profile("ci", max_examples=30, deadline=None,
+                                          derandomize=True, print_blob=True)
+    _hypothesis_settings.register_profile("thorough", max_examples=1000, deadline=None,
+                                          print_blob=True)
+    _hypothesis_settings.load_profile(os.environ.get("FASTCONV_HYPOTHESIS_PROFILE", "ci"))
 
 SEED = 20240517
 ALGORITHMS = tuple(fastconv.ALGORITHMS)

@@ -195,7 +195,7 @@ def adaptive_pool_backward_ref(grad_output, x, mode):
 def global_pool_ref(x, mode):
     """(N, C) global average / maximum (NaN propagates)."""
     x = np.asarray(x, dtype=np.float64)
-    flat = x.reshape(x.shape[0], x.shape[1], -1)
+    flat = x.reshape(x.shape[:2] + (int(np.prod(x.shape[2:])),))
     if mode == "avg":
         return flat.mean(axis=2)
     return adaptive_pool_ref(flat, (1,), "max")[0][..., 0]
@@ -205,7 +205,7 @@ def global_pool_backward_ref(grad_output, x, mode):
     """grad_output (N, C) -> x's shape."""
     x = np.asarray(x, dtype=np.float64)
     g = np.asarray(grad_output, dtype=np.float64).reshape(x.shape[0], x.shape[1], 1)
-    flat = x.reshape(x.shape[0], x.shape[1], -1)
+    flat = x.reshape(x.shape[:2] + (int(np.prod(x.shape[2:])),))
     if mode == "avg":
         return np.broadcast_to(g / flat.shape[2], flat.shape).reshape(x.shape).copy()
     return adaptive_pool_backward_ref(g, flat, "max").reshape(x.shape)
@@ -216,7 +216,7 @@ def pyramid_ref(x, levels, mode):
     for lv in levels:
         r = adaptive_pool_ref(x, (lv, lv), mode)
         r = r if mode == "avg" else r[0]
-        parts.append(r.reshape(x.shape[0], -1))
+        parts.append(r.reshape(x.shape[0], x.shape[1] * lv * lv))
     return np.concatenate(parts, axis=1)
 
 

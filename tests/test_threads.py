@@ -1,8 +1,11 @@
 """Thread-count policy: set/get_num_threads, the environment variables,
-threadpoolctl limits, and calls from several Python threads at once."""
+threadpoolctl limits, and calls from several Python threads at once; for every
+operation (tests/op_catalog.py), forward and backward: the same bits for 1, 2
+and 3 OpenMP threads and from 4 Python threads at once."""
 import os
 import subprocess
 import sys
+import textwrap
 import threading
 
 import numpy as np
@@ -11,6 +14,10 @@ import pytest
 import fastconv
 from fastconv import _threads
 from fastconv._ext import _runtime
+from op_catalog import CASES, FAMILIES, case_runs, run_case
+
+DTYPES = (np.float32, np.float64)
+RUNS, RUN_IDS = case_runs()
 
 
 def _run(code, **env):
@@ -172,3 +179,129 @@ def test_every_family_bitwise_identical_for_1_2_and_3_threads(restore_threads):
     for n, res in zip((2, 3), results[1:]):
         for i, (one, many) in enumerate(zip(results[0], res)):
             assert one.tobytes() == many.tobytes(), f"call {i}: 1 and {n} threads differ"
+
+
+# ------------------------------------------- every operation, every family ----
+@pytest.fixture
+def thread_limits():
+    """An OpenMP limit set elsewhere in the process (torch.set_num_threads(1) by
+    another test) would win over set_num_threads(3): lift it for the test.  Hold
+    BLAS ('im2col') to one thread: its own thread counts are test_conv's, and
+    OpenBLAS's pool is slow to share with the OpenMP teams on a small machine."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        yield
+        return
+    with threadpoolctl.threadpool_limits(limits=3, user_api="openmp"), \
+            threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+@pytest.fixture
+def team_sizes(monkeypatch):
+    """The team sizes fastconv's Python layer hands to the kernels, recorded."""
+    seen = []
+    original = _threads.team_size
+
+    def record(work):
+        seen.append(original(work))
+        return seen[-1]
+
+    monkeypatch.setattr(_threads, "team_size", record)
+    return seen
+
+
+@pytest.mark.skipif(not _runtime.have_openmp(), reason="serial build has one thread")
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("case, mode", RUNS, ids=RUN_IDS)
+def test_bitwise_identical_for_1_2_3_threads(case, mode, dtype, thread_limits,
+                                             team_sizes, restore_threads):
+    """Every output element is reduced by one thread in a fixed order, so the
+    team size never changes a bit, forward or backward."""
+    arrays = case.make(np.random.default_rng(1), dtype, mode, True)
+    results = {}
+    for n in (1, 2, 3):
+        fastconv.set_num_threads(n)
+        team_sizes.clear()
+        results[n] = run_case(case, dtype, mode, arrays=arrays)
+        # the inputs are big enough for a team of n threads to be used
+        assert max(team_sizes) == n, f"team sizes {team_sizes} with {n} threads"
+    for n in (2, 3):
+        for i, (a, b) in enumerate(zip(results[1], results[n])):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            assert a.tobytes() == b.tobytes(), (
+                f"result {i}: 1 and {n} threads differ by up to "
+                f"{np.max(np.abs(a.astype(np.float64) - b))}")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_four_python_threads_match_a_serial_run(family, thread_limits):
+    """All of a family's calls (both dtypes, every padding mode, forward and
+    backward) from 4 Python threads at once, each thread in its own order, give
+    the bits of a serial run: kernels release the GIL and share no state."""
+    runs = [(c, m, dt) for c, m in RUNS if c.family == family for dt in DTYPES]
+    inputs = [c.make(np.random.default_rng(i), dt, m, True) for i, (c, m, dt) in
+              enumerate(runs)]
+    expected = [run_case(c, dt, m, arrays=a) for (c, m, dt), a in zip(runs, inputs)]
+    errors = []
+    start = threading.Barrier(4)
+
+    def worker(k):
+        try:
+            start.wait()
+            order = [(i + k * len(runs) // 4) % len(runs) for i in range(len(runs))]
+            for _ in range(2):
+                for i in order:
+                    c, m, dt = runs[i]
+                    got = run_case(c, dt, m, arrays=inputs[i])
+                    if any(a.tobytes() != b.tobytes() for a, b in zip(got, expected[i])):
+                        errors.append(f"thread {k}: {c.name} {m} {np.dtype(dt).name}")
+        except Exception as exc:  # reported below
+            errors.append(f"thread {k}: {exc!r}")
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not any(t.is_alive() for t in threads), "a Python thread hung"
+    assert not errors, errors[:5]
+
+
+@pytest.mark.skipif(not _runtime.have_openmp(), reason="serial build has one thread")
+def test_limits_change_the_teams_of_a_running_program():
+    """In one running process, threadpoolctl's OpenMP limit and set_num_threads
+    decide how many OpenMP threads every operation really starts: counted as OS
+    threads (libgomp keeps a team's threads alive, so the count only grows)."""
+    pytest.importorskip("threadpoolctl")
+    code = textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        import numpy as np, threadpoolctl, fastconv
+        from op_catalog import CASES, run_case
+
+        def os_threads():
+            return len(os.listdir("/proc/self/task"))
+
+        def run_all(big):
+            for case in CASES:
+                run_case(case, np.float32, case.modes[0], big=big)
+
+        fastconv.set_num_threads(3)
+        run_all(False)              # loads BLAS (and its threads); tiny: one thread
+        base = os_threads()
+        with threadpoolctl.threadpool_limits(1, user_api="openmp"):
+            run_all(True)
+            print(os_threads() - base)
+        fastconv.set_num_threads(2)
+        run_all(True)
+        print(os_threads() - base)
+        fastconv.set_num_threads(3)
+        run_all(True)
+        print(os_threads() - base)
+    """)
+    extra = _run(code, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="1").split()
+    assert extra == ["0", "1", "2"], (
+        "OpenMP worker threads started under limit 1, then with 2 and 3 threads: "
+        f"{extra} (expected 0, 1, 2)")

@@ -1,6 +1,15 @@
-"""Bad input to conv1d/2d/3d and set_num_threads: a ValueError or TypeError
-whose message names the argument (and the dtype, for unsupported dtypes);
-never a crash, a wrong-shaped result or a silent clamp."""
+"""Bad input: a ValueError or TypeError whose message names the operation and
+the argument (and the dtype, for unsupported dtypes); never a crash, a hang, a
+wrong-shaped result or a silent clamp.  First conv1d/2d/3d in detail, then a
+table of malformed calls of every public function, forward and backward (sizes
+that would overflow or exhaust memory in a child process), then set_num_threads."""
+import inspect
+import json
+import os
+import re
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -240,10 +249,381 @@ def test_good_neighbours_of_bad_inputs_pass():
 # ---------------------------------------------------------- set_num_threads ----
 @pytest.mark.parametrize("n, exc", [
     (0, ValueError), (-1, ValueError), ("2", TypeError), (2.0, TypeError), (True, TypeError),
-    (float("nan"), TypeError),
-], ids=["0", "-1", "str", "float", "bool", "nan"])
+    (float("nan"), TypeError), (2**31, ValueError), (2**70, ValueError),
+], ids=["0", "-1", "str", "float", "bool", "nan", "beyond_c_int", "beyond_int64"])
 def test_set_num_threads_bad(n, exc, restore_threads):
     before = fastconv.get_num_threads()
     with pytest.raises(exc, match=r"set_num_threads: n must be"):
         fastconv.set_num_threads(n)
     assert fastconv.get_num_threads() == before     # unchanged
+
+
+# ===================================================== every public function ====
+# A valid call of every operation (forward and backward); each row below changes
+# one or two arguments of it by name.  Generic rows are generated from the
+# parameter names (every hyper-parameter, flag, mode, array and out= gets the
+# same kinds of bad value); the rows after them are each operation's own rules.
+# Rows that, were validation missing, would crash or try to allocate absurd
+# amounts of memory run in a child process with a capped address space
+# (ISOLATED_ROWS).
+def _z(*shape, dtype=np.float64):
+    return np.zeros(shape, dtype)
+
+
+def _sig(fn):
+    return list(inspect.signature(fn).parameters)
+
+
+X_ND = {1: _z(2, 4, 9), 2: _z(2, 4, 7, 6), 3: _z(2, 4, 5, 5, 4)}
+
+
+def _forward_calls():
+    """name -> (function, arguments by name): a valid call of every forward op."""
+    calls = {}
+    for nd, x in X_ND.items():
+        k = (3,) * nd
+        calls[f"conv{nd}d"] = dict(x=x, weight=_z(6, 2, *k), bias=_z(6), stride=2, padding=1,
+                                   dilation=1, groups=2, padding_mode="reflect")
+        calls[f"conv_transpose{nd}d"] = dict(x=x, weight=_z(4, 3, *k), bias=_z(6), stride=2,
+                                             padding=1, output_padding=1, groups=2)
+        calls[f"max_pool{nd}d"] = dict(x=x, kernel_size=3, stride=2, padding=1, dilation=1,
+                                       ceil_mode=True)
+        calls[f"avg_pool{nd}d"] = dict(x=x, kernel_size=3, stride=2, padding=1,
+                                       count_include_pad=False)
+        for kind in ("avg", "max"):
+            calls[f"adaptive_{kind}_pool{nd}d"] = dict(x=x, output_size=2)
+    calls["depthwise_conv2d"] = dict(x=X_ND[2], weight=_z(8, 1, 3, 3), bias=_z(8), stride=1,
+                                     padding=1, dilation=1, padding_mode="replicate")
+    calls["separable_conv2d"] = dict(x=X_ND[2], depthwise_weight=_z(8, 1, 3, 3),
+                                     pointwise_weight=_z(5, 8, 1, 1), depthwise_bias=_z(8),
+                                     pointwise_bias=_z(5), stride=1, padding=1,
+                                     padding_mode="circular")
+    calls["global_avg_pool"] = dict(x=X_ND[2], keepdims=False)
+    calls["global_max_pool"] = dict(x=X_ND[2], keepdims=True)
+    calls["spatial_pyramid_pool"] = dict(x=X_ND[2], levels=(1, 2), mode="max")
+    calls["upsample"] = dict(x=X_ND[2], scale_factor=2, mode="bilinear", align_corners=True)
+    calls["pad"] = dict(x=X_ND[2], pad=((1, 2), 1), mode="reflect")
+    calls["channel_shuffle"] = dict(x=X_ND[2], groups=2)
+    return calls
+
+
+def _all_calls():
+    """name -> (function, arguments by name, result shape) for every public
+    operation; a backward call takes the forward's result shape as grad_output."""
+    calls = {}
+    for name, kw in _forward_calls().items():
+        fn = getattr(fastconv, name)
+        result = fn(**kw)
+        shape = (result[0] if isinstance(result, tuple) else result).shape
+        calls[name] = (fn, kw, shape)
+        bwd = getattr(fastconv, name + "_backward")
+        bkw = {k: v for k, v in kw.items() if k in _sig(bwd)}
+        calls[name + "_backward"] = (bwd, dict(grad_output=_z(*shape), **bkw), None)
+    return calls
+
+
+CALLS = _all_calls()
+HUGE_COUNT = 2**59 + 1   # elements: more than fastconv addresses (NumPy allows up to 2**63 bytes)
+BIG_COUNT = 2**40        # elements: addressable, but far beyond any machine's memory
+
+
+def _huge(n, shape):
+    """A read-only broadcast view of shape (n, *shape[1:]): it costs no memory."""
+    return np.broadcast_to(np.float32(0), (n,) + tuple(shape[1:]))
+
+
+def _rank(a, change):
+    """a with `change` more axes, or (change < 0) fewer (down to a scalar)."""
+    if change < 0:
+        return a[(0,) * min(-change, a.ndim)]
+    return a.reshape((1,) * change + a.shape)
+
+
+# bad values of integer hyper-parameters: (id, value, exception)
+BAD_INT = [("negative", -1, ValueError), ("float", 2.0, TypeError),
+           ("nan", float("nan"), TypeError), ("inf", float("inf"), TypeError),
+           ("str", "2", TypeError), ("bool", True, TypeError), ("none", None, TypeError),
+           ("beyond_int64", 2**70, ValueError), ("array_0d", np.array(2), TypeError)]
+BAD_PER_AXIS = BAD_INT + [("too_many_axes", (1, 1, 1, 1), ValueError),
+                          ("float_in_tuple", (1.5,), (ValueError, TypeError)),
+                          ("array_2d", np.ones((1, 1), int), (ValueError, TypeError))]
+ZERO = [("0", 0, ValueError)]
+NOT_NONE = [row for row in BAD_PER_AXIS if row[0] != "none"]
+INT_PARAMS = {"stride": ZERO + BAD_PER_AXIS, "dilation": ZERO + BAD_PER_AXIS,
+              "kernel_size": ZERO + BAD_PER_AXIS, "groups": ZERO + BAD_INT,
+              "output_size": ZERO + NOT_NONE, "output_padding": BAD_PER_AXIS,
+              "padding": BAD_PER_AXIS}
+FLAGS = ("ceil_mode", "count_include_pad", "return_indices", "keepdims", "need_input",
+         "need_bias", "align_corners")
+MODES = ("padding_mode", "mode", "algorithm")
+ARRAYS = ("x", "weight", "bias", "depthwise_weight", "pointwise_weight", "depthwise_bias",
+          "pointwise_bias", "grad_output")
+BAD_DTYPES = [("complex", np.complex128, "complex128"), ("object", object, "object"),
+              ("str", "U1", "<U1"), ("int32", np.int32, "int32"), ("float16", np.float16,
+                                                                   "float16")]
+
+
+def _generic_rows(name, fn, kw, shape):
+    params = _sig(fn)
+    rows = []
+    for p in params:
+        if p in INT_PARAMS:
+            for vid, value, exc in INT_PARAMS[p]:
+                if value is None and p == "stride" and "pool" in name:
+                    continue   # pooling's stride=None means kernel_size
+                if vid == "str" and p == "padding":
+                    exc = (ValueError, TypeError)   # strings are a padding form of convolutions
+                rows.append((f"{name}-{p}-{vid}", {p: value}, exc, rf"\b{p}\b"))
+        if p in FLAGS and not (p == "align_corners" and kw.get("mode") != "bilinear"):
+            rows.append((f"{name}-{p}-str", {p: "yes"}, TypeError, rf"\b{p}\b"))
+            rows.append((f"{name}-{p}-int", {p: 2}, TypeError, rf"\b{p}\b"))
+        if p in MODES:
+            for vid, value in (("unknown", "bogus"), ("none", None), ("int", 1)):
+                rows.append((f"{name}-{p}-{vid}", {p: value}, ValueError, rf"\b{p}\b"))
+        if p in ARRAYS and kw.get(p) is not None:
+            a = kw[p]
+            for vid, dt, shown in BAD_DTYPES:
+                rows.append((f"{name}-{p}-{vid}", {p: a.astype(dt)}, TypeError,
+                             rf"\b{p} has dtype {re.escape(shown)}"))
+            rows.append((f"{name}-{p}-ragged", {p: [[0.0, 1.0], [0.0]]}, TypeError, rf"\b{p}\b"))
+            rows.append((f"{name}-{p}-rank_low", {p: _rank(a, -2)}, ValueError, rf"\b{p}\b"))
+            if not (p == "x" and ("global" in name or "shuffle" in name)):
+                rows.append((f"{name}-{p}-rank_high", {p: _rank(a, 2)}, ValueError,
+                             rf"\b{p}\b"))
+    if "grad_output" in params:
+        g = kw["grad_output"]
+        wrong = g.shape[:1] + (g.shape[1] + 1,) + g.shape[2:]
+        rows.append((f"{name}-grad_output-shape", {"grad_output": _z(*wrong)}, ValueError,
+                     r"grad_output has shape"))
+    if "out" in params:
+        ro = _z(*shape)
+        ro.setflags(write=False)
+        for vid, out, exc, match in (
+                ("shape", _z(*shape[:-1], shape[-1] + 1), ValueError, "out has shape"),
+                ("dtype", _z(*shape, dtype=np.float32), TypeError, "out has dtype float32"),
+                ("strided", _z(*shape[:-1], 2 * shape[-1])[..., ::2], ValueError,
+                 "out must be C-contiguous"),
+                ("readonly", ro, ValueError, "out must be writeable"),
+                ("list", _z(*shape).tolist(), TypeError, "out must be a numpy.ndarray")):
+            rows.append((f"{name}-out-{vid}", {"out": out}, exc, match))
+        x = kw["x"]
+        buf = _z(x.size + int(np.prod(shape)))
+        overlap = {"x": buf[:x.size].reshape(x.shape),
+                   "out": buf[x.size - 1:x.size - 1 + int(np.prod(shape))].reshape(shape)}
+        rows.append((f"{name}-out-overlaps_x", overlap, ValueError, "out overlaps the memory of x"))
+    return rows
+
+
+def _isolated_rows(name, fn, kw):
+    """x (and a backward's grad_output, with the same batch) of a shape whose size
+    overflows (ValueError) or exceeds any memory (MemoryError), though it costs
+    nothing as a broadcast view; a backward's grad_output missing (None)."""
+    rows = []
+    if "grad_output" in kw:
+        rows.append((f"{name}-grad_output-none", {"grad_output": None}, TypeError,
+                     r"grad_output has dtype object"))
+    for vid, count, exc, match in (("overflows", HUGE_COUNT, ValueError, r"would need"),
+                                   ("exceeds_memory", BIG_COUNT, (MemoryError, ValueError), "")):
+        arrays = [a for a in (kw["x"], kw.get("grad_output")) if a is not None]
+        n = -(-count // max(a[0].size for a in arrays))      # the largest has `count` elements
+        change = {"x": _huge(n, kw["x"].shape)}
+        if "grad_output" in kw:
+            change["grad_output"] = _huge(n, kw["grad_output"].shape)
+        rows.append((f"{name}-x-{vid}", change, exc, match))
+    return rows
+
+
+def _specific_rows():
+    """Each operation's own rules, beyond what the generic rows cover."""
+    r = []
+    for nd, x in X_ND.items():
+        k = (3,) * nd
+        for sfx in ("", "_backward"):
+            c = f"conv{nd}d{sfx}"
+            r += [(f"{c}-channel_mismatch", {"weight": _z(6, 3, *k)}, ValueError,
+                   r"weight of shape .* x of shape"),
+                  (f"{c}-groups_not_dividing", {"groups": 3}, ValueError, r"groups=3 must divide"),
+                  (f"{c}-reflect_padding_ge_size", {"padding": 9}, ValueError,
+                   r"padding_mode='reflect' needs padding < input size"),
+                  (f"{c}-output_empty", {"weight": _z(6, 2, *(10,) * nd), "padding": 0},
+                   ValueError, r"output size .* < 1"),
+                  (f"{c}-same_with_stride", {"padding": "same"}, ValueError,
+                   r"padding='same' needs stride 1"),
+                  (f"{c}-huge_padding", {"padding": 2**58, "padding_mode": "zeros"}, ValueError,
+                   r"output of shape")]
+            t = f"conv_transpose{nd}d{sfx}"
+            r += [(f"{t}-channel_mismatch", {"weight": _z(5, 3, *k)}, ValueError,
+                   r"weight of shape .* x of shape"),
+                  (f"{t}-groups_not_dividing", {"groups": 3}, ValueError, r"groups=3 must divide"),
+                  (f"{t}-output_padding_ge_stride", {"output_padding": 2}, ValueError,
+                   r"output_padding .* must be smaller than stride"),
+                  (f"{t}-output_empty", {"padding": 20}, ValueError, r"output size .* < 1"),
+                  (f"{t}-padding_str", {"padding": "same"}, ValueError, r"padding"),
+                  (f"{t}-huge_stride", {"stride": 2**58, "output_padding": 0}, ValueError,
+                   r"output of shape")]
+            for pool in ("max", "avg"):
+                p = f"{pool}_pool{nd}d{sfx}"
+                r += [(f"{p}-padding_over_half", {"padding": 2}, ValueError,
+                       r"padding must be at most half of kernel_size"),
+                      (f"{p}-output_empty", {"kernel_size": 12, "padding": 0}, ValueError,
+                       r"output size .* < 1")]
+            # a dilated window from the left padding to the right one, over the input
+            r += [(f"max_pool{nd}d{sfx}-window_in_padding",
+                   {"kernel_size": 2, "padding": 1, "stride": 1,
+                    "dilation": tuple(s + 1 for s in x.shape[2:])}, ValueError,
+                   r"covers only padding")]
+            for kind in ("avg", "max") if not sfx else ():   # backward: size from grad_output
+                a = f"adaptive_{kind}_pool{nd}d"
+                r += [(f"{a}-output_size_wrong_length", {"output_size": (2,) * (nd + 1)},
+                       ValueError, r"output_size must be an int or"),
+                      (f"{a}-huge_output_size", {"output_size": 2**58}, ValueError,
+                       r"output_size|output of shape")]
+    for sfx in ("", "_backward"):
+        d = f"depthwise_conv2d{sfx}"
+        r += [(f"{d}-weight_not_1_per_group", {"weight": _z(8, 2, 3, 3)}, ValueError,
+               r"weight must have shape \(C\*multiplier, 1, kH, kW\)"),
+              (f"{d}-weight_not_multiple", {"weight": _z(6, 1, 3, 3)}, ValueError,
+               r"weight of shape \(6, 1, 3, 3\) has 6 output channels, not a multiple")]
+        s = f"separable_conv2d{sfx}"
+        r += [(f"{s}-pointwise_mismatch", {"pointwise_weight": _z(5, 7, 1, 1)}, ValueError,
+               r"pointwise_weight must have shape \(C_out, 8, 1, 1\)"),
+              (f"{s}-pointwise_not_1x1", {"pointwise_weight": _z(5, 8, 3, 3)}, ValueError,
+               r"pointwise_weight must have shape"),
+              (f"{s}-depthwise_bias_shape", {"depthwise_bias": _z(5)}, ValueError,
+               r"depthwise_bias must have shape \(8,\)")]
+        u = f"upsample{sfx}"
+        r += [(f"{u}-size_and_scale", {"size": 8}, ValueError, r"exactly one of size and scale"),
+              (f"{u}-neither", {"scale_factor": None}, ValueError, r"exactly one of size"),
+              (f"{u}-mode_rank", {"mode": "trilinear"}, ValueError, r"mode='trilinear' needs 5-D"),
+              (f"{u}-align_corners_nearest", {"mode": "nearest"}, ValueError, r"align_corners"),
+              (f"{u}-scale_zero", {"scale_factor": 0.0}, ValueError, r"scale_factor"),
+              (f"{u}-scale_nan", {"scale_factor": float("nan")}, ValueError, r"scale_factor"),
+              (f"{u}-scale_inf", {"scale_factor": float("inf")}, ValueError, r"scale_factor"),
+              (f"{u}-scale_str", {"scale_factor": "2"}, TypeError, r"scale_factor"),
+              (f"{u}-scale_0d_array", {"scale_factor": np.array(2.0)}, TypeError, r"scale_factor"),
+              (f"{u}-scale_too_many", {"scale_factor": (2, 2, 2)}, ValueError, r"scale_factor"),
+              (f"{u}-output_zero", {"scale_factor": 0.1}, ValueError, r"scale_factor=0.1 gives"),
+              (f"{u}-size_zero", {"scale_factor": None, "size": 0}, ValueError, r"\bsize\b"),
+              (f"{u}-size_float", {"scale_factor": None, "size": 2.5}, TypeError, r"\bsize\b"),
+              (f"{u}-size_huge", {"scale_factor": None, "size": 2**40}, ValueError,
+               r"output of shape"),
+              (f"{u}-size_beyond_int64", {"scale_factor": None, "size": 2**70}, ValueError,
+               r"\bsize\b")]
+        p = f"pad{sfx}"
+        r += [(f"{p}-torch_flat_order", {"pad": (1, 1, 2, 2)}, ValueError,
+               r"pad must be an int or 2 \(before, after\) pairs"),
+              (f"{p}-negative", {"pad": -1}, ValueError, r"pad must be >= 0"),
+              (f"{p}-float", {"pad": 1.5}, TypeError, r"\bpad\b"),
+              (f"{p}-nan", {"pad": float("nan")}, TypeError, r"\bpad\b"),
+              (f"{p}-pair_of_three", {"pad": ((1, 1, 1), 1)}, ValueError, r"\bpad\b"),
+              (f"{p}-reflect_ge_size", {"pad": 6}, ValueError,
+               r"mode='reflect' needs pad < input size"),
+              (f"{p}-zeros_with_value", {"mode": "zeros", "value": 1.0}, ValueError,
+               r"mode='zeros' pads with 0"),
+              (f"{p}-value_str", {"mode": "constant", "value": "1"}, TypeError, r"\bvalue\b"),
+              (f"{p}-huge", {"pad": 2**40, "mode": "zeros"}, ValueError, r"output of shape"),
+              (f"{p}-beyond_int64", {"pad": 2**70, "mode": "zeros"}, ValueError, r"\bpad\b")]
+        c = f"channel_shuffle{sfx}"
+        r += [(f"{c}-groups_not_dividing", {"groups": 3}, ValueError, r"groups=3 must divide"),
+              (f"{c}-groups_0", {"groups": 0}, ValueError, r"groups must be >= 1"),
+              (f"{c}-groups_float", {"groups": 2.0}, TypeError, r"groups must be an int"),
+              (f"{c}-groups_nan", {"groups": float("nan")}, TypeError, r"groups must be an int"),
+              (f"{c}-groups_beyond_int64", {"groups": 2**70}, ValueError, r"\bgroups\b")]
+        y = f"spatial_pyramid_pool{sfx}"
+        r += [(f"{y}-levels_empty", {"levels": ()}, ValueError, r"levels must be"),
+              (f"{y}-levels_zero", {"levels": (1, 0)}, ValueError, r"levels must be"),
+              (f"{y}-levels_float", {"levels": (1, 2.0)}, TypeError, r"levels must be"),
+              (f"{y}-levels_int", {"levels": 2}, (ValueError, TypeError), r"levels must be"),
+              (f"{y}-levels_huge", {"levels": (2**40,)}, ValueError, r"levels|output of shape"),
+              (f"{y}-levels_beyond_int64", {"levels": (2**70,)}, ValueError, r"\blevels\b")]
+    r += [("global_avg_pool-x_rank_2", {"x": _z(2, 4)}, ValueError, r"x must have shape"),
+          ("global_max_pool_backward-x_rank_2", {"x": _z(2, 4)}, ValueError,
+           r"x must have shape")]
+    return r
+
+
+def _rows():
+    rows, isolated = [], []
+    for name, (fn, kw, shape) in CALLS.items():
+        rows += [(name,) + row for row in _generic_rows(name, fn, kw, shape)]
+        isolated += [(name,) + row for row in _isolated_rows(name, fn, kw)]
+    for row in _specific_rows():
+        name = row[0].split("-")[0]
+        (isolated if "huge" in row[0] else rows).append((name,) + row)
+    return rows, isolated
+
+
+ALL_ROWS, ISOLATED_ROWS = _rows()
+
+
+def call_row(op, changes):
+    fn, kw, _ = CALLS[op]
+    return fn(**dict(kw, **changes))
+
+
+@pytest.mark.parametrize("op, rid, changes, exc, match", ALL_ROWS,
+                         ids=[row[1] for row in ALL_ROWS])
+def test_every_operation_rejects_bad_input(op, rid, changes, exc, match):
+    with pytest.raises(exc) as info:
+        call_row(op, changes)
+    message = str(info.value)
+    assert message.startswith(f"{op}: "), f"message does not name the operation: {message}"
+    assert re.search(match, message), f"{match!r} not in: {message}"
+
+
+def test_every_public_operation_has_rows():
+    ops = {name for name in fastconv.__all__ if name in CALLS}
+    assert len(CALLS) == 52 and ops == set(CALLS)
+    assert {row[0] for row in ALL_ROWS} == set(CALLS)
+    ids = [row[1] for row in ALL_ROWS + ISOLATED_ROWS]
+    assert len(ids) == len(set(ids))
+
+
+def test_good_calls_pass():
+    """Every base call is valid, so each row fails for the one change it makes."""
+    for op in CALLS:
+        call_row(op, {})
+
+
+_ISOLATED_CHILD = """
+import json, resource, sys
+import numpy as np, fastconv
+import test_validation as t
+for op in t.CALLS:        # warm up (threads, BLAS) before capping the address space
+    t.call_row(op, {})
+with open("/proc/self/status") as f:
+    vm = next(int(line.split()[1]) for line in f if line.startswith("VmSize:")) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (vm + 2**31, resource.RLIM_INFINITY))
+outcomes = {}
+for op, rid, changes, exc, match in t.ISOLATED_ROWS:
+    try:
+        t.call_row(op, changes)
+        outcomes[rid] = ["returned", ""]
+    except Exception as e:
+        outcomes[rid] = [type(e).__name__, str(e)]
+print(json.dumps(outcomes))
+"""
+
+
+@pytest.fixture(scope="module")
+def isolated_outcomes():
+    """Run every isolated row in one child process (address space capped at
+    2 GiB more than after warm-up, so a missed check fails fast as MemoryError
+    or a crash, never by swapping); exception type and message per row."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.dirname(os.path.abspath(__file__)), os.environ.get("PYTHONPATH", "")]))
+    res = subprocess.run([sys.executable, "-c", _ISOLATED_CHILD], capture_output=True, text=True,
+                         timeout=600, env=env)
+    assert res.returncode == 0, f"child crashed ({res.returncode}):\n{res.stderr[-4000:]}"
+    return json.loads(res.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("op, rid, changes, exc, match", ISOLATED_ROWS,
+                         ids=[row[1] for row in ISOLATED_ROWS])
+def test_crash_prone_input_raises(op, rid, changes, exc, match, isolated_outcomes):
+    """Huge sizes raise before allocating; a missing gradient is refused."""
+    kind, message = isolated_outcomes[rid]
+    allowed = exc if isinstance(exc, tuple) else (exc,)
+    assert kind in {e.__name__ for e in allowed}, f"{kind}: {message}"
+    if kind != "MemoryError":
+        assert message.startswith(f"{op}: ") and re.search(match, message), message

@@ -43,7 +43,7 @@ def set_num_threads(n):
     if n is None:
         _runtime.set_thread_limit(_env_limit)
         return
-    _runtime.set_thread_limit(check_int("set_num_threads", "n", n, minimum=1))
+    _runtime.set_thread_limit(check_int("set_num_threads", "n", n, minimum=1, maximum=2**31 - 1))
 
 
 def get_num_threads():

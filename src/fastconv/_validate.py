@@ -16,8 +16,15 @@ __all__ = []
 # C indexes with ptrdiff_t, and products of sizes must stay far from overflow.
 MAX_ELEMENTS = 2**62 // 8
 MAX_BYTES = 2**62
+# Largest integer hyper-parameter (stride, padding, kernel_size, ...): no array
+# fastconv addresses is longer, and sums of a few such values stay in int64.
+MAX_INT_ARG = MAX_ELEMENTS
 
 PAD_MODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
+
+# The default grad_output of the check_* functions: the call being validated is a
+# forward one.  (Not None: a backward call given grad_output=None is an error.)
+FORWARD = type("Forward", (), {"__repr__": lambda self: "FORWARD"})()
 SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 
@@ -29,7 +36,7 @@ def result_dtype(opname, **arrays):
     for name, a in arrays.items():
         if a is None:
             continue
-        dt = a.dtype
+        dt = a.dtype if a.dtype.isnative else a.dtype.newbyteorder("=")  # copied to native
         if dt == np.float64:
             dtype = np.dtype(np.float64)
         elif dt != np.float32:
@@ -51,6 +58,11 @@ def as_array(opname, name, value):
     return a
 
 
+def grad_array(opname, grad_output):
+    """grad_output as an array, or None when validating a forward call."""
+    return None if grad_output is FORWARD else as_array(opname, "grad_output", grad_output)
+
+
 def as_c_float(a, dtype):
     """A C-contiguous array of `dtype` with the values of `a` (no copy when it
     already is one; read-only inputs stay untouched)."""
@@ -64,33 +76,45 @@ def is_int(value):
     return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def check_int(opname, name, value, minimum=None):
+def check_int(opname, name, value, minimum=None, maximum=MAX_INT_ARG):
     """A Python int from an integer argument, refusing bools, floats and NaN."""
     if not is_int(value):
         raise TypeError(f"{opname}: {name} must be an int, got {value!r}")
     value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{opname}: {name} must be >= {minimum}, got {value}")
+    if value > maximum:
+        raise ValueError(f"{opname}: {name} must be <= {maximum}, got {value}")
     return value
+
+
+def _as_sequence(value):
+    """The entries of a per-axis argument given as a tuple, a list or a 1-D
+    array, or None when it is none of those."""
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return tuple(value.tolist())
+    return None
 
 
 def ntuple(opname, name, value, n, minimum=1):
     """One int per spatial axis from an int or a length-n sequence of ints."""
-    if is_int(value):
-        values = (value,) * n
-    elif isinstance(value, (tuple, list, np.ndarray)):
-        values = tuple(value)
-        if len(values) != n:
-            raise ValueError(f"{opname}: {name} must be an int or {n} ints (one per "
-                             f"spatial axis), got {len(values)}: {value!r}")
-    else:
+    values = (value,) * n if is_int(value) else _as_sequence(value)
+    if values is None:
         raise TypeError(f"{opname}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    if len(values) != n:
+        raise ValueError(f"{opname}: {name} must be an int or {n} ints (one per "
+                         f"spatial axis), got {len(values)}: {value!r}")
     out = []
     for v in values:
         if not is_int(v):
             raise TypeError(f"{opname}: {name} must be an int or a tuple of {n} ints, got {value!r}")
         if v < minimum:
             raise ValueError(f"{opname}: {name} must be >= {minimum} on every axis, got {value!r}")
+        if v > MAX_INT_ARG:
+            raise ValueError(f"{opname}: {name} must be <= {MAX_INT_ARG} on every axis, got "
+                             f"{value!r}")
         out.append(int(v))
     return tuple(out)
 
@@ -113,13 +137,15 @@ def conv_padding(opname, padding, n, kernel, stride, dilation):
     if is_int(padding):
         p = ntuple(opname, "padding", padding, n, minimum=0)
         return p, p
-    if isinstance(padding, np.ndarray):
-        padding = padding.tolist()
-    if not isinstance(padding, (tuple, list)) or len(padding) != n:
+    entries = _as_sequence(padding)
+    if entries is None:
+        raise TypeError(f"{opname}: padding must be 'valid', 'same', an int, {n} ints or {n} "
+                        f"(before, after) pairs, got {padding!r}")
+    if len(entries) != n:
         raise ValueError(f"{opname}: padding must be an int, {n} ints or {n} (before, after) "
                          f"pairs (one per spatial axis), got {padding!r}")
     before, after = [], []
-    for entry in padding:
+    for entry in entries:
         if isinstance(entry, (tuple, list)):
             if len(entry) != 2:
                 raise ValueError(f"{opname}: each padding pair must be (before, after), "
@@ -132,6 +158,8 @@ def conv_padding(opname, padding, n, kernel, stride, dilation):
                 raise TypeError(f"{opname}: padding entries must be ints, got {padding!r}")
             if v < 0:
                 raise ValueError(f"{opname}: padding must be >= 0, got {padding!r}")
+            if v > MAX_INT_ARG:
+                raise ValueError(f"{opname}: padding must be <= {MAX_INT_ARG}, got {padding!r}")
         before.append(int(b))
         after.append(int(a))
     return tuple(before), tuple(after)
@@ -250,8 +278,7 @@ def _conv_arrays(opname, nd, x, weight, bias, grad_output, x_channels, weight_la
     x = as_array(opname, "x", x)
     weight = as_array(opname, "weight", weight)
     bias = None if bias is None else as_array(opname, "bias", bias)
-    if grad_output is not None:
-        grad_output = as_array(opname, "grad_output", grad_output)
+    grad_output = grad_array(opname, grad_output)
     dtype = result_dtype(opname, x=x, weight=weight, bias=bias, grad_output=grad_output)
     spatial = SPATIAL_NAMES[nd]
     if x.ndim not in (nd + 1, nd + 2):
@@ -271,7 +298,7 @@ def _conv_arrays(opname, nd, x, weight, bias, grad_output, x_channels, weight_la
 
 
 def check_conv(opname, nd, x, weight, bias, stride, padding, dilation, groups,
-               padding_mode, out, grad_output=None):
+               padding_mode, out, grad_output=FORWARD):
     """Validate a conv{1,2,3}d call (or, with grad_output, its backward); return a
     ConvCall."""
     x, weight, bias, grad_output, dtype, xb, unbatched = _conv_arrays(
@@ -353,7 +380,7 @@ class ConvTransposeCall(NamedTuple):
 
 
 def check_conv_transpose(opname, nd, x, weight, bias, stride, padding, output_padding,
-                         groups, dilation, out, grad_output=None):
+                         groups, dilation, out, grad_output=FORWARD):
     """Validate a conv_transpose{1,2,3}d call (or its backward); return a
     ConvTransposeCall.  O = (I - 1)*stride - 2*padding + dilation*(k - 1)
     + output_padding + 1 along each axis."""
@@ -458,11 +485,16 @@ def check_bool(opname, name, value):
     return bool(value)
 
 
+def check_flags(opname, **flags):
+    """The backward passes' need_input / need_bias flags as bools."""
+    return [check_bool(opname, name, value) for name, value in flags.items()]
+
+
 def _pool_input(opname, nd, x, grad_output, unbatched_ok):
     """x (and grad_output) as arrays, the dtype, and x with a batch axis.
     nd = None accepts any number (>= 1) of spatial axes."""
     x = as_array(opname, "x", x)
-    grad = None if grad_output is None else as_array(opname, "grad_output", grad_output)
+    grad = grad_array(opname, grad_output)
     dtype = result_dtype(opname, x=x, grad_output=grad)
     if nd is None:
         if x.ndim < 3:
@@ -505,7 +537,7 @@ def _pool_finish(opname, x, xb, grad, dtype, unbatched, out_spatial, spec_fields
 
 
 def check_window_pool(opname, nd, x, kernel_size, stride, padding, dilation, ceil_mode,
-                      count_include_pad=True, out=None, grad_output=None):
+                      count_include_pad=True, out=None, grad_output=FORWARD):
     """Validate a max_pool / avg_pool call (avg passes dilation=1) or its backward."""
     x, xb, grad, dtype, unbatched = _pool_input(opname, nd, x, grad_output, True)
     kernel = ntuple(opname, "kernel_size", kernel_size, nd)
@@ -601,7 +633,7 @@ def adaptive_output_size(opname, output_size, in_size):
     return tuple(sizes)
 
 
-def check_adaptive_pool(opname, nd, x, output_size, out=None, grad_output=None):
+def check_adaptive_pool(opname, nd, x, output_size, out=None, grad_output=FORWARD):
     """Validate an adaptive_{avg,max}_pool call or its backward."""
     x, xb, grad, dtype, unbatched = _pool_input(opname, nd, x, grad_output, True)
     in_size = xb.shape[2:]
@@ -614,7 +646,7 @@ def check_adaptive_pool(opname, nd, x, output_size, out=None, grad_output=None):
     return _pool_finish(opname, x, xb, grad, dtype, unbatched, out_size, fields, out)
 
 
-def check_global_pool(opname, x, keepdims, out=None, grad_output=None):
+def check_global_pool(opname, x, keepdims, out=None, grad_output=FORWARD):
     """Validate a global_{avg,max}_pool call (x: (N, C, *spatial)) or its backward.
     Each plane is passed to C as (1, 1, size)."""
     x, xb, grad, dtype, _ = _pool_input(opname, None, x, grad_output, False)
@@ -631,7 +663,7 @@ def check_global_pool(opname, x, keepdims, out=None, grad_output=None):
 POOL_MODES = ("max", "avg")
 
 
-def check_pyramid_args(opname, x, levels, mode, grad_output=None):
+def check_pyramid_args(opname, x, levels, mode, grad_output=FORWARD):
     """Validate spatial_pyramid_pool's own arguments; return (x as an array,
     levels, mode, grad_output as an array or None).  x must be (N, C, H, W) (the
     adaptive pooling of each level checks the rest); grad_output, when given,
@@ -645,13 +677,14 @@ def check_pyramid_args(opname, x, levels, mode, grad_output=None):
     for lv in levels:
         if not is_int(lv):
             raise TypeError(f"{opname}: levels must be ints >= 1, got {levels!r}")
-        if lv < 1:
-            raise ValueError(f"{opname}: levels must be ints >= 1, got {levels!r}")
+        if not 1 <= lv <= MAX_INT_ARG:
+            raise ValueError(f"{opname}: levels must be ints from 1 to {MAX_INT_ARG}, got "
+                             f"{levels!r}")
     if not isinstance(mode, str) or mode not in POOL_MODES:
         raise ValueError(f"{opname}: mode must be one of {POOL_MODES}, got {mode!r}")
     levels = tuple(int(lv) for lv in levels)
+    grad_output = grad_array(opname, grad_output)
     if grad_output is not None:
-        grad_output = as_array(opname, "grad_output", grad_output)
         shape = (x.shape[0], x.shape[1] * sum(lv * lv for lv in levels))
         if grad_output.shape != shape:
             raise ValueError(f"{opname}: grad_output has shape {grad_output.shape} but the "
@@ -665,10 +698,10 @@ def adaptive_grad_output_size(opname, nd, grad_output, x):
     last nd sizes (grad_output must have x's rank; the full shape is checked
     against the forward result afterwards)."""
     grad_output = as_array(opname, "grad_output", grad_output)
-    x_ndim = np.ndim(x)
-    if grad_output.ndim != x_ndim or grad_output.ndim < nd + 1:
+    x = as_array(opname, "x", x)
+    if grad_output.ndim != x.ndim or grad_output.ndim < nd + 1:
         raise ValueError(f"{opname}: grad_output has shape {grad_output.shape} but x has "
-                         f"shape {np.shape(x)}; they must have the same rank")
+                         f"shape {x.shape}; they must have the same rank")
     size = grad_output.shape[grad_output.ndim - nd:]
     if min(size) < 1:
         raise ValueError(f"{opname}: grad_output of shape {grad_output.shape} has an empty "
@@ -737,11 +770,13 @@ def _scale_factors(opname, scale_factor, nd):
     def bad():
         return TypeError(f"{opname}: scale_factor must be a number or a tuple of {nd} "
                          f"numbers, got {scale_factor!r}")
-    if isinstance(scale_factor, (tuple, list, np.ndarray)):
-        values = tuple(scale_factor)
+    values = _as_sequence(scale_factor)
+    if values is not None:
         if len(values) != nd:
             raise ValueError(f"{opname}: scale_factor must be a number or {nd} numbers (one "
                              f"per spatial axis), got {len(values)}: {scale_factor!r}")
+    elif isinstance(scale_factor, np.ndarray):
+        raise bad()
     else:
         values = (scale_factor,) * nd
     out = []
@@ -758,13 +793,14 @@ def _scale_factors(opname, scale_factor, nd):
 
 
 def check_upsample(opname, x, size, scale_factor, mode, align_corners, out=None,
-                   grad_output=None):
-    """Validate an upsample call (forward when grad_output is None, else backward);
-    return a ResampleCall whose src is x (forward) or grad_output (backward) as 5-D."""
+                   grad_output=FORWARD):
+    """Validate an upsample call (forward when grad_output is FORWARD, its default,
+    else backward); return a ResampleCall whose src is x (forward) or grad_output
+    (backward) as 5-D."""
     x = as_array(opname, "x", x)
+    grad_output = grad_array(opname, grad_output)
     backward = grad_output is not None
     if backward:
-        grad_output = as_array(opname, "grad_output", grad_output)
         dtype = result_dtype(opname, grad_output=grad_output, x=x)
     else:
         dtype = result_dtype(opname, x=x)
@@ -858,16 +894,18 @@ def pad_pairs(opname, pad, nd):
         if b < 0 or a < 0:
             raise ValueError(f"{opname}: pad must be >= 0 (negative padding, i.e. cropping, "
                              f"is not supported), got {pad!r}")
+        if max(b, a) > MAX_INT_ARG:
+            raise ValueError(f"{opname}: pad must be <= {MAX_INT_ARG}, got {pad!r}")
     return tuple(int(b) for b, _ in entries), tuple(int(a) for _, a in entries)
 
 
-def check_pad(opname, x, pad, mode, value, out=None, grad_output=None):
-    """Validate a pad call (forward when grad_output is None, else backward);
-    return a ResampleCall whose src is x (forward) or grad_output (backward) as 5-D."""
+def check_pad(opname, x, pad, mode, value, out=None, grad_output=FORWARD):
+    """Validate a pad call (forward when grad_output is FORWARD, its default, else
+    backward); return a ResampleCall whose src is x (forward) or grad_output (backward) as 5-D."""
     x = as_array(opname, "x", x)
+    grad_output = grad_array(opname, grad_output)
     backward = grad_output is not None
     if backward:
-        grad_output = as_array(opname, "grad_output", grad_output)
         dtype = result_dtype(opname, grad_output=grad_output, x=x)
     else:
         dtype = result_dtype(opname, x=x)
@@ -924,13 +962,13 @@ class ShuffleSpec(NamedTuple):
     plane: int
 
 
-def check_channel_shuffle(opname, x, groups, out=None, grad_output=None):
-    """Validate a channel_shuffle call (forward when grad_output is None, else
+def check_channel_shuffle(opname, x, groups, out=None, grad_output=FORWARD):
+    """Validate a channel_shuffle call (forward when grad_output is FORWARD, else
     backward); return a ResampleCall whose src is x or grad_output as (N, C, plane)."""
     x = as_array(opname, "x", x)
+    grad_output = grad_array(opname, grad_output)
     backward = grad_output is not None
     if backward:
-        grad_output = as_array(opname, "grad_output", grad_output)
         dtype = result_dtype(opname, grad_output=grad_output, x=x)
     else:
         dtype = result_dtype(opname, x=x)
@@ -1003,15 +1041,14 @@ def _depthwise_channels(opname, x, weight, weight_name, bias, bias_name):
 
 
 def check_depthwise(opname, x, weight, bias, stride, padding, dilation, padding_mode, out,
-                    grad_output=None):
+                    grad_output=FORWARD):
     """Validate a depthwise_conv2d call (or, with grad_output, its backward);
     return a ConvCall whose spec has groups = C."""
     x = as_array(opname, "x", x)
     weight = as_array(opname, "weight", weight)
     bias = None if bias is None else as_array(opname, "bias", bias)
-    if grad_output is not None:
-        grad_output = as_array(opname, "grad_output", grad_output)
-    result_dtype(opname, x=x, weight=weight, bias=bias, grad_output=grad_output)
+    result_dtype(opname, x=x, weight=weight, bias=bias,
+                 grad_output=grad_array(opname, grad_output))
     c = _depthwise_channels(opname, x, weight, "weight", bias, "bias")
     return check_conv(opname, 2, x, weight, bias, stride, padding, dilation, c, padding_mode,
                       out, grad_output=grad_output)
@@ -1019,7 +1056,7 @@ def check_depthwise(opname, x, weight, bias, stride, padding, dilation, padding_
 
 def check_separable(opname, x, depthwise_weight, pointwise_weight, depthwise_bias,
                     pointwise_bias, stride, padding, dilation, padding_mode, out,
-                    grad_output=None):
+                    grad_output=FORWARD):
     """Validate a separable_conv2d call (or, with grad_output, its backward);
     return a SeparableCall."""
     x = as_array(opname, "x", x)
@@ -1027,8 +1064,7 @@ def check_separable(opname, x, depthwise_weight, pointwise_weight, depthwise_bia
     pw = as_array(opname, "pointwise_weight", pointwise_weight)
     db = None if depthwise_bias is None else as_array(opname, "depthwise_bias", depthwise_bias)
     pb = None if pointwise_bias is None else as_array(opname, "pointwise_bias", pointwise_bias)
-    if grad_output is not None:
-        grad_output = as_array(opname, "grad_output", grad_output)
+    grad_output = grad_array(opname, grad_output)
     dtype = result_dtype(opname, x=x, depthwise_weight=dw, pointwise_weight=pw,
                          depthwise_bias=db, pointwise_bias=pb, grad_output=grad_output)
     _depthwise_channels(opname, x, dw, "depthwise_weight", db, "depthwise_bias")

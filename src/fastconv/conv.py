@@ -141,6 +141,8 @@ conv3d.__doc__ = _DOC.format(n=3, sp="D, H, W", ksp="kD, kH, kW", osp="D_out, H_
 # ------------------------------------------------------------------ backward ----
 def _convolve_backward(opname, nd, grad_output, x, weight, stride, padding, dilation, groups,
                        padding_mode, need_input, need_bias, algorithm):
+    need_input, need_bias = _validate.check_flags(opname, need_input=need_input,
+                                                  need_bias=need_bias)
     call = _validate.check_conv(opname, nd, x, weight, None, stride, padding, dilation,
                                 groups, padding_mode, None, grad_output=grad_output)
     spec = call.spec

@@ -72,6 +72,8 @@ def _transpose(opname, nd, x, weight, bias, stride, padding, output_padding, gro
 
 def _transpose_backward(opname, nd, grad_output, x, weight, stride, padding, output_padding,
                         groups, dilation, need_input, need_bias, algorithm):
+    need_input, need_bias = _validate.check_flags(opname, need_input=need_input,
+                                                  need_bias=need_bias)
     call = _validate.check_conv_transpose(opname, nd, x, weight, None, stride, padding,
                                           output_padding, groups, dilation, None,
                                           grad_output=grad_output)

@@ -78,6 +78,8 @@ depthwise_conv2d.__doc__ = f"""Depthwise 2-D convolution (cross-correlation), ch
 def depthwise_conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1,
                               padding_mode="zeros", *, need_input=True, need_bias=True):
     opname = "depthwise_conv2d_backward"
+    need_input, need_bias = _validate.check_flags(opname, need_input=need_input,
+                                                  need_bias=need_bias)
     call = _validate.check_depthwise(opname, x, weight, None, stride, padding, dilation,
                                      padding_mode, None, grad_output=grad_output)
     spec = call.spec
@@ -201,6 +203,7 @@ def separable_conv2d_backward(grad_output, x, depthwise_weight, pointwise_weight
                               depthwise_bias=None, stride=1, padding=0, dilation=1,
                               padding_mode="zeros", *, need_input=True, need_bias=True):
     opname = "separable_conv2d_backward"
+    (need_bias,) = _validate.check_flags(opname, need_bias=need_bias)
     call = _validate.check_separable(opname, x, depthwise_weight, pointwise_weight,
                                      depthwise_bias, None, stride, padding, dilation,
                                      padding_mode, None, grad_output=grad_output)
