@@ -15,6 +15,11 @@
  * a kernel whose tasks write disjoint outputs in a fixed order, so results are
  * bitwise identical for any nt.  `slot` is unique among the participants of one
  * call (in [0, nt)) and indexes per-thread scratch.
+ *
+ * The pool's state is per copy of this file: every Python extension module
+ * links the kernel library statically, so each module has its own pool (at most
+ * nt - 1 workers each, asleep when idle).  One shared library would give one
+ * pool; not done yet.
  */
 #ifndef FC_PARALLEL_H
 #define FC_PARALLEL_H

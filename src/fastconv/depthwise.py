@@ -203,7 +203,8 @@ def separable_conv2d_backward(grad_output, x, depthwise_weight, pointwise_weight
                               depthwise_bias=None, stride=1, padding=0, dilation=1,
                               padding_mode="zeros", *, need_input=True, need_bias=True):
     opname = "separable_conv2d_backward"
-    (need_bias,) = _validate.check_flags(opname, need_bias=need_bias)
+    need_input, need_bias = _validate.check_flags(opname, need_input=need_input,
+                                                  need_bias=need_bias)
     call = _validate.check_separable(opname, x, depthwise_weight, pointwise_weight,
                                      depthwise_bias, None, stride, padding, dilation,
                                      padding_mode, None, grad_output=grad_output)
