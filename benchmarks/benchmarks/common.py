@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 import fastconv
-from fastconv._bench import CASES, FAMILIES, Workload, case_macs, cases_of
+from fastconv._bench import CASES, FAMILIES, Workload, case_macs
 
 FULL = os.environ.get("FASTCONV_ASV_FULL", "0") not in ("", "0")
 THREADS = [1, 2]
@@ -23,14 +23,6 @@ THREADS = [1, 2]
 def pick(default, full):
     """The default grid, or the full one under FASTCONV_ASV_FULL=1."""
     return list(full if FULL else default)
-
-
-def family_cases(default, *ops):
-    """`default` (names of the case table), or every case of `ops` when FULL."""
-    unknown = [name for name in default if name not in CASES or CASES[name].op not in ops]
-    if unknown:
-        raise ValueError(f"not cases of {ops} in fastconv._bench.CASES: {unknown}")
-    return pick(default, cases_of(*ops))
 
 
 def backends(cases):
