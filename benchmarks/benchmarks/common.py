@@ -35,6 +35,20 @@ def backends(cases):
     return ours + pick([], ["torch"])
 
 
+def _winograd_applies(case):
+    """README's rule for algorithm='winograd' (fastconv._select.winograd_refusal):
+    a 2-D or 3-D convolution, not transposed, 3x3 with stride 1 and dilation 1
+    on the last two axes.  Checked before the call, because peakmem_call must
+    not run the call in setup."""
+    family = FAMILIES[case.op]
+    op = case.op.replace("_backward", "")
+    if not op.startswith(("conv2d", "conv3d")):
+        return False
+    fwd = family.forward if hasattr(family, "forward") else family
+    kernel, stride, dilation, _ = fwd._geometry(case._replace(op=op))
+    return kernel[-2:] == (3, 3) and stride[-2:] == (1, 1) and dilation[-2:] == (1, 1)
+
+
 class ThreadLimit:
     """Run fastconv on `threads` threads, and BLAS too (algorithm='im2col' runs
     its GEMM on BLAS's own threads).  restore() undoes both."""
@@ -86,6 +100,9 @@ class _CaseBenchmark:
         else:
             self.call = work.fastconv(backend)
         self.threads = ThreadLimit(threads)
+        if backend == "winograd" and not _winograd_applies(CASES[case]):
+            self.teardown(case, backend, threads)
+            raise NotImplementedError("winograd does not apply to this shape")
         if self.call_in_setup:
             try:
                 self.call()
