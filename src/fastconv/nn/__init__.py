@@ -6,7 +6,7 @@ accumulates parameter gradients into ``Parameter.grad`` (like torch) and
 returns the input gradient.  Key names and shapes of ``state_dict`` follow
 ``torch.nn``, so weights move between the two.
 """
-from fastconv.nn import init, metrics
+from fastconv.nn import init, metrics, zoo
 from fastconv.nn.module import Module, Parameter, Sequential
 from fastconv.nn.combinators import Concat, Residual
 from fastconv.nn.layers import *  # noqa: F403  (the layer classes, listed in layers.__all__)
@@ -16,4 +16,4 @@ from fastconv.nn.summary import Row, Summary
 
 __all__ = ["Module", "Parameter", "Sequential", "Residual", "Concat", *_layers,
            "CrossEntropyLoss", "MSELoss", "softmax", "log_softmax", "Summary", "Row", "init",
-           "metrics"]
+           "metrics", "zoo"]

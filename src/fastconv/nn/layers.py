@@ -70,6 +70,20 @@ def _wants_grad(p):
     return p is not None and p.requires_grad
 
 
+def _weight_backward(layer, backward, grad_output, need_input, **kw):
+    """Run ``backward(grad_output, x, weight, **hyper)`` -> (gx, gw, gb), skipping what
+    no one needs, and accumulate the parameter gradients."""
+    need_bias = _wants_grad(layer.bias)
+    if not (need_input or need_bias or layer.weight.requires_grad):
+        return None
+    gx, gw, gb = backward(grad_output, layer._x, layer.weight.data, **layer._hyper(),
+                          need_input=need_input, need_bias=need_bias, **kw)
+    layer.weight.accumulate_grad(gw)
+    if need_bias:
+        layer.bias.accumulate_grad(gb)
+    return gx
+
+
 class Identity(Module):
     """``y = x``."""
 
@@ -126,16 +140,8 @@ class _ConvNd(Module):
                                              **self._hyper(), algorithm=self.algorithm)
 
     def backward(self, grad_output, need_input=True):
-        need_bias = _wants_grad(self.bias)
-        if not (need_input or need_bias or self.weight.requires_grad):
-            return None
-        gx, gw, gb = getattr(fastconv, self._op() + "_backward")(
-            grad_output, self._x, self.weight.data, **self._hyper(), need_input=need_input,
-            need_bias=need_bias, algorithm=self.algorithm)
-        self.weight.accumulate_grad(gw)
-        if need_bias:
-            self.bias.accumulate_grad(gb)
-        return gx
+        return _weight_backward(self, getattr(fastconv, self._op() + "_backward"), grad_output,
+                                need_input, algorithm=self.algorithm)
 
     def output_shape(self, input_shape):
         _channels(self, input_shape, self.in_channels)
@@ -261,16 +267,8 @@ class DepthwiseConv2d(Module):
                                          **self._hyper())
 
     def backward(self, grad_output, need_input=True):
-        need_bias = _wants_grad(self.bias)
-        if not (need_input or need_bias or self.weight.requires_grad):
-            return None
-        gx, gw, gb = fastconv.depthwise_conv2d_backward(
-            grad_output, self._x, self.weight.data, **self._hyper(), need_input=need_input,
-            need_bias=need_bias)
-        self.weight.accumulate_grad(gw)
-        if need_bias:
-            self.bias.accumulate_grad(gb)
-        return gx
+        return _weight_backward(self, fastconv.depthwise_conv2d_backward, grad_output,
+                                need_input)
 
     def output_shape(self, input_shape):
         _channels(self, input_shape, self.in_channels)

@@ -32,7 +32,12 @@ Row.__doc__ = ("One summary line: ``receptive_field`` is a tuple of (size, jump)
 
 def _grow(rf, step):
     (size, jump), (kernel, stride, dilation) = rf, step
-    return size + (kernel - 1) * dilation * jump, jump * stride
+    size = Fraction(size) + (kernel - 1) * dilation * jump
+    return _simplest(size), _simplest(Fraction(jump) * stride)
+
+
+def _simplest(value):
+    return int(value) if value.denominator == 1 else value
 
 
 def leaf_rows(module, name, info):
@@ -42,6 +47,8 @@ def leaf_rows(module, name, info):
     step = module.receptive_step(shape)
     if rf is not None and step is not None:
         rf = tuple(_grow(r, s) for r, s in zip(rf, step))
+    elif len(out) <= 1:    # e.g. Flatten: no spatial axes left, and no pooling over them
+        rf = None
     params = sum(p.size for p in module.parameters())
     row = Row(name, type(module).__name__, out, params, module.macs(shape), rf)
     return (out, rf if len(out) > 1 else None), [row]
@@ -55,8 +62,9 @@ class Summary:
     rows : list of Row
     input_shape, output_shape : tuple
     total_params, trainable_params, total_macs : int
-    receptive_field : tuple of (size, jump) per spatial axis
-        Of the last layer that still has spatial axes.
+    receptive_field : tuple of (size, jump) per spatial axis, or None
+        Of the last layer that has one: the last layer with spatial axes, or
+        a global/pyramid pooling after it (which sees the whole input).
     """
 
     def __init__(self, model, input_shape, rows, output_shape):
@@ -92,7 +100,7 @@ class Summary:
 def _rf_text(rf):
     if rf is None:
         return "-", "-"
-    sizes = [str(s) for s, _ in rf]
+    sizes = [str(Fraction(s)) for s, _ in rf]
     jumps = [str(Fraction(j)) for _, j in rf]
     join = lambda xs: xs[0] if len(set(xs)) == 1 else "x".join(xs)   # noqa: E731
     return join(sizes), join(jumps)
