@@ -449,9 +449,14 @@ def test_state_dict_is_live_and_load_copies():
     layer.weight.data -= 1.0                            # an optimizer step in place
     assert sd["weight"] is layer.weight.data
     source = {"weight": np.zeros((2, 2)), "bias": np.zeros(2)}
+    held = layer.weight.data                            # e.g. by an optimizer
     layer.load_state_dict(source)
+    assert layer.weight.data is held and np.all(held == 0)   # copied in place
     source["weight"][0, 0] = 5.0
     assert layer.weight.data[0, 0] == 0 and layer.weight.dtype == np.float32
+    fresh = nn.Linear(2, 2, rng=0)
+    fresh.load_state_dict(source)                       # a lazy parameter is just set
+    assert fresh.weight.data[0, 0] == 5.0 and fresh.weight.dtype == np.float32
 
 
 def test_load_state_dict_rejects_bad_keys_and_shapes():

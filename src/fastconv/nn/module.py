@@ -85,6 +85,18 @@ class Parameter:
         """False while a lazy parameter's values have not been created yet."""
         return self._data is not None
 
+    def to(self, dtype):
+        """Convert ``data`` and ``grad`` to ``dtype``; a lazy parameter stays lazy."""
+        dtype = np.dtype(dtype)
+        if self.materialized:
+            self.data = self._data.astype(dtype, copy=False)
+        else:
+            make = self._make
+            self._make, self._dtype = (lambda: make().astype(dtype, copy=False)), dtype
+        if self.grad is not None:
+            self.grad = self.grad.astype(dtype, copy=False)
+        return self
+
     def accumulate_grad(self, grad):
         """Add ``grad`` to ``self.grad`` (set it if None); no-op when frozen."""
         if not self.requires_grad:
@@ -237,13 +249,7 @@ class Module:
         if dtype.kind != "f":
             raise TypeError(f"Module.to: dtype must be floating, got {dtype}")
         for p in self.parameters():
-            if p.materialized:
-                p.data = p.data.astype(dtype)
-            else:
-                make = p._make
-                p._make, p._dtype = (lambda make=make: make().astype(dtype)), dtype
-            if p.grad is not None:
-                p.grad = p.grad.astype(dtype)
+            p.to(dtype)
         for m in self.modules():
             for name, b in m._buffers.items():
                 if b is not None and b.dtype.kind == "f":
@@ -280,8 +286,8 @@ class Module:
         """Copy arrays from ``state_dict`` (name -> array, e.g. a torch state_dict
         converted with ``.detach().numpy()``) into this module.
 
-        Values are converted to each parameter's or buffer's dtype; shapes must
-        match exactly.  With ``strict`` (default), missing or unexpected keys
+        Values are converted to each parameter's or buffer's dtype and copied
+        into the existing arrays (as torch does); shapes must match exactly.  With ``strict`` (default), missing or unexpected keys
         raise ``KeyError``; otherwise they are returned as
         ``(missing_keys, unexpected_keys)``.
         """
@@ -307,10 +313,11 @@ class Module:
             if tuple(value.shape) != tuple(current.shape):
                 raise ValueError(f"load_state_dict: {key!r} has shape {value.shape}, the "
                                  f"module expects {tuple(current.shape)}")
-            if p is not None:
-                p.data = np.array(value, dtype=p.dtype)
+            if p is not None and not p.materialized:
+                p.data = np.array(value, dtype=p.dtype)    # never create the random values
             else:
-                m._buffers[name] = np.array(value, dtype=current.dtype)
+                # in place, as torch: arrays held elsewhere (optimizers) stay valid
+                (p.data if p is not None else current)[...] = value
         return missing, unexpected
 
     # -------------------------------------------------------- forward/back ----
