@@ -1,6 +1,7 @@
 """fastconv.nn: gradients of whole models against finite differences (float64),
 layer logic against NumPy references, the Module API, state dicts, freezing and
 initialisation."""
+import copy
 import math
 
 import numpy as np
@@ -508,6 +509,16 @@ def test_same_seed_same_weights_whatever_is_read_first():
         np.testing.assert_array_equal(pa.data, pb.data, err_msg=name)
     assert not np.array_equal(a[0].weight.data, c[0].weight.data)
     assert not np.array_equal(a[0].weight.data, a[3].block[0].weight.data[:, :2])
+
+
+def test_deep_copy_of_an_unmaterialised_model_has_the_same_weights(rng):
+    a = model_2d()
+    b = copy.deepcopy(a)
+    x = rng.standard_normal((2, 2, 8, 8)).astype(np.float32)
+    a.eval()
+    b.eval()
+    np.testing.assert_array_equal(a(x), b(x))
+    assert a[0].weight.data is not b[0].weight.data
 
 
 def test_one_generator_builds_a_reproducible_model():

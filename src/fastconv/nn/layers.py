@@ -44,9 +44,14 @@ def _check_int(layer, name, value, minimum=1):
 
 
 def _make_param(shape, dtype, fill, rng):
-    """A lazy Parameter filled by ``fill(array, rng=child)``, child spawned now."""
-    child = rng.spawn(1)[0]
-    return Parameter.lazy(shape, dtype, lambda: fill(np.empty(shape, dtype), rng=child))
+    """A lazy Parameter filled by ``fill(array, rng=child)``.
+
+    The child's seed is spawned from ``rng`` now; the child generator itself is
+    made at each call, so creating the values is repeatable (a deep copy of an
+    unmaterialised model gets the same weights as the original)."""
+    seed = rng.bit_generator.seed_seq.spawn(1)[0]
+    return Parameter.lazy(shape, dtype, lambda: fill(np.empty(shape, dtype),
+                                                     rng=np.random.default_rng(seed)))
 
 
 def _weight_and_bias(layer, weight_shape, n_out, bias, dtype, rng, weight_init, bias_init):
