@@ -77,7 +77,7 @@ class Summary:
 
     def __str__(self):
         head = ("Layer", "Type", "Output shape", "Params", "MACs", "RF size", "RF jump")
-        lines = [head] + [(r.name, r.kind, str(r.output_shape), f"{r.params:,}",
+        lines = [head] + [(r.name or "(model)", r.kind, str(r.output_shape), f"{r.params:,}",
                            f"{r.macs:,}", *_rf_text(r.receptive_field)) for r in self.rows]
         widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
         right = {3, 4}
