@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
+import fastconv
 from fastconv import nn, optim, train
 
 LR, MOMENTUM, STEPS = 0.1, 0.9, 3
@@ -333,3 +334,83 @@ def test_fit_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match=r"x has 8 samples but y has 7"):
         train.fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), x,
                   y[:7])
+
+
+# -- the command line: python -m fastconv train / summary ---------------------------
+def test_digits_demo_reaches_the_target_on_the_held_out_split(restore_threads):
+    """The demo's real training (default settings, one thread as the command
+    uses) on the fixed split."""
+    pytest.importorskip("sklearn")
+    from fastconv import _demo
+    fastconv.set_num_threads(1)
+    result = _demo.train_digits(progress=False)
+    assert result.n_test == 359 and result.n_train == 1438
+    assert result.accuracy >= _demo.TARGET_ACCURACY, result.history["val_accuracy"]
+
+
+def test_digits_split_is_fixed_and_stratified():
+    pytest.importorskip("sklearn")
+    from fastconv import datasets
+    (x1, y1), (xt1, yt1) = datasets.load_digits()
+    (x2, y2), (xt2, yt2) = datasets.load_digits()
+    np.testing.assert_array_equal(xt1, xt2)
+    assert x1.shape == (1438, 1, 8, 8) and x1.dtype == np.float32 and 0 <= x1.min() <= x1.max() <= 1
+    counts, test_counts = np.bincount(y1), np.bincount(yt1)
+    np.testing.assert_array_equal(test_counts, np.round(0.2 * (counts + test_counts)))
+
+
+def test_stratified_split_keeps_each_class_share():
+    from fastconv import datasets
+    labels = np.repeat([0, 1, 2], [10, 20, 30])
+    train_idx, test_idx = datasets.stratified_split(labels, 0.2, seed=3)
+    assert np.bincount(labels[test_idx]).tolist() == [2, 4, 6]
+    assert sorted(np.concatenate([train_idx, test_idx]).tolist()) == list(range(60))
+    with pytest.raises(ValueError, match="test_fraction"):
+        datasets.stratified_split(labels, 1.0, seed=0)
+
+
+def test_train_command_prints_results_and_saves_weights(tmp_path, capsys, restore_threads):
+    pytest.importorskip("sklearn")
+    from fastconv import _demo
+    from fastconv.__main__ import main
+    out = tmp_path / "w.npz"
+    assert main(["train", "--epochs", "1", "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    for expected in ("epoch  1/1: loss", "Total params: 7,178", "time spent per layer",
+                     "test accuracy:", f"weights saved to {out}"):
+        assert expected in text
+    model = train.load(_demo.digits_cnn(), out)
+    assert model[0].weight.shape == (8, 1, 3, 3)
+
+
+def test_train_command_plot(tmp_path, capsys, monkeypatch, restore_threads):
+    pytest.importorskip("sklearn")
+    from fastconv import _demo
+    from fastconv.__main__ import main
+    monkeypatch.setattr(_demo, "_pyplot", lambda: None)  # as if matplotlib were missing
+    assert main(["train", "--plot", str(tmp_path / "p.png")]) == 2
+    assert "needs matplotlib" in capsys.readouterr().err
+    monkeypatch.undo()
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "p.png"
+    assert main(["train", "--epochs", "1", "--out", str(tmp_path / "w"), "--plot",
+                 str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("vgg16", "Total params: 138,357,544"), ("digits", "Total params: 7,178"),
+    ("lenet5", "Total params: 61,706")])
+def test_summary_command(name, expected, capsys):
+    from fastconv.__main__ import main
+    assert main(["summary", name]) == 0
+    assert expected in capsys.readouterr().out
+
+
+def test_summary_command_bad_input(capsys):
+    from fastconv.__main__ import main
+    assert main(["summary", "nosuchnet"]) == 2
+    assert "vgg16" in capsys.readouterr().err
+    assert main(["summary", "digits", "--input-shape", "1,x"]) == 2
+    assert main(["summary", "digits", "--input-shape", "3,8,8"]) == 2
+    assert "input shape" in capsys.readouterr().err

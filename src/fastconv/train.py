@@ -206,9 +206,9 @@ def fit(model, loss, optimizer, x, y, epochs=1, batch_size=32, *, validation_dat
                                metrics=metrics, progress=False)
                 logs.update((f"val_{name}", value) for name, value in val.items())
                 model.train()
-            if not all(math.isfinite(v) for v in logs.values()):
+            if not all(math.isfinite(v) for k, v in logs.items() if k.endswith("loss")):
                 bar.close(_format_logs(logs))
-                raise FloatingPointError(f"fit: epoch {epoch + 1} gave a non-finite value "
+                raise FloatingPointError(f"fit: epoch {epoch + 1} gave a non-finite loss "
                                          f"({_format_logs(logs)}); lower the learning rate")
             logs["lr"] = lr
             logs["seconds"] = time.perf_counter() - t0
