@@ -18,11 +18,13 @@ import math
 import statistics
 import sys
 import time
+from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
 
 import fastconv
+from fastconv import _demo, nn, optim
 
 __all__ = ["CASES", "DEFAULT_CASES", "Case", "Workload", "case_macs", "cases_of",
            "add_arguments", "run"]
@@ -129,6 +131,11 @@ CASES = {
                     size=(56, 56)),
     "train_shuffle": _c("channel_shuffle_backward", dict(groups=3), batch=8, c_in=240,
                         size=(28, 28)),
+    # -- one training step of a whole model (forward, cross-entropy, backward,
+    #    SGD-momentum update): fastconv.nn against the same model in torch
+    "train_step_digits": _c("train_step", dict(model="digits"), batch=32, c_in=1, size=(8, 8)),
+    "train_step_resnet32": _c("train_step", dict(model="resnet8"), batch=32, c_in=3,
+                              size=(32, 32)),
 }
 
 # `python -m fastconv bench` without --all/--filter: the original conv cases
@@ -137,7 +144,7 @@ DEFAULT_CASES = ("c2d_resnet_l1", "c2d_resnet_l3", "c2d_resnet_stem", "c2d_resne
                  "c2d_vgg_112", "c2d_dilated", "c2d_reflect", "c1d_audio", "c3d_small",
                  "grp_shufflenet", "ct2d_unet", "dw_mbv2_56", "sep_xception", "mp2d_stem",
                  "ap2d", "gap", "up_bilinear", "pad_reflect", "shuffle",
-                 "train_dw", "train_mp2d")
+                 "train_dw", "train_mp2d", "train_step_digits", "train_step_resnet32")
 
 QUICK_REPEAT = 3
 
@@ -160,6 +167,7 @@ class _Family:
     tolerance); macs -> (multiply-adds or None, note or None).
     """
     takes_algorithm = False  # True: one backend per fastconv.ALGORITHMS entry
+    check_dtype = None       # check results in this dtype instead of the timed one
 
     def x_shape(self, case):
         return (_batch(case), case.shape["c_in"], *case.shape["size"])
@@ -530,6 +538,141 @@ class _SavedIndicesBackward(_Backward):
         return lambda: backward(g, x, **case.kwargs, indices=indices)
 
 
+# ------------------------------------------------------- training step ----
+def resnet8(num_classes=10, *, rng=None, dtype=np.float32):
+    """A CIFAR-style ResNet-8 for 3x32x32 inputs (He et al. 2016, section 4.2,
+    n = 1): a 3x3 convolution to 16 channels, one basic block per stage at 16,
+    32 and 64 channels (stride 1, 2, 2; a 1x1 convolution + BN shortcut where
+    the shape changes), global average pooling and a linear layer."""
+    rng = np.random.default_rng(rng)
+
+    def conv_bn(cin, cout, k, stride):
+        return [nn.Conv2d(cin, cout, k, stride, k // 2, bias=False, dtype=dtype, rng=rng),
+                nn.BatchNorm2d(cout, dtype=dtype)]
+
+    def block(cin, cout, stride):
+        body = nn.Sequential(*conv_bn(cin, cout, 3, stride), nn.ReLU(),
+                             *conv_bn(cout, cout, 3, 1))
+        shortcut = nn.Sequential(*conv_bn(cin, cout, 1, stride)) if stride != 1 else None
+        return nn.Sequential(OrderedDict(residual=nn.Residual(body, shortcut), relu=nn.ReLU()))
+
+    return nn.Sequential(OrderedDict(
+        stem=nn.Sequential(*conv_bn(3, 16, 3, 1), nn.ReLU()), stage1=block(16, 16, 1),
+        stage2=block(16, 32, 2), stage3=block(32, 64, 2), pool=nn.GlobalAvgPool(),
+        fc=nn.Linear(64, num_classes, dtype=dtype, rng=rng)))
+
+
+def _torch_twin(torch, model):
+    """The same architecture as a fastconv.nn model, in torch.nn, with the same
+    state_dict keys (Residual becomes a module with `block` and `shortcut`)."""
+    tnn = torch.nn
+
+    class Residual(tnn.Module):
+        def __init__(self, block, shortcut):
+            super().__init__()
+            self.block, self.shortcut = block, shortcut
+
+        def forward(self, x):
+            return self.block(x) + (x if self.shortcut is None else self.shortcut(x))
+
+    def twin(m):
+        if isinstance(m, nn.Sequential):
+            return tnn.Sequential(OrderedDict((name, twin(c)) for name, c in
+                                              m.named_modules() if name and "." not in name))
+        if isinstance(m, nn.Residual):
+            return Residual(twin(m.block), None if m.shortcut is None else twin(m.shortcut))
+        if isinstance(m, nn.Conv2d):
+            return tnn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride,
+                              m.padding, bias=m.bias is not None)
+        simple = {nn.ReLU: tnn.ReLU, nn.Flatten: tnn.Flatten}
+        if type(m) in simple:
+            return simple[type(m)]()
+        if isinstance(m, nn.MaxPool2d):
+            return tnn.MaxPool2d(m.kw["kernel_size"], m.kw["stride"])
+        if isinstance(m, nn.BatchNorm2d):
+            return tnn.BatchNorm2d(m.num_features)
+        if isinstance(m, nn.Dropout):
+            return tnn.Dropout(m.p)
+        if isinstance(m, nn.GlobalAvgPool):
+            return tnn.Sequential(tnn.AdaptiveAvgPool2d(1), tnn.Flatten())
+        if isinstance(m, nn.Linear):
+            return tnn.Linear(m.in_features, m.out_features)
+        raise TypeError(f"no torch twin for {type(m).__name__}")
+
+    t = twin(model)
+    t.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()})
+    return t
+
+
+class _TrainStep(_Family):
+    """One training step: zero_grad, forward, cross-entropy, backward and an
+    SGD-with-momentum update, of a whole model on a batch with random labels.
+
+    The call returns the parameters' gradients; those of a first call are
+    checked (every backend starts from the same weights), in float64 whatever
+    dtype is timed: in float32 a ReLU whose input lies within rounding of zero
+    may switch (in torch too), which moves a weight gradient by ~1 %, a
+    difference of rounding, not of method.  The digits CNN is built without
+    dropout here, so that both backends compute the same thing.
+    """
+    LR, MOMENTUM, CLASSES = 0.01, 0.9, 10
+    check_dtype = np.float64
+
+    def _model(self, case, dtype):
+        """The case's model with float32 initial weights (the same in every dtype)."""
+        if case.kwargs["model"] == "digits":
+            model = _demo.digits_cnn(0, dropout=0.0)
+        else:
+            model = resnet8(self.CLASSES, rng=0)
+        return model.to(dtype)
+
+    def make_inputs(self, case, dtype, rng):
+        x = rng.standard_normal(self.x_shape(case)).astype(dtype)
+        labels = rng.integers(0, self.CLASSES, _batch(case)).astype(dtype)  # cast back in the calls
+        return [x, labels]
+
+    def reduction_length(self, case):
+        """An upper bound: a weight gradient sums over the batch and the positions,
+        an input gradient over the taps of the widest layer (64 channels)."""
+        return _batch(case) * math.prod(case.shape["size"]) * 64 * 9
+
+    def macs(self, case):
+        """Forward multiply-adds times 3 (the backward's two products per weight)."""
+        model = self._model(case, np.float32)
+        per_sample = model.summary((case.shape["c_in"], *case.shape["size"])).total_macs
+        return 3 * _batch(case) * per_sample, None
+
+    def fastconv_call(self, case, arrays, algorithm):
+        x, labels = arrays
+        y = labels.astype(np.int64)
+        model = self._model(case, x.dtype)
+        params = list(model.parameters())
+        opt = optim.SGD(params, lr=self.LR, momentum=self.MOMENTUM)
+        loss = nn.CrossEntropyLoss()
+
+        def step():
+            opt.zero_grad()
+            loss(model(x), y)
+            model.backward(loss.backward(), need_input=False)
+            opt.step()
+            return tuple(p.grad for p in params)
+        return step
+
+    def torch_call(self, case, tensors, torch):
+        x, labels = tensors
+        y = labels.long()
+        model = _torch_twin(torch, self._model(case, np.float32)).to(x.dtype)
+        opt = torch.optim.SGD(model.parameters(), lr=self.LR, momentum=self.MOMENTUM)
+
+        def step():
+            with torch.enable_grad():  # the reference runs under no_grad
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+            return tuple(p.grad for p in model.parameters())
+        return step
+
+
 FAMILIES = {
     "conv1d": _Conv(1), "conv2d": _Conv(2), "conv3d": _Conv(3),
     "conv2d_shuffle": _ConvShuffle(),
@@ -547,6 +690,7 @@ FAMILIES = {
     "upsample": _Unary(_torch_upsample, lambda case: 4),
     "pad": _Unary(_torch_pad),
     "channel_shuffle": _Unary(lambda torch, x, kw: _torch_shuffle(torch, x, kw["groups"])),
+    "train_step": _TrainStep(),
 }
 # Backward of every forward family: (grad_output, x, weight) -> (dx, dw, db) for
 # the weighted ones, (grad_output, x) -> dx for the others.
@@ -601,6 +745,7 @@ class Workload:
         self.case = CASES[name]
         self.family = FAMILIES[self.case.op]
         self.dtype = np.dtype(dtype)
+        self.check_dtype = np.dtype(self.family.check_dtype or dtype)
         self.arrays = self.family.make_inputs(self.case, self.dtype, np.random.default_rng(seed))
 
     def macs(self):
@@ -658,7 +803,7 @@ class Workload:
         """Bound on max|y - ref| / max|ref|: rounding grows like sqrt(K) for a
         sum of K products; the factor leaves room for blocked summation orders,
         while a wrong or missing term (error ~ 1/sqrt(K)) is still caught."""
-        eps = np.finfo(self.dtype).eps
+        eps = np.finfo(self.check_dtype).eps
         return 16 * eps * math.sqrt(self.family.reduction_length(self.case))
 
 
@@ -778,6 +923,9 @@ def _run_case(name, dtype, algorithms, torch, repeat, settle, onnx_peers=(), thr
             continue
         try:
             y = call()  # also the warm-up call
+            if work.check_dtype != work.dtype:  # a fresh call in the checked dtype
+                y = (work.torch(torch, work.check_dtype) if backend == "torch"
+                     else work.fastconv(backend, work.check_dtype))()
         except ValueError as exc:
             if backend in ("direct", "torch", "fastconv"):
                 status[backend], ok = f"FAILED: {exc}", False
