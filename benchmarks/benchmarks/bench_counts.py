@@ -55,24 +55,28 @@ class TextbookCounts:
 
 
 class ZooCounts:
-    """PLACE FOR THE MODEL ZOO (the trainer's issue, not written yet): total
-    multiply-adds and parameters of whole networks (ResNet-18, VGG, MobileNet,
-    ShuffleNet, U-Net), parametrized over the zoo's models and counted with its
-    model summary.  Skipped (NotImplementedError in setup) until then."""
+    """Total multiply-adds and parameters of the model zoo's networks
+    (fastconv.nn.zoo, random init, counted from shapes by model.summary; no
+    weights are created) at their standard input sizes.  tests/test_zoo.py
+    checks them against the published figures."""
+    params = [["lenet5", "alexnet", "vgg11", "vgg16", "resnet18", "mobilenet_v1",
+               "shufflenet_v1", "unet"]]
+    param_names = ["model"]
+    INPUT = {"lenet5": (1, 32, 32), "unet": (1, 64, 64)}
 
-    def setup(self):
+    def setup(self, model):
         try:
-            import fastconv.nn.zoo  # noqa: F401
+            from fastconv.nn import zoo
         except ImportError:
             raise NotImplementedError("no model zoo (fastconv.nn.zoo) in this build") from None
-        raise NotImplementedError("the model zoo exists: parametrize ZooCounts over it")
+        self.summary = getattr(zoo, model)().summary(self.INPUT.get(model, (3, 224, 224)))
 
-    def track_zoo_macs(self):
-        raise NotImplementedError
+    def track_zoo_macs(self, model):
+        return self.summary.total_macs
 
     track_zoo_macs.unit = "MACs"
 
-    def track_zoo_params(self):
-        raise NotImplementedError
+    def track_zoo_params(self, model):
+        return self.summary.total_params
 
     track_zoo_params.unit = "parameters"
