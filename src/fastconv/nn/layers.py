@@ -328,13 +328,13 @@ class DepthwiseSeparableConv2d(Module):
         need_bias = _wants_grad(dw.bias) or _wants_grad(pw.bias)
         gx, gdw, gpw, gdb, gpb = fastconv.separable_conv2d_backward(
             grad_output, self._x, dw.weight.data, pw.weight.data, _opt_data(dw.bias),
-            **dw._hyper(), need_bias=need_bias)
+            **dw._hyper(), need_input=need_input, need_bias=need_bias)
         dw.weight.accumulate_grad(gdw)
         pw.weight.accumulate_grad(gpw)
         for p, g in ((dw.bias, gdb), (pw.bias, gpb)):
             if _wants_grad(p):
                 p.accumulate_grad(g)
-        return gx if need_input else None
+        return gx
 
     def output_shape(self, input_shape):
         return self.pointwise.output_shape(self.depthwise.output_shape(input_shape))
