@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 import fastconv
-from fastconv import datasets, nn, optim, train
+from fastconv import _bench, datasets, nn, optim, train
 
 __all__ = ["digits_cnn", "train_digits", "DigitsResult", "TARGET_ACCURACY", "SPLIT_SEED",
            "add_train_arguments", "run_train", "add_summary_arguments", "run_summary"]
@@ -21,19 +21,27 @@ __all__ = ["digits_cnn", "train_digits", "DigitsResult", "TARGET_ACCURACY", "SPL
 TARGET_ACCURACY = 0.98
 SPLIT_SEED = 0          # the held-out split never changes: every run tests on the same images
 TEST_FRACTION = 0.2
-DEFAULT_EPOCHS = 20
+DEFAULT_EPOCHS = 30
 DEFAULT_OUT = "fastconv_digits.npz"
 
 
-def digits_cnn(rng=None, dtype=np.float32, dropout=0.3):
+def digits_cnn(rng=None, dtype=np.float32, dropout=0.3, algorithm="im2col"):
     """The demo's CNN for 1x8x8 digits: two 3x3 convolutions (8, 16 channels),
     2x2 max pooling, a 3x3 convolution (32), 2x2 max pooling, dropout and a
-    linear layer to 10 classes (7,818 parameters)."""
+    linear layer to 10 classes (7,178 parameters).
+
+    The convolutions use ``algorithm='im2col'``: on planes this small its
+    GEMM-based backward is several times faster than the direct kernels that
+    'auto' picks.
+    """
     rng = np.random.default_rng(rng)
+
+    def conv(c_in, c_out):
+        return nn.Conv2d(c_in, c_out, 3, padding=1, algorithm=algorithm, dtype=dtype, rng=rng)
+
     return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1, dtype=dtype, rng=rng), nn.ReLU(),
-        nn.Conv2d(8, 16, 3, padding=1, dtype=dtype, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1, dtype=dtype, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+        conv(1, 8), nn.ReLU(), conv(8, 16), nn.ReLU(), nn.MaxPool2d(2),
+        conv(16, 32), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Dropout(dropout, rng=rng), nn.Linear(32 * 2 * 2, 10, dtype=dtype,
                                                               rng=rng))
 
@@ -127,9 +135,15 @@ def run_train(args):
                   f"{logs['val_accuracy']:.4f}  lr {logs['lr']:.4f}  "
                   f"{logs['seconds']:.2f} s", flush=True)
 
+    # im2col's GEMMs run on BLAS's threads: hold them to --threads too (needs threadpoolctl)
+    limiter, _ = _bench._blas_limits(args.threads)
     t0 = time.perf_counter()
-    result = train_digits(args.epochs, args.seed, args.batch_size, args.lr, progress=bar,
-                          on_epoch_end=log_epoch)
+    try:
+        result = train_digits(args.epochs, args.seed, args.batch_size, args.lr, progress=bar,
+                              on_epoch_end=log_epoch)
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
     seconds = time.perf_counter() - t0
     print(f"\ndata: {result.n_train} training and {result.n_test} held-out images (fixed "
           f"stratified {TEST_FRACTION:.0%} split, seed {SPLIT_SEED}); inputs standardised "
@@ -192,11 +206,12 @@ def _plot(plt, result, path):
     ax.plot(epochs, h["accuracy"], label="training")
     ax.plot(epochs, h["val_accuracy"], label="held-out")
     ax.axhline(TARGET_ACCURACY, color="grey", linestyle=":", label="98% target")
-    ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0.8, 1.0))
+    ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy",
+           ylim=(min(0.9, *h["accuracy"][len(epochs) // 2:]), 1.0))
     ax.legend(loc="lower right")
     limit = np.abs(weights).max()
     for i, w in enumerate(weights):
-        ax = fig.add_subplot(grid[i % 2, 2 + i // 2])
+        ax = fig.add_subplot(grid[i // (len(weights) // 2), 2 + i % (len(weights) // 2)])
         ax.imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit)
         ax.set_xticks([])
         ax.set_yticks([])
