@@ -711,7 +711,8 @@ if hasattr(fastconv, "depthwise_conv2d_backward"):
 if hasattr(fastconv, "separable_conv2d_backward"):
     # (grad_output, x, dw, pw, dw_bias) -> gradients of x, dw, pw, dw_bias, pw_bias
     FAMILIES["separable_conv2d_backward"] = _Backward(_Separable(), 4, 5, macs_factor=2)
-FAMILIES["max_pool2d_backward"] = _SavedIndicesBackward(FAMILIES["max_pool2d"], 1, 1)
+for _op in ("max_pool2d", "max_pool3d"):
+    FAMILIES[f"{_op}_backward"] = _SavedIndicesBackward(FAMILIES[_op], 1, 1)
 # Cases whose op this build lacks are left out of the suite.
 CASES = {name: case for name, case in CASES.items() if case.op in FAMILIES}
 DEFAULT_CASES = tuple(name for name in DEFAULT_CASES if name in CASES)
