@@ -21,11 +21,17 @@ MAX_BYTES = 2**62
 MAX_INT_ARG = MAX_ELEMENTS
 
 PAD_MODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
+SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+
+class _Forward:
+    def __repr__(self):
+        return "FORWARD"
+
 
 # The default grad_output of the check_* functions: the call being validated is a
 # forward one.  (Not None: a backward call given grad_output=None is an error.)
-FORWARD = type("Forward", (), {"__repr__": lambda self: "FORWARD"})()
-SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
+FORWARD = _Forward()
 
 
 # ---------------------------------------------------------------- dtypes ----
