@@ -11,7 +11,7 @@ THREADS = [1, 2]
 STEP_CASES = cases_of("train_step")
 
 
-class TrainStep(common._GflopsMixin, common._CaseBenchmark):
-    """track_gflops counts 3 x the forward's multiply-adds per step."""
+class TrainStep(common._TimedGflops):
+    """time_call, and track_gflops counting 3 x the forward's multiply-adds per step."""
     params = [STEP_CASES, backends(STEP_CASES), THREADS]
     repeat = (1, 5, 20.0)
