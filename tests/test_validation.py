@@ -536,6 +536,19 @@ def _specific_rows():
               (f"{y}-levels_int", {"levels": 2}, (ValueError, TypeError), r"levels must be"),
               (f"{y}-levels_huge", {"levels": (2**40,)}, ValueError, r"levels|output of shape"),
               (f"{y}-levels_beyond_int64", {"levels": (2**70,)}, ValueError, r"\blevels\b")]
+    # an empty batch, but the other axes of the result beyond what NumPy addresses
+    empty = {2: _z(0, 4, 7, 6), 3: _z(0, 4, 5, 5, 4)}   # (1-D: (0, C, 2**31) is fine)
+    big = 2**31 - 1
+    for nd, x in empty.items():
+        r += [(f"conv{nd}d-empty_batch_huge_output", {"x": x, "padding": big,
+                                                      "padding_mode": "zeros"}, ValueError,
+               r"output of shape"),
+              (f"adaptive_avg_pool{nd}d-empty_batch_huge_output",
+               {"x": x, "output_size": big}, ValueError, r"output_size|output of shape")]
+    r += [("upsample-empty_batch_huge_output", {"x": empty[2], "scale_factor": None,
+                                                "size": big}, ValueError, r"output of shape"),
+          ("pad-empty_batch_huge_output", {"x": empty[2], "pad": big, "mode": "zeros"},
+           ValueError, r"output of shape")]
     r += [("global_avg_pool-x_rank_2", {"x": _z(2, 4)}, ValueError, r"x must have shape"),
           ("global_max_pool_backward-x_rank_2", {"x": _z(2, 4)}, ValueError,
            r"x must have shape")]

@@ -204,14 +204,15 @@ def pool_out_size(size, kernel, stride, padding, dilation, ceil_mode):
 
 
 def check_nbytes(opname, name, shape, itemsize):
-    """Refuse an array whose element or byte count is beyond what can be allocated."""
+    """Refuse an array whose element or byte count is beyond what can be allocated.
+    Empty axes do not count: NumPy refuses an empty shape whose other axes overflow."""
     count = 1
     for s in shape:
-        count *= int(s)
+        count *= max(int(s), 1)
     if count > MAX_ELEMENTS or count * itemsize > MAX_BYTES:
         raise ValueError(f"{opname}: {name} of shape {tuple(shape)} would need "
-                         f"{count * itemsize} bytes, more than fastconv can address")
-    return count
+                         f"{count * itemsize} bytes (its non-empty axes), more than fastconv "
+                         "can address")
 
 
 # ------------------------------------------------------------------- out= ----
