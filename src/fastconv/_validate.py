@@ -772,6 +772,21 @@ class ResampleCall(NamedTuple):
     out: object
 
 
+def _resampling_call(opname, spec, dtype, x, full_out, grad_output, out, backward):
+    """The ResampleCall of an upsample or pad call whose spec has (n, c, in_size,
+    out_size): forward reads x (into out, if given), backward reads grad_output
+    (of the forward's shape) and produces x's shape."""
+    n, c = spec.n, spec.c
+    if backward:
+        _check_grad_output(opname, grad_output, full_out, x)
+        src = as_c_float(grad_output, dtype).reshape((n, c) + spec.out_size)
+        return ResampleCall(src, spec, dtype, x.shape, None)
+    if out is not None:
+        check_out(opname, out, full_out, dtype, {"x": x})
+    src = as_c_float(x, dtype).reshape((n, c) + spec.in_size)
+    return ResampleCall(src, spec, dtype, full_out, out)
+
+
 def _scale_factors(opname, scale_factor, nd):
     """One positive finite float per spatial axis from a number or nd numbers."""
     def bad():
@@ -852,14 +867,7 @@ def check_upsample(opname, x, size, scale_factor, mode, align_corners, out=None,
     check_nbytes(opname, "x", x.shape, dtype.itemsize)
     spec = UpsampleSpec(n, c, _pad3(in_size, 1), _pad3(out_size, 1), _pad3(scale, 0.0),
                         UPSAMPLE_MODES[mode], bool(align_corners), nd)
-    if backward:
-        _check_grad_output(opname, grad_output, full_out, x)
-        src = as_c_float(grad_output, dtype).reshape((n, c) + spec.out_size)
-        return ResampleCall(src, spec, dtype, x.shape, None)
-    if out is not None:
-        check_out(opname, out, full_out, dtype, {"x": x})
-    src = as_c_float(x, dtype).reshape((n, c) + spec.in_size)
-    return ResampleCall(src, spec, dtype, full_out, out)
+    return _resampling_call(opname, spec, dtype, x, full_out, grad_output, out, backward)
 
 
 class PadSpec(NamedTuple):
@@ -951,14 +959,7 @@ def check_pad(opname, x, pad, mode, value, out=None, grad_output=FORWARD):
     check_nbytes(opname, "x", x.shape, dtype.itemsize)
     spec = PadSpec(n, c, _pad3(in_size, 1), _pad3(out_size, 1), _pad3(before, 0),
                    _pad3(after, 0), PAD_OP_MODES[mode], value)
-    if backward:
-        _check_grad_output(opname, grad_output, full_out, x)
-        src = as_c_float(grad_output, dtype).reshape((n, c) + spec.out_size)
-        return ResampleCall(src, spec, dtype, x.shape, None)
-    if out is not None:
-        check_out(opname, out, full_out, dtype, {"x": x})
-    src = as_c_float(x, dtype).reshape((n, c) + spec.in_size)
-    return ResampleCall(src, spec, dtype, full_out, out)
+    return _resampling_call(opname, spec, dtype, x, full_out, grad_output, out, backward)
 
 
 class ShuffleSpec(NamedTuple):
