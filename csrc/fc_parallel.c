@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <time.h>
 
 typedef struct fc_job {
     fc_task_fn fn;
@@ -29,17 +30,22 @@ typedef struct fc_job {
 
 /* Upper bound on pool threads (callers ask for nt - 1 each). */
 #define FC_POOL_MAX_WORKERS 256
-/* Polls of the done counter before a caller sleeps: claimed tasks usually end soon. */
-#define FC_WAIT_SPINS 2000
+/* How long an idle worker polls for the next job before it sleeps, and how long a
+ * caller polls for the tasks workers claimed before it sleeps.  Waking a sleeping
+ * thread costs tens of microseconds, as long as a whole small kernel call, and
+ * the next call of a network's layers usually comes within a few hundred. */
+#define FC_IDLE_SPIN_NS 1000000
+#define FC_WAIT_SPIN_NS 200000
 
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;     /* workers wait here for an open job */
     pthread_cond_t finished; /* callers wait here for tasks claimed by workers */
     fc_job *open;            /* jobs with unclaimed tasks and free slots, oldest first */
+    atomic_int nopen;        /* jobs on `open`: polled by spinning workers without the lock */
     int workers;             /* threads started */
     int sleeping;            /* workers waiting on `wake` */
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0};
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, 0};
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
@@ -53,6 +59,7 @@ static void fork_child(void)
     pthread_cond_init(&pool.wake, NULL);
     pthread_cond_init(&pool.finished, NULL);
     pool.open = NULL;
+    atomic_store(&pool.nopen, 0);
     pool.workers = 0;
     pool.sleeping = 0;
 }
@@ -65,11 +72,47 @@ static inline void cpu_relax(void)
 #endif
 }
 
+static inline long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Poll until cond(arg) holds or ns nanoseconds have passed; returns cond(arg).
+ * The clock is read every 64 polls (a pause takes tens of cycles). */
+static int spin_until(int (*cond)(const void *), const void *arg, long long ns)
+{
+    const long long end = now_ns() + ns;
+    for (;;) {
+        for (int i = 0; i < 64; i++) {
+            if (cond(arg))
+                return 1;
+            cpu_relax();
+        }
+        if (now_ns() >= end)
+            return cond(arg);
+    }
+}
+
+static int job_posted(const void *arg)
+{
+    (void)arg;
+    return atomic_load_explicit(&pool.nopen, memory_order_relaxed) > 0;
+}
+
+static int job_done(const void *arg)
+{
+    const fc_job *job = arg;
+    return atomic_load(&job->done) >= job->ntasks;
+}
+
 static void unlink_job(fc_job *job)
 {
     for (fc_job **at = &pool.open; *at; at = &(*at)->link)
         if (*at == job) {
             *at = job->link;
+            atomic_fetch_sub(&pool.nopen, 1);
             return;
         }
 }
@@ -97,6 +140,12 @@ static void *worker_main(void *arg)
     for (;;) {
         fc_job *job = pool.open;
         if (!job) {
+            /* poll a while first: the next call usually comes soon */
+            pthread_mutex_unlock(&pool.lock);
+            spin_until(job_posted, NULL, FC_IDLE_SPIN_NS);
+            pthread_mutex_lock(&pool.lock);
+            if (pool.open)
+                continue;
             pool.sleeping++;
             pthread_cond_wait(&pool.wake, &pool.lock);
             pool.sleeping--;
@@ -141,13 +190,9 @@ static void grow_pool(int want)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-void fc_parallel_for(int nt, fc_index ntasks, fc_task_fn fn, void *ctx)
+/* Run a job on this copy's pool (nt >= 2, ntasks >= 2). */
+static void pool_run(int nt, fc_index ntasks, fc_task_fn fn, void *ctx)
 {
-    if (nt <= 1 || ntasks <= 1) {
-        for (fc_index t = 0; t < ntasks; t++)
-            fn(ctx, t, 0);
-        return;
-    }
     if ((fc_index)nt > ntasks)
         nt = (int)ntasks;
     fc_job job = {.fn = fn, .ctx = ctx, .ntasks = ntasks, .nt = nt, .slots = 1, .link = NULL};
@@ -160,6 +205,8 @@ void fc_parallel_for(int nt, fc_index ntasks, fc_task_fn fn, void *ctx)
     while (*tail)
         tail = &(*tail)->link;
     *tail = &job;
+    atomic_fetch_add(&pool.nopen, 1);
+    /* spinning workers see the job by themselves; wake sleeping ones */
     if (pool.sleeping > nt - 1)
         for (int i = 0; i < nt - 1; i++)
             pthread_cond_signal(&pool.wake);
@@ -173,14 +220,34 @@ void fc_parallel_for(int nt, fc_index ntasks, fc_task_fn fn, void *ctx)
     pthread_mutex_lock(&pool.lock);
     unlink_job(&job);
     pthread_mutex_unlock(&pool.lock);
-    for (int i = 0; i < FC_WAIT_SPINS && atomic_load(&job.done) < ntasks; i++)
-        cpu_relax();
-    if (atomic_load(&job.done) < ntasks) {
+    if (!spin_until(job_done, &job, FC_WAIT_SPIN_NS)) {
         pthread_mutex_lock(&pool.lock);
         while (atomic_load(&job.done) < ntasks)
             pthread_cond_wait(&pool.finished, &pool.lock);
         pthread_mutex_unlock(&pool.lock);
     }
+}
+
+struct fc_pool {
+    void (*run)(int nt, fc_index ntasks, fc_task_fn fn, void *ctx);
+};
+static const fc_pool own_pool = {pool_run};
+/* Set once, when the extension module that links this copy is imported. */
+static _Atomic(const fc_pool *) shared_pool = NULL;
+
+const fc_pool *fc_parallel_own_pool(void) { return &own_pool; }
+
+void fc_parallel_share_pool(const fc_pool *pool_to_use) { atomic_store(&shared_pool, pool_to_use); }
+
+void fc_parallel_for(int nt, fc_index ntasks, fc_task_fn fn, void *ctx)
+{
+    if (nt <= 1 || ntasks <= 1) {
+        for (fc_index t = 0; t < ntasks; t++)
+            fn(ctx, t, 0);
+        return;
+    }
+    const fc_pool *shared = atomic_load_explicit(&shared_pool, memory_order_acquire);
+    (shared ? shared->run : pool_run)(nt, ntasks, fn, ctx);
 }
 
 typedef struct {

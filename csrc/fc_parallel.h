@@ -16,10 +16,14 @@
  * bitwise identical for any nt.  `slot` is unique among the participants of one
  * call (in [0, nt)) and indexes per-thread scratch.
  *
- * The pool's state is per copy of this file: every Python extension module
- * links the kernel library statically, so each module has its own pool (at most
- * nt - 1 workers each, asleep when idle).  One shared library would give one
- * pool; not done yet.
+ * Idle workers poll for the next job for about a millisecond before they sleep
+ * (waking a sleeping thread costs as much as a small kernel call).
+ *
+ * One pool per process: every Python extension module links the kernel library
+ * statically, so each has a copy of this file; the _runtime module publishes its
+ * copy's pool (fc_parallel_own_pool) and every other module, when imported, runs
+ * its jobs there (fc_parallel_share_pool).  Separate pools would each keep up to
+ * nt - 1 workers polling, more threads than cores.
  */
 #ifndef FC_PARALLEL_H
 #define FC_PARALLEL_H
@@ -32,6 +36,15 @@ typedef void (*fc_task_fn)(void *ctx, fc_index task, int slot);
  * the calling thread included; returns when all tasks have completed.  nt <= 1 or
  * ntasks <= 1 runs inline.  Safe to call from several threads at once. */
 void fc_parallel_for(int nt, fc_index ntasks, fc_task_fn fn, void *ctx);
+
+/* A pool: opaque outside fc_parallel.c. */
+typedef struct fc_pool fc_pool;
+
+/* The pool of this copy of the kernel library. */
+const fc_pool *fc_parallel_own_pool(void);
+
+/* Run this copy's later jobs on `pool` (another copy's), so a process has one. */
+void fc_parallel_share_pool(const fc_pool *pool);
 
 typedef void (*fc_range_fn)(void *ctx, fc_index begin, fc_index end, int slot);
 

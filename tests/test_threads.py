@@ -146,6 +146,29 @@ def test_kernels_run_in_a_forked_child():
     assert _run(code) == "0"
 
 
+@pytest.mark.skipif(not _runtime.have_openmp(), reason="serial build has one thread")
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_one_thread_pool_per_process():
+    """Every extension module runs its tasks on _runtime's pool: calls of all
+    families at 3 threads start 2 workers in all, not 2 per module."""
+    code = textwrap.dedent("""
+        import os, numpy as np, fastconv
+        fastconv.set_num_threads(3)
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((2, 16, 64, 64)).astype(np.float32)
+        before = len(os.listdir("/proc/self/task"))
+        w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+        fastconv.conv2d(x, w, padding=1, algorithm="direct")
+        fastconv.depthwise_conv2d(x, w[:, :1], padding=1)
+        fastconv.max_pool2d(x, 3, 2, 1)
+        fastconv.upsample(x, scale_factor=2, mode="bilinear")
+        fastconv.pad(x, 2, "reflect")
+        fastconv.channel_shuffle(x, 4)
+        print(len(os.listdir("/proc/self/task")) - before)
+    """)
+    assert _run(code) == "2"
+
+
 def _kernels_of_every_family(rng):
     """One call per kernel family, each big enough for a 3-thread team."""
     x = rng.standard_normal((2, 16, 40, 36)).astype(np.float32)

@@ -6,6 +6,7 @@ from scipy.linalg.cython_blas cimport sgemm, dgemm
 from fastconv._ext.fc cimport *
 
 include "_status.pxi"
+include "_share_pool.pxi"
 include "_params.pxi"
 include "_blas_int.pxi"
 

@@ -6,6 +6,7 @@ from cython cimport floating
 from fastconv._ext.fc cimport *
 
 include "_status.pxi"
+include "_share_pool.pxi"
 include "_params.pxi"
 
 

@@ -6,6 +6,7 @@ from libc.stdint cimport int64_t
 from fastconv._ext.fc cimport *
 
 include "_status.pxi"
+include "_share_pool.pxi"
 
 
 cdef fc_pool_params make_pool_params(object spec, int num_threads, int isa) except *:

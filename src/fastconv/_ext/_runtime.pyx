@@ -1,7 +1,13 @@
 # Thread limit, OpenMP availability and SIMD paths of the compiled library.
 from fastconv._ext.fc cimport *
 
+from cpython.pycapsule cimport PyCapsule_New
+
 fc_threads_init()
+
+# The process's one thread pool: every other extension module runs its kernels'
+# tasks there (_share_pool.pxi; why in csrc/fc_parallel.h).
+POOL = PyCapsule_New(<void *>fc_parallel_own_pool(), "fastconv._ext._runtime.POOL", NULL)
 
 ISA_NAMES = ("baseline", "avx2", "avx512")
 

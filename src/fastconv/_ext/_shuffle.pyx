@@ -5,6 +5,7 @@ from cython cimport floating
 from fastconv._ext.fc cimport *
 
 include "_status.pxi"
+include "_share_pool.pxi"
 
 
 cdef fc_shuffle_params make_shuffle_params(object spec, int num_threads) except *:

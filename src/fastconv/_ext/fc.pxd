@@ -34,6 +34,12 @@ cdef extern from "fc_threads.h" nogil:
     int fc_team_size(double work) noexcept
     int fc_have_openmp() noexcept
 
+cdef extern from "fc_parallel.h" nogil:
+    ctypedef struct fc_pool:
+        pass
+    const fc_pool *fc_parallel_own_pool() noexcept
+    void fc_parallel_share_pool(const fc_pool *pool) noexcept
+
 cdef extern from "fc_dispatch.h" nogil:
     int fc_isa_compiled(int isa) noexcept
     int fc_isa_supported(int isa) noexcept
