@@ -31,12 +31,15 @@
  * Phases:
  *  1. weights: U[g][oc tile][xi][r][MR] = (G g G^T)[xi] (zero past the group's
  *     last channel), one task per (g, oc tile);
- *  2. tasks (g, block of NT tiles of the flattened (n, z, ty, tx) grid, channel
- *     split): the input transform of every (r, tile) into the slot's
- *     V[xi][r][NT]; then per oc tile of the split, 36 GEMMs
- *     M[xi] (MR x NT) = U[xi] (MR x R) . V[xi] (R x NT) with a register-tiled
- *     micro-kernel (MR channels x one or two vectors of tiles), and the output
- *     transform of the MR x NT tiles, bias added, stored.
+ *  2. per block of NT tiles of the flattened (n, z, ty, tx) grid and group g:
+ *     the input transform of every (r, tile) into V[xi][r][NT]; then per oc
+ *     tile, 36 GEMMs M[xi] (MR x NT) = U[xi] (MR x R) . V[xi] (R x NT) with a
+ *     register-tiled micro-kernel (MR channels x one or two vectors of tiles),
+ *     and the output transform of the MR x NT tiles, bias added, stored.
+ *     With at least 4 blocks per thread a task is a block (V in the slot);
+ *     with fewer, two passes: tasks (block, channel chunk) fill a shared V,
+ *     then tasks (block, oc-tile split) multiply, so small images still give
+ *     every thread work and no input is transformed twice.
  */
 #ifndef FC_REAL
 #error "FC_REAL must be defined (float or double) before including this template"
@@ -106,9 +109,9 @@ typedef struct {
 typedef struct {
     const fc_conv_params *p;
     const FC_REAL *x, *w, *bias;
-    FC_REAL *out, *u, *scratch;
-    size_t per_slot;
-    fc_index R, ntile, th, tw, ntiles, NT, nblk, nsplit;
+    FC_REAL *out, *u, *scratch, *v; /* v: the shared transformed input (two passes) */
+    size_t per_slot, v_offset;      /* v_offset: a one-pass slot's V, after M (and U) */
+    fc_index R, ntile, th, tw, ntiles, NT, nblk, nsplit, nchunk;
     int fused; /* transform each oc tile's weights in the task that uses it */
 } WG_JOB;
 
@@ -200,23 +203,13 @@ FC_INLINE void WG_UKERNEL(int nv, const FC_REAL *FC_RESTRICT u, const FC_REAL *F
     }
 }
 
-#define WG_TASK FC_CAT(fc_wg_task_, FC_DT)
-/* Tiles [b*NT, b*NT + NT) of group g, the split's oc tiles. */
-static void WG_TASK(void *ctx, fc_index task, int slot)
+#define WG_BLOCK_TILES FC_CAT(fc_wg_block_tiles_, FC_DT)
+/* The tiles of block b (tiles [b*NT, b*NT + NT) of the flattened grid); returns
+ * how many exist. */
+static fc_index WG_BLOCK_TILES(const WG_JOB *j, fc_index b, WG_TILE *tiles)
 {
-    const WG_JOB *j = ctx;
-    const fc_conv_params *p = j->p;
-    const fc_index G = p->groups, cig = p->c_in / G, cog = p->c_out / G;
-    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
-    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
-    const fc_index KD = p->k[0], R = j->R, NT = j->NT, ntile = j->ntile;
-    const fc_index split = task % j->nsplit, b = task / j->nsplit % j->nblk;
-    const fc_index g = task / j->nsplit / j->nblk;
-    const fc_index t_lo = split * ntile / j->nsplit, t_hi = (split + 1) * ntile / j->nsplit;
-    const fc_index first = b * NT, nvalid = j->ntiles - first < NT ? j->ntiles - first : NT;
-    FC_REAL *V = j->scratch + (size_t)slot * j->per_slot;
-    FC_REAL *M = V + (size_t)36 * R * NT;
-    WG_TILE tiles[FC_WG_MAX_TILES];
+    const fc_index OD = j->p->out[0], NT = j->NT, first = b * NT;
+    const fc_index nvalid = j->ntiles - first < NT ? j->ntiles - first : NT;
     for (fc_index i = 0; i < nvalid; i++) {
         fc_index rem = first + i;
         tiles[i].tx = rem % j->tw; rem /= j->tw;
@@ -224,10 +217,21 @@ static void WG_TASK(void *ctx, fc_index task, int slot)
         tiles[i].z = rem % OD;
         tiles[i].n = rem / OD;
     }
+    return nvalid;
+}
 
+#define WG_INPUT FC_CAT(fc_wg_input_, FC_DT)
+/* Input transform of channels [r0, r1) of a block's tiles (group g) into V. */
+static void WG_INPUT(const WG_JOB *j, fc_index g, const WG_TILE *tiles, fc_index nvalid,
+                     fc_index r0, fc_index r1, FC_REAL *V)
+{
+    const fc_conv_params *p = j->p;
+    const fc_index cig = p->c_in / p->groups;
+    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
+    const fc_index KD = p->k[0], R = j->R, NT = j->NT;
     /* input transform, WG_VL tiles at a time (one per vector lane):
      * V[xi][r][i] = (B^T d B)[xi] of tile i, channel r */
-    for (fc_index r = 0; r < R; r++) {
+    for (fc_index r = r0; r < r1; r++) {
         const fc_index c = r / KD, kd = r % KD;
         for (fc_index i0 = 0; i0 < NT; i0 += WG_VL) {
             FC_REAL d[36 * WG_VL];
@@ -256,6 +260,19 @@ static void WG_TASK(void *ctx, fc_index task, int slot)
         }
     }
 
+}
+
+#define WG_PRODUCT FC_CAT(fc_wg_product_, FC_DT)
+/* Output-channel tiles [t_lo, t_hi) of group g for a block whose transformed
+ * input is V: 36 GEMMs into the slot's M, output transform, bias, store.
+ * M is followed by room for one oc tile's transformed weights (fused). */
+static void WG_PRODUCT(const WG_JOB *j, fc_index g, const WG_TILE *tiles, fc_index nvalid,
+                       fc_index t_lo, fc_index t_hi, const FC_REAL *V, FC_REAL *M)
+{
+    const fc_conv_params *p = j->p;
+    const fc_index cog = p->c_out / p->groups;
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index R = j->R, NT = j->NT, ntile = j->ntile;
     for (fc_index ot = t_lo; ot < t_hi; ot++) {
         const FC_REAL *U;
         if (j->fused) { /* this oc tile's weights, transformed into the slot */
@@ -307,6 +324,48 @@ static void WG_TASK(void *ctx, fc_index task, int slot)
     }
 }
 
+
+#define WG_TASK FC_CAT(fc_wg_task_, FC_DT)
+/* One pass (many blocks): block b of group g, every oc tile; the block's
+ * transformed input lives in the slot, after M and the fused weights. */
+static void WG_TASK(void *ctx, fc_index task, int slot)
+{
+    const WG_JOB *j = ctx;
+    const fc_index g = task / j->nblk, b = task % j->nblk;
+    FC_REAL *M = j->scratch + (size_t)slot * j->per_slot;
+    FC_REAL *V = M + j->v_offset;
+    WG_TILE tiles[FC_WG_MAX_TILES];
+    const fc_index nvalid = WG_BLOCK_TILES(j, b, tiles);
+    WG_INPUT(j, g, tiles, nvalid, 0, j->R, V);
+    WG_PRODUCT(j, g, tiles, nvalid, 0, j->ntile, V, M);
+}
+
+#define WG_INPUT_TASK FC_CAT(fc_wg_input_task_, FC_DT)
+/* Two passes (few blocks), pass 1: channel chunk c of block b of group g into
+ * the shared transformed input. */
+static void WG_INPUT_TASK(void *ctx, fc_index task, int slot)
+{
+    const WG_JOB *j = ctx;
+    const fc_index c = task % j->nchunk, gb = task / j->nchunk;
+    WG_TILE tiles[FC_WG_MAX_TILES];
+    const fc_index nvalid = WG_BLOCK_TILES(j, gb % j->nblk, tiles);
+    WG_INPUT(j, gb / j->nblk, tiles, nvalid, c * j->R / j->nchunk, (c + 1) * j->R / j->nchunk,
+             j->v + (size_t)gb * 36 * j->R * j->NT);
+}
+
+#define WG_PRODUCT_TASK FC_CAT(fc_wg_product_task_, FC_DT)
+/* Pass 2: split s of the oc tiles of block b of group g. */
+static void WG_PRODUCT_TASK(void *ctx, fc_index task, int slot)
+{
+    const WG_JOB *j = ctx;
+    const fc_index s = task % j->nsplit, gb = task / j->nsplit;
+    WG_TILE tiles[FC_WG_MAX_TILES];
+    const fc_index nvalid = WG_BLOCK_TILES(j, gb % j->nblk, tiles);
+    WG_PRODUCT(j, gb / j->nblk, tiles, nvalid, s * j->ntile / j->nsplit,
+               (s + 1) * j->ntile / j->nsplit, j->v + (size_t)gb * 36 * j->R * j->NT,
+               j->scratch + (size_t)slot * j->per_slot);
+}
+
 int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, const FC_REAL *x,
                                                     const FC_REAL *w, const FC_REAL *bias,
                                                     FC_REAL *out)
@@ -334,34 +393,52 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, con
      * oc tiles into its slot, so the 36 x C_out x R weights never round-trip
      * through memory; many blocks: transformed once, shared. */
     const int fused = nblk <= 2;
-    size_t v_elems, w_elems = 0;
-    if (fc_mul_overflows(36 * (R + FC_MR), NT, &v_elems)
-        || (fused && fc_mul_overflows(36 * R, FC_MR, &w_elems)))
+    /* Many blocks: one task per block (input transform and products in the
+     * slot).  Fewer than 4 per thread: two passes over a shared transformed
+     * input (2.25x the input's size), channel chunks then oc-tile splits, so
+     * the team gets enough tasks without transforming any input twice. */
+    const fc_index blocks = G * nblk;
+    const int two_pass = nt > 1 && blocks < 4 * (fc_index)nt;
+    fc_index nsplit = 1, nchunk = 1;
+    if (two_pass) {
+        while (nsplit < ntile && blocks * nsplit < 4 * (fc_index)nt)
+            nsplit++;
+        while (nchunk < R && blocks * nchunk < 4 * (fc_index)nt)
+            nchunk++;
+    }
+    size_t v_elems, m_elems, w_elems = 0, vshared_elems = 0;
+    if (fc_mul_overflows(36 * R, NT, &v_elems) || fc_mul_overflows(36 * FC_MR, NT, &m_elems)
+        || (fused && fc_mul_overflows(36 * R, FC_MR, &w_elems))
+        || (two_pass && fc_mul_overflows((fc_index)v_elems, blocks, &vshared_elems)))
         return FC_ENOMEM;
-    per_slot = v_elems + w_elems;
+    per_slot = m_elems + w_elems + (two_pass ? 0 : v_elems);
     if (fc_mul_overflows((fc_index)per_slot, (fc_index)sizeof(FC_REAL), &tmp)
         || fc_mul_overflows((fc_index)tmp, nt, &scratch_bytes))
         return FC_ENOMEM;
-    /* split the output channels when there are too few tile blocks for the team */
-    fc_index nsplit = 1;
-    while (nsplit < ntile && G * nblk * nsplit < 2 * (fc_index)nt)
-        nsplit++;
     FC_REAL *u = fused ? NULL : malloc(u_elems * sizeof(FC_REAL));
     FC_REAL *scratch = malloc(scratch_bytes);
-    if ((!fused && !u) || !scratch) {
+    FC_REAL *v = two_pass ? malloc(vshared_elems * sizeof(FC_REAL)) : NULL;
+    if ((!fused && !u) || !scratch || (two_pass && !v)) {
         free(u);
         free(scratch);
+        free(v);
         return FC_ENOMEM;
     }
     WG_JOB j = {.p = p, .x = x, .w = w, .bias = bias, .out = out, .u = u, .scratch = scratch,
-                .per_slot = per_slot, .R = R, .ntile = ntile, .th = th, .tw = tw,
-                .ntiles = (fc_index)ntiles, .NT = NT, .nblk = nblk, .nsplit = nsplit,
-                .fused = fused};
+                .v = v, .per_slot = per_slot, .v_offset = m_elems + w_elems, .R = R,
+                .ntile = ntile, .th = th, .tw = tw, .ntiles = (fc_index)ntiles, .NT = NT,
+                .nblk = nblk, .nsplit = nsplit, .nchunk = nchunk, .fused = fused};
     if (!fused)
         fc_parallel_for(nt, G * ntile, WG_WEIGHT_TASK, &j);
-    fc_parallel_for(nt, G * nblk * nsplit, WG_TASK, &j);
+    if (two_pass) {
+        fc_parallel_for(nt, blocks * nchunk, WG_INPUT_TASK, &j);
+        fc_parallel_for(nt, blocks * nsplit, WG_PRODUCT_TASK, &j);
+    } else {
+        fc_parallel_for(nt, blocks, WG_TASK, &j);
+    }
     free(u);
     free(scratch);
+    free(v);
     return FC_OK;
 }
 
@@ -378,3 +455,8 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, con
 #undef WG_GATHER
 #undef WG_UKERNEL
 #undef WG_TASK
+#undef WG_BLOCK_TILES
+#undef WG_INPUT
+#undef WG_PRODUCT
+#undef WG_INPUT_TASK
+#undef WG_PRODUCT_TASK
