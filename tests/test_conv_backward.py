@@ -37,8 +37,9 @@ def _setup(case, dtype=np.float64, seed=0):
 
 
 def _refuses(case, algorithm):
-    """'winograd' runs the backward pass with the direct kernels where its forward
-    applies and raises ValueError elsewhere (README)."""
+    """'winograd' runs the backward pass (its input gradient with the Winograd
+    kernel when zero-padded) where its forward applies and raises ValueError
+    elsewhere (README)."""
     x, w, _, kw = _setup(case)
     _, bwd = _fns(case[0])
     gy = np.zeros_like(_fns(case[0])[0](x, w, **kw))

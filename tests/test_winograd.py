@@ -1,14 +1,15 @@
 """algorithm='winograd' (F(4x4, 3x3)): its numerical error, measured and bounded,
 on the grid and on realistic layers; where it applies and the ValueError
 elsewhere; tails of every SIMD path; thread-count independence; non-finite
-inputs; the backward pass (the direct kernels)."""
+inputs; the backward pass (Winograd input gradient when zero-padded, the direct
+kernels otherwise)."""
 import math
 
 import numpy as np
 import pytest
 
 import fastconv
-from conftest import TOL_FACTOR, WINOGRAD_TOL_FACTOR, restore_threads  # noqa: F401
+from conftest import TOL_FACTOR, WINOGRAD_TOL_FACTOR, restore_threads, tolerance  # noqa: F401
 from reference import conv_nd_reference
 from test_conv import CASES_2D, CASES_3D, C2, Case, _applies
 
@@ -171,7 +172,8 @@ def test_nan_spreads_to_its_tiles_only():
 
 # -------------------------------------------------------------- backward ----
 def test_backward_runs_the_direct_kernels(rng):
-    """conv2d_backward(algorithm='winograd') is the direct backward, bit for bit."""
+    """With a padding mode other than zeros, conv2d_backward(algorithm='winograd')
+    is the direct backward, bit for bit."""
     x = rng.uniform(-1, 1, (2, 4, 9, 11))
     w = rng.uniform(-1, 1, (6, 2, 3, 3))
     gy = rng.uniform(-1, 1, (2, 6, 9, 11))
@@ -180,3 +182,33 @@ def test_backward_runs_the_direct_kernels(rng):
     direct = fastconv.conv2d_backward(gy, x, w, **kw, algorithm="direct")
     for a, b in zip(got, direct):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("nd, x_shape, w_shape, kw", [
+    (2, (2, 6, 9, 11), (8, 3, 3, 3), dict(padding=1, groups=2)),
+    (2, (1, 5, 13, 6), (7, 5, 3, 3), dict(padding=((0, 2), (1, 0)))),   # asymmetric
+    (2, (3, 4, 8, 8), (4, 4, 3, 3), dict(padding=0)),                   # 'valid'
+    (3, (1, 4, 5, 7, 6), (5, 4, 3, 3, 3), dict(padding=1)),
+    (3, (2, 4, 5, 7, 6), (6, 2, 2, 3, 3), dict(padding=(0, 1, 2), groups=2)),
+], ids=["groups", "asymmetric", "valid", "3d", "3d-kd2-groups"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_input_gradient_by_winograd(nd, x_shape, w_shape, kw, dtype):
+    """Zero padding, stride 1: grad_input comes from the Winograd kernel (within its
+    tolerance of the float64 direct result), grad_weight and grad_bias are the
+    direct kernels' bit for bit."""
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-1, 1, x_shape).astype(dtype)
+    w = rng.uniform(-1, 1, w_shape).astype(dtype)
+    fwd = fastconv.conv3d if nd == 3 else fastconv.conv2d
+    bwd = fastconv.conv3d_backward if nd == 3 else fastconv.conv2d_backward
+    gy = rng.uniform(-1, 1, fwd(x, w, **kw).shape).astype(dtype)
+    gx, gw, gb = bwd(gy, x, w, **kw, algorithm="winograd")
+    dx, dw, db = bwd(gy, x, w, **kw, algorithm="direct")
+    ref = bwd(gy.astype(np.float64), x.astype(np.float64), w.astype(np.float64), **kw,
+              algorithm="direct")[0]
+    k = w_shape[0] // kw.get("groups", 1) * int(np.prod(w_shape[2:]))  # terms per gx cell
+    tol = tolerance(dtype, k, WINOGRAD_TOL_FACTOR)
+    assert gx.dtype == dtype and gx.shape == x.shape
+    np.testing.assert_allclose(gx, ref, rtol=tol, atol=tol)
+    assert not np.array_equal(gx, dx)  # the Winograd kernel ran: its rounding differs
+    assert np.array_equal(gw, dw) and np.array_equal(gb, db)

@@ -44,7 +44,8 @@ def winograd_refusal(opname, spec):
     F(4x4, 3x3) needs a 3x3 kernel with stride 1 and dilation 1 along the last
     two axes (H, W); a 3-D call's depth axis may be anything (its taps become
     reduction channels), a 1-D call never fits.  Transposed convolutions have
-    no Winograd kernel.  Backward passes run the direct kernels (README)."""
+    no Winograd kernel.  Backward passes use it for the input gradient of zero-
+    padded calls (conv._winograd_input_gradient) and run the direct kernels for the rest."""
     if opname.startswith("conv_transpose"):
         return "transposed convolutions have no Winograd kernel"
     kernel, stride, dilation = spec.kernel[1:], spec.stride[1:], spec.dilation[1:]

@@ -161,7 +161,8 @@ def _convolve_backward(opname, nd, grad_output, x, weight, stride, padding, dila
         _blas().conv_bwd_im2col(call.weight, call.grad_output, call.x, grad_input,
                                 grad_weight, spec)
     else:
-        if need_input:
+        if need_input and not (algorithm == "winograd"
+                               and _winograd_input_gradient(opname, nd, call, grad_input)):
             _conv.conv_bwd_input(call.grad_output, call.weight, grad_input, spec, nt, isa)
         _conv.conv_bwd_weight(call.x, call.grad_output, grad_weight, spec, nt, isa)
     if need_bias and spec.n:
@@ -170,6 +171,30 @@ def _convolve_backward(opname, nd, grad_output, x, weight, stride, padding, dila
     if need_input:
         grad_input = grad_input.reshape(call.x_shape)
     return grad_input, grad_weight, grad_bias
+
+
+def _winograd_input_gradient(opname, nd, call, grad_input):
+    """Write grad_input with the Winograd kernel when it applies; False otherwise.
+
+    With stride 1, dilation 1 and zero padding, the input gradient is itself a
+    convolution: of grad_output with the weights flipped on every spatial axis
+    and transposed per group (C_in x C_out/groups), padded by k - 1 - p on each
+    side.  For a 3x3 kernel that is the forward Winograd kernel's case."""
+    spec = call.spec
+    k = spec.kernel
+    pads = tuple((k[a] - 1 - spec.pad_before[a], k[a] - 1 - spec.pad_after[a]) for a in range(3))
+    if (spec.pad_mode != _validate.PAD_MODES["zeros"] or spec.stride != (1, 1, 1)
+            or spec.dilation != (1, 1, 1) or min(min(p) for p in pads) < 0
+            or _select.winograd_refusal(opname, spec)):
+        return False
+    g, cig, cog = spec.groups, spec.c_in // spec.groups, spec.c_out // spec.groups
+    flipped = call.weight[:, :, ::-1, ::-1, ::-1].reshape((g, cog, cig) + k)
+    wt = np.ascontiguousarray(flipped.transpose(0, 2, 1, 3, 4, 5)).reshape((spec.c_in, cog) + k)
+    lead = (slice(None), slice(None)) + (0,) * (3 - nd)  # drop the size-1 leading axes
+    conv = conv3d if nd == 3 else conv2d
+    conv(call.grad_output[lead], wt[lead], None, 1, pads[3 - nd:], 1, g, algorithm="winograd",
+         out=grad_input[lead])
+    return True
 
 
 _BWD_DOC = """Gradients of :func:`conv{n}d` (what PyTorch autograd returns for the same call).
