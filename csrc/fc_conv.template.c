@@ -680,17 +680,20 @@ FC_INLINE FC_REAL HSUM(VEC v)
 /*
  * Weight gradient as a GEMM over output positions, for groups with at least
  * half a vector of output channels:
- *   gw[g*cog + o, k] = sum_{n, p} gy[n, g*cog + o, p] * col_{n,g}[k, p]
- * where col is the im2col of image n (k = (c, kd, kh, kw) flattened).  A task
- * owns a block of rows k of one group and reduces them over every image and
- * tile of positions in order, so each gw element is summed by one thread in an
- * order that depends on the sizes only.  Per tile of T positions the task
- * builds its rows of col (rows x T) and the gy tile transposed (T x cog, the
- * channels padded to whole vectors); an r x nv register tile (rows k x
- * vectors of channels, r * nv <= WG_ACC accumulators, r <= WG_R) accumulates
- * along the tile's positions, so the reduction is a sequence of FMAs without
- * horizontal sums.  Few channels (small nv) get more rows, to keep the ratio
- * of FMAs to loads up.
+ *   gw[g*cog + o, k] = sum_{n, p} gy[n, g*cog + o, p] * xpad[n, k, p]
+ * with k = (c, kd, kh, kw) and xpad[n, k, (z, y, x)] the padded input cell that
+ * tap k of output (z, y, x) reads.  Two parallel pre-passes lay the operands
+ * out: the input padded once (through the padding mode; skipped when nothing
+ * is padded), so that every tap's inputs along an output row are the cells
+ * base + x*sw of one padded row; and gy transposed per image and group to
+ * positions x channels (channels padded to whole vectors).  No im2col: an
+ * r x nv register tile (rows k x vectors of channels, r * nv <= WG_ACC
+ * accumulators, r <= WG_R) walks output rows, broadcasting each row's padded
+ * inputs straight from the padded input and FMA-ing them with contiguous
+ * vectors of gy^T, so the reduction is a sequence of FMAs without horizontal
+ * sums.  A task owns a block of rows k of one group and reduces them over
+ * every image and chunk of output rows in order, so each gw element is summed
+ * by one thread in an order that depends on the sizes only.
  */
 #if FC_VBYTES == 64
 #define WG_ACC 24
@@ -701,27 +704,48 @@ FC_INLINE FC_REAL HSUM(VEC v)
 #endif
 #define WG_R 12
 
-/* WG_UKERNEL_r_nv: gw[o * ktot + i] += sum_t col[i * T + t] * gyt[t * cogp + o]
- * for the r rows i and the nv vectors of channels o from o0 (channels >= cog
- * dropped).  One function per (r, nv), so that the accumulator array has its
- * exact size and lives in registers. */
+/* What the weight-gradient tasks read: the call, the padded input (dims
+ * xd x xh x xw per channel plane, the original x when nothing is padded), gy
+ * transposed ([n][g][P][cogp]) and the tiling. */
+#define WG_JOB FC_CAT(fc_conv_wgrad_job_, FC_DT)
+typedef struct {
+    const fc_conv_params *p;
+    const FC_REAL *x, *gy, *xp;
+    FC_REAL *gw, *xpad, *gyt;
+    fc_index xd, xh, xw, ktot, P, cog, cogp, rows_per_chunk, kb, nkb;
+    int r_max, nv_max;
+} WG_JOB;
+
+/* WG_UKERNEL_r_nv: for rows i < r (tap offsets kofs[i] into a padded row) and
+ * nv vectors of channels from o0, accumulate over the output rows of a chunk
+ * (row q starts at padded offset rofs[q]; its gy^T rows follow each other)
+ *   gw[o * ktot + i] += sum_{q, x} xp[rofs[q] + kofs[i] + x*sw] * gyt[(q*OW + x) * cogp + o]
+ * (channels >= cog dropped).  One function per (r, nv), so the accumulator
+ * array has its exact size and lives in registers. */
 #define WG_DEFINE(r_, v_)                                                                     \
     static void FC_CAT(FC_CAT(fc_conv_wgrad_uk_##r_##_##v_, _), FC_DT)(                       \
-        const FC_REAL *FC_RESTRICT col, fc_index T, const FC_REAL *FC_RESTRICT gyt,          \
+        const FC_REAL *FC_RESTRICT xp, const fc_index *rofs, fc_index nrows,                  \
+        const fc_index *kofs, fc_index OW, fc_index sw, const FC_REAL *FC_RESTRICT gyt,      \
         fc_index cogp, fc_index o0, fc_index cog, FC_REAL *FC_RESTRICT gw, fc_index ktot)    \
     {                                                                                         \
         VEC acc[r_][v_];                                                                      \
         _Pragma("GCC unroll 16") for (int i = 0; i < r_; i++)                                 \
             _Pragma("GCC unroll 16") for (int j = 0; j < v_; j++)                             \
                 acc[i][j] = BCAST((FC_REAL)0);                                                \
-        for (fc_index t = 0; t < T; t++) {                                                    \
-            VEC g[v_];                                                                        \
-            _Pragma("GCC unroll 16") for (int j = 0; j < v_; j++)                             \
-                g[j] = LOADV(gyt + t * cogp + o0 + j * FC_VL);                                \
-            _Pragma("GCC unroll 16") for (int i = 0; i < r_; i++) {                           \
-                const VEC c = BCAST(col[i * T + t]);                                          \
+        for (fc_index q = 0; q < nrows; q++) {                                                \
+            const FC_REAL *src[r_];                                                           \
+            _Pragma("GCC unroll 16") for (int i = 0; i < r_; i++)                             \
+                src[i] = xp + rofs[q] + kofs[i];                                              \
+            const FC_REAL *g = gyt + q * OW * cogp + o0;                                      \
+            for (fc_index x = 0; x < OW; x++, g += cogp) {                                    \
+                VEC gv[v_];                                                                   \
                 _Pragma("GCC unroll 16") for (int j = 0; j < v_; j++)                         \
-                    acc[i][j] += c * g[j];                                                    \
+                    gv[j] = LOADV(g + j * FC_VL);                                             \
+                _Pragma("GCC unroll 16") for (int i = 0; i < r_; i++) {                       \
+                    const VEC c = BCAST(src[i][x * sw]);                                      \
+                    _Pragma("GCC unroll 16") for (int j = 0; j < v_; j++)                     \
+                        acc[i][j] += c * gv[j];                                               \
+                }                                                                             \
             }                                                                                 \
         }                                                                                     \
         for (int i = 0; i < r_; i++)                                                          \
@@ -740,12 +764,13 @@ WG_DEFINE_R(7) WG_DEFINE_R(8) WG_DEFINE_R(9) WG_DEFINE_R(10) WG_DEFINE_R(11) WG_
 
 #define WG_CASE(r_, v_)                                                                       \
     case (r_) * 8 + (v_):                                                                     \
-        FC_CAT(FC_CAT(fc_conv_wgrad_uk_##r_##_##v_, _), FC_DT)(col, T, gyt, cogp, o0, cog,   \
-                                                               gw, ktot);                    \
+        FC_CAT(FC_CAT(fc_conv_wgrad_uk_##r_##_##v_, _), FC_DT)(xp, rofs, nrows, kofs, OW, sw, \
+                                                               gyt, cogp, o0, cog, gw, ktot); \
         break;
 #define WG_CASES_R(r_) WG_CASE(r_, 1) WG_CASE(r_, 2) WG_CASE(r_, 3) WG_CASE(r_, 4)
 #define WG_TILE FC_CAT(fc_conv_wgrad_tile_, FC_DT)
-static void WG_TILE(int R, int NV, const FC_REAL *col, fc_index T, const FC_REAL *gyt,
+static void WG_TILE(int R, int NV, const FC_REAL *xp, const fc_index *rofs, fc_index nrows,
+                    const fc_index *kofs, fc_index OW, fc_index sw, const FC_REAL *gyt,
                     fc_index cogp, fc_index o0, fc_index cog, FC_REAL *gw, fc_index ktot)
 {
     switch (R * 8 + NV) {
@@ -758,52 +783,104 @@ static void WG_TILE(int R, int NV, const FC_REAL *col, fc_index T, const FC_REAL
 #undef WG_CASES_R
 #undef WG_CASE
 
-/* What a weight-gradient GEMM task reads: the call, its tile geometry and the
- * per-slot scratch (col rows, then the transposed gy tile). */
-#define WG_JOB FC_CAT(fc_conv_wgrad_job_, FC_DT)
-typedef struct {
-    const fc_conv_params *p;
-    const FC_REAL *x, *gy;
-    FC_REAL *gw, *scratch;
-    size_t per_slot;
-    fc_index ktot, P, cog, cogp, T, kb, nkb;
-    int r_max, nv_max;
-} WG_JOB;
+#define WG_PAD_TASK FC_CAT(fc_conv_wgrad_pad_task_, FC_DT)
+/* Padded rows [r0, r1) of the (n, c, zp, yp) rows of the padded input. */
+static void WG_PAD_TASK(void *ctx, fc_index r0, fc_index r1, int slot)
+{
+    const WG_JOB *j = ctx;
+    const fc_conv_params *p = j->p;
+    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
+    const fc_index xd = j->xd, xh = j->xh, xw = j->xw;
+    const int mode = p->pad_mode;
+    for (fc_index r = r0; r < r1; r++) {
+        const fc_index yp = r % xh, zp = r / xh % xd, nc = r / (xh * xd);
+        FC_REAL *dst = j->xpad + r * xw;
+        const fc_index iz = fc_pad_index(zp - p->pad[0], D, mode);
+        const fc_index iy = fc_pad_index(yp - p->pad[1], H, mode);
+        if (iz < 0 || iy < 0) {
+            memset(dst, 0, (size_t)xw * sizeof(FC_REAL));
+            continue;
+        }
+        const FC_REAL *src = j->x + ((nc * D + iz) * H + iy) * W;
+        /* padded cells xp in [a, b) are the row's own cells xp - pad: one copy */
+        const fc_index pw = p->pad[2];
+        const fc_index a = pw < xw ? pw : xw, b = pw + W < xw ? pw + W : xw;
+        for (fc_index xp = 0; xp < a; xp++) {
+            const fc_index ix = fc_pad_index(xp - pw, W, mode);
+            dst[xp] = ix < 0 ? (FC_REAL)0 : src[ix];
+        }
+        if (b > a)
+            memcpy(dst + a, src + (a - pw), (size_t)(b - a) * sizeof(FC_REAL));
+        for (fc_index xp = b > a ? b : a; xp < xw; xp++) {
+            const fc_index ix = fc_pad_index(xp - pw, W, mode);
+            dst[xp] = ix < 0 ? (FC_REAL)0 : src[ix];
+        }
+    }
+}
+
+#define WG_TRANSPOSE_TASK FC_CAT(fc_conv_wgrad_transpose_task_, FC_DT)
+/* gyt[n][g][t][o] = gy[n][g*cog + o][t] (0 for o >= cog) for the positions of
+ * blocks [b0, b1) of 64, every (n, g). */
+#define WG_TBLOCK 64
+static void WG_TRANSPOSE_TASK(void *ctx, fc_index b0, fc_index b1, int slot)
+{
+    const WG_JOB *j = ctx;
+    const fc_index P = j->P, cog = j->cog, cogp = j->cogp;
+    const fc_index nblk = (P + WG_TBLOCK - 1) / WG_TBLOCK;
+    for (fc_index b = b0; b < b1; b++) {
+        const fc_index ng = b / nblk, t0 = b % nblk * WG_TBLOCK;
+        const fc_index t1 = t0 + WG_TBLOCK < P ? t0 + WG_TBLOCK : P;
+        const FC_REAL *src = j->gy + ng * cog * P;
+        FC_REAL *dst = j->gyt + ng * P * cogp;
+        for (fc_index t = t0; t < t1; t++)
+            for (fc_index o = cog; o < cogp; o++)
+                dst[t * cogp + o] = 0;
+        for (fc_index o = 0; o < cog; o++)
+            for (fc_index t = t0; t < t1; t++)
+                dst[t * cogp + o] = src[o * P + t];
+    }
+}
 
 #define WGRAD_TASK FC_CAT(fc_conv_wgrad_task_, FC_DT)
-/* Rows [k0, k1) of group g: every image and tile of positions, in order. */
+/* Rows [k0, k1) of group g: every image and chunk of output rows, in order. */
 static void WGRAD_TASK(void *ctx, fc_index task, int slot)
 {
     const WG_JOB *j = ctx;
     const fc_conv_params *p = j->p;
-    const fc_index ktot = j->ktot, P = j->P, cog = j->cog, cogp = j->cogp, T = j->T;
-    const fc_index in_plane = p->in[0] * p->in[1] * p->in[2];
+    const fc_index ktot = j->ktot, P = j->P, cog = j->cog, cogp = j->cogp;
+    const fc_index OH = p->out[1], OW = p->out[2], out_rows = p->out[0] * OH;
+    const fc_index KD = p->k[0], KH = p->k[1], KW = p->k[2];
+    const fc_index xd = j->xd, xh = j->xh, xw = j->xw, xplane = xd * xh * xw;
+    const fc_index G = p->groups, cig = p->c_in / G, sw = p->stride[2];
     const int r_max = j->r_max, nv_max = j->nv_max;
-    FC_REAL *col = j->scratch + (size_t)slot * j->per_slot;
-    FC_REAL *gyt = col + (size_t)j->kb * T;
     const fc_index g = task / j->nkb, k0 = task % j->nkb * j->kb;
     const fc_index k1 = k0 + j->kb < ktot ? k0 + j->kb : ktot;
     FC_REAL *gwg = j->gw + g * cog * ktot;
+    fc_index kofs[WG_R], rofs[256];
     for (fc_index n = 0; n < p->n; n++) {
-        const FC_REAL *xn = j->x + (size_t)n * p->c_in * in_plane;
-        const FC_REAL *gyn = j->gy + ((size_t)n * p->c_out + g * cog) * P;
-        for (fc_index p0 = 0; p0 < P; p0 += T) {
-            const fc_index tn = P - p0 < T ? P - p0 : T;
-            IM2COL_ROWS(p, xn, g, p0, tn, k0, k1, col);
-            for (fc_index t = 0; t < tn; t++)
-                for (fc_index o = cog; o < cogp; o++)
-                    gyt[t * cogp + o] = 0;
-            for (fc_index o = 0; o < cog; o++) {
-                const FC_REAL *src = gyn + o * P + p0;
-                for (fc_index t = 0; t < tn; t++)
-                    gyt[t * cogp + o] = src[t];
+        const FC_REAL *xn = j->xp + (n * p->c_in + g * cig) * xplane;
+        const FC_REAL *gytn = j->gyt + (n * G + g) * P * cogp;
+        for (fc_index q0 = 0; q0 < out_rows; q0 += j->rows_per_chunk) {
+            const fc_index nrows = out_rows - q0 < j->rows_per_chunk ? out_rows - q0
+                                                                      : j->rows_per_chunk;
+            for (fc_index q = 0; q < nrows; q++) { /* output row (z, y) -> padded offset */
+                const fc_index z = (q0 + q) / OH, y = (q0 + q) % OH;
+                rofs[q] = (z * p->stride[0] * xh + y * p->stride[1]) * xw;
             }
+            const FC_REAL *gyt = gytn + q0 * OW * cogp;
             for (fc_index k = k0; k < k1; k += r_max) {
                 const int R = (int)(k1 - k < r_max ? k1 - k : r_max);
+                for (int i = 0; i < R; i++) { /* tap (c, kd, kh, kw) -> padded offset */
+                    const fc_index kk = k + i, kw = kk % KW, kh = kk / KW % KH;
+                    const fc_index kd = kk / (KW * KH) % KD, c = kk / (KW * KH * KD);
+                    kofs[i] = c * xplane + (kd * p->dil[0] * xh + kh * p->dil[1]) * xw
+                              + kw * p->dil[2];
+                }
                 for (fc_index o0 = 0; o0 < cog; o0 += nv_max * FC_VL) {
                     const fc_index left = (cog - o0 + FC_VL - 1) / FC_VL;
                     const int NV = (int)(left < nv_max ? left : nv_max);
-                    WG_TILE(R, NV, col + (k - k0) * tn, tn, gyt, cogp, o0, cog, gwg + k, ktot);
+                    WG_TILE(R, NV, xn, rofs, nrows, kofs, OW, sw, gyt, cogp, o0, cog,
+                            gwg + k, ktot);
                 }
             }
         }
@@ -816,13 +893,19 @@ static int WGRAD_GEMM(const fc_conv_params *p, const FC_REAL *x, const FC_REAL *
 {
     const fc_index G = p->groups, cig = p->c_in / G, cog = p->c_out / G;
     const fc_index ktot = cig * p->k[0] * p->k[1] * p->k[2];
-    const fc_index P = p->out[0] * p->out[1] * p->out[2];
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2], P = OD * OH * OW;
     const fc_index cogp = (cog + FC_VL - 1) / FC_VL * FC_VL;
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
-    /* positions per tile: a gy tile of about 64 KiB, 32 .. 512 positions */
-    fc_index T = ((fc_index)64 << 10) / ((fc_index)sizeof(FC_REAL) * cogp);
-    T = T < 32 ? 32 : T > 512 ? 512 : T;
-    T = T < P ? T : P;
+    /* the padded extent every output reads, per axis */
+    fc_index ext[3];
+    int padded = 0;
+    for (int a = 0; a < 3; a++) {
+        ext[a] = (p->out[a] - 1) * p->stride[a] + (p->k[a] - 1) * p->dil[a] + 1;
+        padded |= p->pad[a] != 0 || ext[a] > p->in[a];
+    }
+    /* chunks of whole output rows, about 512 positions (gy^T of a chunk stays in L2) */
+    fc_index rows_per_chunk = 512 / OW;
+    rows_per_chunk = rows_per_chunk < 1 ? 1 : rows_per_chunk > 256 ? 256 : rows_per_chunk;
     /* register tile: nv vectors of channels, r rows */
     const fc_index nvec = cogp / FC_VL;
     const int nv_max = (int)(nvec < WG_NV ? nvec : WG_NV);
@@ -833,18 +916,32 @@ static int WGRAD_GEMM(const fc_conv_params *p, const FC_REAL *x, const FC_REAL *
     kb = (kb + r_max - 1) / r_max * r_max;
     kb = kb > 256 / r_max * r_max ? 256 / r_max * r_max : kb;
     const fc_index nkb = (ktot + kb - 1) / kb;
-    size_t per_slot, bytes;
-    if (fc_mul_overflows(kb + cogp, T, &per_slot)
-        || fc_mul_overflows((fc_index)nt * (fc_index)sizeof(FC_REAL), (fc_index)per_slot, &bytes))
+    size_t xpad_elems = 0, gyt_elems, plane;
+    if ((padded && (fc_mul_overflows(ext[0], ext[1], &plane)
+                    || fc_mul_overflows((fc_index)plane, ext[2], &plane)
+                    || fc_mul_overflows(p->n * p->c_in, (fc_index)plane, &xpad_elems)
+                    || xpad_elems > (size_t)PTRDIFF_MAX / sizeof(FC_REAL)))
+        || fc_mul_overflows(p->n * G * P, cogp, &gyt_elems)
+        || gyt_elems > (size_t)PTRDIFF_MAX / sizeof(FC_REAL))
         return FC_ENOMEM;
-    FC_REAL *scratch = malloc(bytes);
-    if (!scratch)
+    FC_REAL *xpad = padded ? malloc(xpad_elems * sizeof(FC_REAL)) : NULL;
+    FC_REAL *gyt = malloc(gyt_elems * sizeof(FC_REAL));
+    if ((padded && !xpad) || !gyt) {
+        free(xpad);
+        free(gyt);
         return FC_ENOMEM;
-    WG_JOB j = {.p = p, .x = x, .gy = gy, .gw = gw, .scratch = scratch, .per_slot = per_slot,
-                .ktot = ktot, .P = P, .cog = cog, .cogp = cogp, .T = T, .kb = kb, .nkb = nkb,
+    }
+    WG_JOB j = {.p = p, .x = x, .gy = gy, .xp = padded ? xpad : x, .gw = gw, .xpad = xpad,
+                .gyt = gyt, .xd = padded ? ext[0] : p->in[0], .xh = padded ? ext[1] : p->in[1],
+                .xw = padded ? ext[2] : p->in[2], .ktot = ktot, .P = P, .cog = cog,
+                .cogp = cogp, .rows_per_chunk = rows_per_chunk, .kb = kb, .nkb = nkb,
                 .r_max = r_max, .nv_max = nv_max};
+    if (padded)
+        fc_parallel_range(nt, p->n * p->c_in * ext[0] * ext[1], WG_PAD_TASK, &j);
+    fc_parallel_range(nt, p->n * G * ((P + WG_TBLOCK - 1) / WG_TBLOCK), WG_TRANSPOSE_TASK, &j);
     fc_parallel_for(nt, G * nkb, WGRAD_TASK, &j);
-    free(scratch);
+    free(xpad);
+    free(gyt);
     return FC_OK;
 }
 
@@ -1023,6 +1120,9 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_bias_, FC_DT))(const fc_conv_params *p, const F
 #undef WG_ACC
 #undef WG_TILE
 #undef WGRAD_GEMM
+#undef WG_PAD_TASK
+#undef WG_TRANSPOSE_TASK
+#undef WG_TBLOCK
 #undef WGRAD_TASK
 #undef WG_JOB
 #undef PHASE_TAPS
