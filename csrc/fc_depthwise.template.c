@@ -1147,6 +1147,10 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
     const int nt = q->num_threads > 0 ? q->num_threads : 1;
     /* positions per tile: K x pb values within the separable tile budget */
     fc_index pb = FC_SEP_TILE_BYTES / (K * (fc_index)sizeof(FC_REAL));
+    /* ... and small enough for about 4 tasks per thread (small planes: ResNet's
+     * 14x14 downsampling, a group of ShuffleNet's 28x28 1x1s were one task) */
+    const fc_index per_task = (q->n * P + 4 * nt - 1) / (4 * nt);
+    pb = pb < per_task ? pb : per_task;
     pb = pb < 2 * FC_VL ? 2 * FC_VL : pb / (2 * FC_VL) * (2 * FC_VL);
     if (pb > P)
         pb = P;
