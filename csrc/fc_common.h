@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fc_scratch.h" /* kernels allocate their per-call scratch through it */
+
 typedef ptrdiff_t fc_index;
 
 #if defined(__GNUC__) || defined(__clang__)

@@ -267,21 +267,21 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_direct_, FC_DT))(const fc_conv_params *p,
         return FC_ENOMEM;
 
     /* 1. packed weights [g][tile][r][kw][MR] and padded bias [g][tile][MR] */
-    FC_REAL *wpack = malloc(wpack_elems * sizeof(FC_REAL));
-    FC_REAL *bpack = calloc((size_t)G * ntile * mr, sizeof(FC_REAL));
+    FC_REAL *wpack = fc_scratch_alloc(wpack_elems * sizeof(FC_REAL));
+    FC_REAL *bpack = fc_scratch_calloc((size_t)G * ntile * mr, sizeof(FC_REAL));
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
     size_t panels_bytes;
     FC_REAL *panels = NULL;
-    unsigned char *phase_used = calloc((size_t)sw, 1);
-    fc_index *taps = malloc((size_t)KW * sizeof(fc_index));
+    unsigned char *phase_used = fc_scratch_calloc((size_t)sw, 1);
+    fc_index *taps = fc_scratch_alloc((size_t)KW * sizeof(fc_index));
     if (!fc_mul_overflows((fc_index)nt * (fc_index)sizeof(FC_REAL), (fc_index)panel_elems, &panels_bytes))
-        panels = malloc(panels_bytes);
+        panels = fc_scratch_alloc(panels_bytes);
     if (!wpack || !bpack || !panels || !phase_used || !taps) {
-        free(taps);
-        free(wpack);
-        free(bpack);
-        free(panels);
-        free(phase_used);
+        fc_scratch_free(taps);
+        fc_scratch_free(wpack);
+        fc_scratch_free(bpack);
+        fc_scratch_free(panels);
+        fc_scratch_free(phase_used);
         return FC_ENOMEM;
     }
     /* Tap t of output j reads phase (t*dw) % sw at element j + (t*dw) / sw. */
@@ -303,11 +303,11 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_direct_, FC_DT))(const fc_conv_params *p,
                   .phase_used = phase_used, .nsplit = nsplit, .ntile = ntile, .chunk = chunk,
                   .plen = plen, .row_stride = row_stride, .nrows = nrows, .mr = mr, .nv = nv};
     fc_parallel_for(nt, rows_total * nsplit, FWD_DIRECT_TASK, &j);
-    free(wpack);
-    free(bpack);
-    free(panels);
-    free(phase_used);
-    free(taps);
+    fc_scratch_free(wpack);
+    fc_scratch_free(bpack);
+    fc_scratch_free(panels);
+    fc_scratch_free(phase_used);
+    fc_scratch_free(taps);
     return FC_OK;
 }
 
@@ -386,13 +386,13 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_gemm_, FC_DT))(const fc_conv_params *p, const F
                             &cols_bytes))
         return FC_ENOMEM;
     col_elems += 2 * FC_VL; /* the last row's last vector may read past T */
-    FC_REAL *wpack = malloc(wpack_elems * sizeof(FC_REAL));
-    FC_REAL *bpack = calloc((size_t)G * ntile * mr, sizeof(FC_REAL));
-    FC_REAL *cols = calloc(1, cols_bytes);
+    FC_REAL *wpack = fc_scratch_alloc(wpack_elems * sizeof(FC_REAL));
+    FC_REAL *bpack = fc_scratch_calloc((size_t)G * ntile * mr, sizeof(FC_REAL));
+    FC_REAL *cols = fc_scratch_calloc(1, cols_bytes);
     if (!wpack || !bpack || !cols) {
-        free(wpack);
-        free(bpack);
-        free(cols);
+        fc_scratch_free(wpack);
+        fc_scratch_free(bpack);
+        fc_scratch_free(cols);
         return FC_ENOMEM;
     }
     PACK_WEIGHTS(w, bias, G, cog, K, mr, ntile, wpack, bpack);
@@ -405,9 +405,9 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_gemm_, FC_DT))(const fc_conv_params *p, const F
                   .scratch_elems = col_elems, .nsplit = nsplit, .ntile = ntile, .mr = mr,
                   .T = T, .ptiles = ptiles};
     fc_parallel_for(nt, tasks_base * nsplit, FWD_GEMM_TASK, &j);
-    free(wpack);
-    free(bpack);
-    free(cols);
+    fc_scratch_free(wpack);
+    fc_scratch_free(bpack);
+    fc_scratch_free(cols);
     return FC_OK;
 }
 
@@ -575,7 +575,7 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_input_, FC_DT))(const fc_conv_params *p, const 
     const fc_index maxrows = cog * KD * KH;
 
     /* Taps by phase on each axis. */
-    fc_index *zs = malloc((size_t)(sd + 1 + KD + sh + 1 + KH + sw + 1 + KW) * sizeof(fc_index));
+    fc_index *zs = fc_scratch_alloc((size_t)(sd + 1 + KD + sh + 1 + KH + sw + 1 + KW) * sizeof(fc_index));
     if (!zs)
         return FC_ENOMEM;
     fc_index *zo = zs + sd + 1, *ys = zo + KD, *yo = ys + sh + 1, *xs = yo + KH, *xo = xs + sw + 1;
@@ -589,20 +589,20 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_input_, FC_DT))(const fc_conv_params *p, const 
         || fc_mul_overflows(maxrows, plen, &panel_elems)
         || fc_mul_overflows((fc_index)p->num_threads * (fc_index)sizeof(FC_REAL), (fc_index)panel_elems,
                             &panels_bytes)) {
-        free(zs);
+        fc_scratch_free(zs);
         return FC_ENOMEM;
     }
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
-    FC_REAL *wq = malloc(wq_elems * sizeof(FC_REAL));
-    FC_REAL *panels = malloc(panels_bytes);
-    fc_index *woff = malloc((size_t)(sd * sh * sw) * sizeof(fc_index));
-    fc_index *taps = malloc((size_t)KW * sizeof(fc_index));
+    FC_REAL *wq = fc_scratch_alloc(wq_elems * sizeof(FC_REAL));
+    FC_REAL *panels = fc_scratch_alloc(panels_bytes);
+    fc_index *woff = fc_scratch_alloc((size_t)(sd * sh * sw) * sizeof(fc_index));
+    fc_index *taps = fc_scratch_alloc((size_t)KW * sizeof(fc_index));
     if (!wq || !panels || !woff || !taps) {
-        free(zs);
-        free(wq);
-        free(panels);
-        free(woff);
-        free(taps);
+        fc_scratch_free(zs);
+        fc_scratch_free(wq);
+        fc_scratch_free(panels);
+        fc_scratch_free(woff);
+        fc_scratch_free(taps);
         return FC_ENOMEM;
     }
     /* woff[combo]: offset of a combination's block inside one (g, tile) pack. */
@@ -651,11 +651,11 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_input_, FC_DT))(const fc_conv_params *p, const 
                   .ys = ys, .yo = yo, .xs = xs, .nsplit = nsplit, .ntile = ntile,
                   .chunk = chunk, .plen = plen, .mr = mr, .nv = nv, .mx = mx, .JQ = JQ};
     fc_parallel_for(nt, rows_total * nsplit, BWD_INPUT_TASK, &j);
-    free(zs);
-    free(wq);
-    free(panels);
-    free(woff);
-    free(taps);
+    fc_scratch_free(zs);
+    fc_scratch_free(wq);
+    fc_scratch_free(panels);
+    fc_scratch_free(woff);
+    fc_scratch_free(taps);
     return FC_OK;
 }
 
@@ -924,11 +924,11 @@ static int WGRAD_GEMM(const fc_conv_params *p, const FC_REAL *x, const FC_REAL *
         || fc_mul_overflows(p->n * G * P, cogp, &gyt_elems)
         || gyt_elems > (size_t)PTRDIFF_MAX / sizeof(FC_REAL))
         return FC_ENOMEM;
-    FC_REAL *xpad = padded ? malloc(xpad_elems * sizeof(FC_REAL)) : NULL;
-    FC_REAL *gyt = malloc(gyt_elems * sizeof(FC_REAL));
+    FC_REAL *xpad = padded ? fc_scratch_alloc(xpad_elems * sizeof(FC_REAL)) : NULL;
+    FC_REAL *gyt = fc_scratch_alloc(gyt_elems * sizeof(FC_REAL));
     if ((padded && !xpad) || !gyt) {
-        free(xpad);
-        free(gyt);
+        fc_scratch_free(xpad);
+        fc_scratch_free(gyt);
         return FC_ENOMEM;
     }
     WG_JOB j = {.p = p, .x = x, .gy = gy, .xp = padded ? xpad : x, .gw = gw, .xpad = xpad,
@@ -940,8 +940,8 @@ static int WGRAD_GEMM(const fc_conv_params *p, const FC_REAL *x, const FC_REAL *
         fc_parallel_range(nt, p->n * p->c_in * ext[0] * ext[1], WG_PAD_TASK, &j);
     fc_parallel_range(nt, p->n * G * ((P + WG_TBLOCK - 1) / WG_TBLOCK), WG_TRANSPOSE_TASK, &j);
     fc_parallel_for(nt, G * nkb, WGRAD_TASK, &j);
-    free(xpad);
-    free(gyt);
+    fc_scratch_free(xpad);
+    fc_scratch_free(gyt);
     return FC_OK;
 }
 
@@ -1040,15 +1040,15 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_weight_, FC_DT))(const fc_conv_params *p, const
         return FC_ENOMEM;
     /* taps padded to a multiple of FC_WTB (extra taps reread tap 0 and are dropped) */
     const fc_index ntap_pad = (KW + FC_WTB - 1) / FC_WTB * FC_WTB;
-    FC_REAL *panels = malloc(panels_bytes);
-    unsigned char *phase_used = calloc((size_t)sw, 1);
-    fc_index *taps = malloc((size_t)ntap_pad * sizeof(fc_index));
-    FC_REAL *zeros = calloc((size_t)chunk + FC_VL, sizeof(FC_REAL));
+    FC_REAL *panels = fc_scratch_alloc(panels_bytes);
+    unsigned char *phase_used = fc_scratch_calloc((size_t)sw, 1);
+    fc_index *taps = fc_scratch_alloc((size_t)ntap_pad * sizeof(fc_index));
+    FC_REAL *zeros = fc_scratch_calloc((size_t)chunk + FC_VL, sizeof(FC_REAL));
     if (!panels || !phase_used || !taps || !zeros) {
-        free(panels);
-        free(phase_used);
-        free(taps);
-        free(zeros);
+        fc_scratch_free(panels);
+        fc_scratch_free(phase_used);
+        fc_scratch_free(taps);
+        fc_scratch_free(zeros);
         return FC_ENOMEM;
     }
     for (fc_index t = 0; t < ntap_pad; t++) {
@@ -1066,10 +1066,10 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_weight_, FC_DT))(const fc_conv_params *p, const
                   .nsplit = nsplit, .ntile = ntile, .chunk = chunk, .plen = plen,
                   .row_stride = row_stride, .nrows = nrows, .ntap_pad = ntap_pad};
     fc_parallel_for(nt, G * nsplit, BWD_WEIGHT_TASK, &j);
-    free(panels);
-    free(phase_used);
-    free(taps);
-    free(zeros);
+    fc_scratch_free(panels);
+    fc_scratch_free(phase_used);
+    fc_scratch_free(taps);
+    fc_scratch_free(zeros);
     return FC_OK;
 }
 

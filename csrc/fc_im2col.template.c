@@ -34,7 +34,7 @@ int FC_CAT(fc_conv_fwd_im2col_, FC_DT)(const fc_conv_params *p, const FC_REAL *x
     FC_REAL *col = NULL;
     if (!identity) {
         size_t bytes;
-        if (fc_mul_overflows(K * (fc_index)sizeof(FC_REAL), T, &bytes) || !(col = malloc(bytes)))
+        if (fc_mul_overflows(K * (fc_index)sizeof(FC_REAL), T, &bytes) || !(col = fc_scratch_alloc(bytes)))
             return FC_ENOMEM;
     }
     char no = 'N';
@@ -68,7 +68,7 @@ int FC_CAT(fc_conv_fwd_im2col_, FC_DT)(const fc_conv_params *p, const FC_REAL *x
             }
         }
     }
-    free(col);
+    fc_scratch_free(col);
     return FC_OK;
 }
 
@@ -95,7 +95,7 @@ int FC_CAT(fc_conv_bwd_im2col_, FC_DT)(const fc_conv_params *p, const FC_REAL *x
     const int identity = fc_im2col_is_identity(p);
     FC_REAL *col = NULL;
     size_t bytes;
-    if (fc_mul_overflows(K * (fc_index)sizeof(FC_REAL), T, &bytes) || !(col = malloc(bytes)))
+    if (fc_mul_overflows(K * (fc_index)sizeof(FC_REAL), T, &bytes) || !(col = fc_scratch_alloc(bytes)))
         return FC_ENOMEM;
     char no = 'N', tr = 'T';
     FC_REAL one = 1, zero = 0;
@@ -137,7 +137,7 @@ int FC_CAT(fc_conv_bwd_im2col_, FC_DT)(const fc_conv_params *p, const FC_REAL *x
             }
         }
     }
-    free(col);
+    fc_scratch_free(col);
     return FC_OK;
 }
 

@@ -19,8 +19,8 @@ typedef struct {
 
 static void fc_pad_axis_free(fc_pad_axis *a)
 {
-    free(a->start);
-    free(a->ent_o);
+    fc_scratch_free(a->start);
+    fc_scratch_free(a->ent_o);
     a->start = a->ent_o = NULL;
 }
 
@@ -34,8 +34,8 @@ static int fc_pad_axis_build(fc_pad_axis *a, fc_index n_in, fc_index n_out, fc_i
     if (fc_mul_overflows(n_in + 1, (fc_index)sizeof(fc_index), &start_bytes) ||
         fc_mul_overflows(n_out > 0 ? n_out : 1, (fc_index)sizeof(fc_index), &ent_bytes))
         return -1;
-    a->start = calloc(1, start_bytes);
-    a->ent_o = malloc(ent_bytes);
+    a->start = fc_scratch_calloc(1, start_bytes);
+    a->ent_o = fc_scratch_alloc(ent_bytes);
     if (!a->start || !a->ent_o) {
         fc_pad_axis_free(a);
         return -1;
@@ -66,7 +66,7 @@ static int fc_pad_axis_build(fc_pad_axis *a, fc_index n_in, fc_index n_out, fc_i
  * a modulo per border cell.  NULL when it cannot be allocated. */
 static fc_index *fc_pad_map(fc_index n_in, fc_index n_out, fc_index before, int mode)
 {
-    fc_index *map = malloc((size_t)(n_out > 0 ? n_out : 1) * sizeof(fc_index));
+    fc_index *map = fc_scratch_alloc((size_t)(n_out > 0 ? n_out : 1) * sizeof(fc_index));
     if (map)
         for (fc_index o = 0; o < n_out; o++)
             map[o] = n_in > 0 ? fc_pad_index(o - before, n_in, mode) : -1;

@@ -71,9 +71,9 @@ int FC_CAT(fc_pad_fwd_, FC_DT)(const fc_pad_params *p, const FC_REAL *x, FC_REAL
         fc_parallel_range(p->num_threads, p->planes * p->out[0] * p->out[1], PAD_FWD_ROWS, &j);
         status = FC_OK;
     }
-    free(mz);
-    free(my);
-    free(mx);
+    fc_scratch_free(mz);
+    fc_scratch_free(my);
+    fc_scratch_free(mx);
     return status;
 }
 

@@ -415,13 +415,13 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, con
     if (fc_mul_overflows((fc_index)per_slot, (fc_index)sizeof(FC_REAL), &tmp)
         || fc_mul_overflows((fc_index)tmp, nt, &scratch_bytes))
         return FC_ENOMEM;
-    FC_REAL *u = fused ? NULL : malloc(u_elems * sizeof(FC_REAL));
-    FC_REAL *scratch = malloc(scratch_bytes);
-    FC_REAL *v = two_pass ? malloc(vshared_elems * sizeof(FC_REAL)) : NULL;
+    FC_REAL *u = fused ? NULL : fc_scratch_alloc(u_elems * sizeof(FC_REAL));
+    FC_REAL *scratch = fc_scratch_alloc(scratch_bytes);
+    FC_REAL *v = two_pass ? fc_scratch_alloc(vshared_elems * sizeof(FC_REAL)) : NULL;
     if ((!fused && !u) || !scratch || (two_pass && !v)) {
-        free(u);
-        free(scratch);
-        free(v);
+        fc_scratch_free(u);
+        fc_scratch_free(scratch);
+        fc_scratch_free(v);
         return FC_ENOMEM;
     }
     WG_JOB j = {.p = p, .x = x, .w = w, .bias = bias, .out = out, .u = u, .scratch = scratch,
@@ -436,9 +436,9 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, con
     } else {
         fc_parallel_for(nt, blocks, WG_TASK, &j);
     }
-    free(u);
-    free(scratch);
-    free(v);
+    fc_scratch_free(u);
+    fc_scratch_free(scratch);
+    fc_scratch_free(v);
     return FC_OK;
 }
 

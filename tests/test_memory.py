@@ -71,7 +71,9 @@ def test_failed_allocations_raise_memory_error_and_leave_no_damage():
     MemoryError through their status code; and once the cap is lifted, every
     call gives its original bits again.  The malloc settings make blocks of
     128 KiB or more fresh mappings and give freed heap back at once, so under
-    the cap most allocations, Python's and the kernels', really fail."""
+    the cap most allocations, Python's and the kernels', really fail.  The
+    kernels' scratch cache is off (FASTCONV_KEEP_SCRATCH=0), so their blocks are
+    allocated afresh under the cap too."""
     if sys.platform != "linux":
         pytest.skip("RLIMIT_AS is the Linux address-space limit")
     out = run_python(f"""
@@ -118,13 +120,43 @@ def test_failed_allocations_raise_memory_error_and_leave_no_damage():
                 for call, e in zip(calls, expected)]
         print(json.dumps(dict(outcome=outcome.tolist(), same=same)))
     """, OPENBLAS_NUM_THREADS="1", MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="0",
-                     MALLOC_TOP_PAD_="0")
+                     MALLOC_TOP_PAD_="0", FASTCONV_KEEP_SCRATCH="0")
     r = json.loads(out.splitlines()[-1])
     outcome = np.array(r["outcome"])
     assert not (outcome == 3).any(), f"calls raising something else: {np.argwhere(outcome == 3)}"
     assert (outcome[0] == 2).sum() >= 5, outcome      # the kernels' status path is exercised
     assert outcome[1, -1] == 2, "im2col workspace beyond the cap: expected the kernel's MemoryError"
     assert all(r["same"]), "a call differs after failed allocations"
+
+
+def test_scratch_is_reused_by_the_next_call():
+    """csrc/fc_scratch.h: a kernel's large scratch blocks stay with the calling
+    thread, so a repeated call needs no new memory: with the address space capped
+    at what the process uses after one call plus 4 MiB, the same im2col convolution (8 MiB
+    of workspace) runs again and gives the same bits; with the cache off it
+    raises the kernel's MemoryError."""
+    if sys.platform != "linux":
+        pytest.skip("RLIMIT_AS is the Linux address-space limit")
+    code = f"""
+        import resource, numpy as np, fastconv
+        x = np.ones((1, 32, 192, 192), np.float32)
+        w, o = np.ones((32, 32, 3, 3), np.float32), np.empty_like(x)
+        first = fastconv.conv2d(x, w, padding=1, algorithm="im2col", out=o).copy()
+        with open("/proc/self/status") as f:
+            vm = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmSize:"))
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (vm + 4 * 2**20, hard))
+        try:
+            again = fastconv.conv2d(x, w, padding=1, algorithm="im2col", out=o)
+            print("same" if np.array_equal(again, first) else "differs")
+        except MemoryError as exc:
+            print("MemoryError", "kernel's scratch" in exc.args[0])
+    """
+    env = dict(OPENBLAS_NUM_THREADS="1", MALLOC_MMAP_THRESHOLD_="131072",
+               MALLOC_TRIM_THRESHOLD_="0", MALLOC_TOP_PAD_="0")
+    assert run_python(code, **env).splitlines()[-1] == "same"
+    assert run_python(code, **env, FASTCONV_KEEP_SCRATCH="0").splitlines()[-1] == \
+        "MemoryError True"
 
 
 # ------------------------------------------------------------------ leaks ----
