@@ -164,6 +164,31 @@ FC_INLINE void SUM_BLOCK(const fc_pool_params *p, const ROW_TAPS *r,
     memcpy(out + ox0, &s, sizeof s);
 }
 
+/* SUM_BLOCK of two blocks at once (ox0 and ox1): the sums are chains of
+ * dependent adds, so two independent chains keep the adder busy. */
+#define SUM_BLOCK2 FC_POOL_NAME(fc_pool_sum_block2)
+FC_INLINE void SUM_BLOCK2(const fc_pool_params *p, const ROW_TAPS *r,
+                          const FC_REAL *FC_RESTRICT xp, fc_index ox0, fc_index ox1, fc_index S,
+                          const FC_REAL *FC_RESTRICT div, int recip, FC_REAL *FC_RESTRICT out)
+{
+    const fc_index c0 = ox0 * S - p->pad[2], c1 = ox1 * S - p->pad[2];
+    LVEC s0 = {0}, s1 = {0}, d0, d1;
+    for (fc_index kd = r->kd0; kd < r->kd1; kd++)
+        for (fc_index kh = r->kh0; kh < r->kh1; kh++) {
+            const FC_REAL *row = xp + ROW_OFF(p, r, kd, kh);
+            for (fc_index kw = 0; kw < p->k[2]; kw++) {
+                s0 += LOAD_STRIDED(row + c0 + kw, S);
+                s1 += LOAD_STRIDED(row + c1 + kw, S);
+            }
+        }
+    memcpy(&d0, div + ox0, sizeof d0);
+    memcpy(&d1, div + ox1, sizeof d1);
+    s0 = recip ? s0 * d0 : s0 / d0;
+    s1 = recip ? s1 * d1 : s1 / d1;
+    memcpy(out + ox0, &s0, sizeof s0);
+    memcpy(out + ox1, &s1, sizeof s1);
+}
+
 /* The vector blocks of the interior [xa, xb), the last one overlapping its
  * predecessor (blocks are recomputed from x, so the overlap rewrites the same
  * values).  Returns the first output left to scalar code: xb, or xa when the
@@ -190,10 +215,13 @@ FC_INLINE fc_index SUM_BLOCKS(const fc_pool_params *p, const ROW_TAPS *r,
 {
     if (r->xb - r->xa < NL)
         return r->xa;
+    /* blocks at xa, xa + NL, ... and xb - NL (overlapping), two at a time */
     fc_index ox0 = r->xa;
-    for (; ox0 + NL <= r->xb; ox0 += NL)
-        SUM_BLOCK(p, r, xp, ox0, S, div, recip, out);
-    if (ox0 < r->xb)
+    for (; ox0 + 2 * NL <= r->xb; ox0 += 2 * NL)
+        SUM_BLOCK2(p, r, xp, ox0, ox0 + NL, S, div, recip, out);
+    if (ox0 + NL < r->xb)
+        SUM_BLOCK2(p, r, xp, ox0, r->xb - NL, S, div, recip, out);
+    else if (ox0 < r->xb)
         SUM_BLOCK(p, r, xp, r->xb - NL, S, div, recip, out);
     return r->xb;
 }
@@ -1155,6 +1183,7 @@ int FC_POOL_KERNEL(fc_global_max_pool_bwd)(const fc_pool_params *p, const FC_REA
 #undef SUM_BLOCK
 #undef MAX_BLOCKS
 #undef SUM_BLOCKS
+#undef SUM_BLOCK2
 #undef MAX_CELL
 #undef AVG_CELL
 #undef ADD_TAP
