@@ -13,7 +13,11 @@
  * (strided) vector load, so every lane runs exactly the scalar loop over its
  * window: ties, NaN and rounding are as in a scalar loop, bit for bit, on
  * every SIMD path.  The few border outputs (a tap in the padding or past the
- * end) take the same scalar loop with bounds checks.
+ * end) take the same scalar loop with bounds checks.  Max pooling without
+ * indices, stride 2 along x and windows overlapping along y, runs by rows
+ * instead (MAX_FWD_ROWS_CACHED): each input row's maxima along x once, kept in
+ * a per-thread cache, then the max rule over the window's rows; the rule is
+ * associative in the scan order, so the bits are the same.
  *
  * Max backward needs each window's argmax: phase 1 recomputes the indices for
  * all outputs in parallel over output rows into scratch, phase 2 routes the

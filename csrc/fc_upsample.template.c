@@ -7,7 +7,9 @@
  *     out[oz, oy, ox] = sum_a sum_b (wz_a wy_b) * sum_c wx_c x[iz_a, iy_b, ix_c]
  * (nearest: a single tap per axis with weight 1, i.e. a copy: an output row
  * reading the same input row as the one above copies that row, and an integer
- * factor along x repeats each input cell, without the index table).
+ * factor along x repeats each input cell, without the index table).  The sum
+ * over c is computed once per input row and task (UPS_ROW's cache), not once
+ * per output row reading it; on an x2 axis (UPS_X2_OF) from constant weights.
  * Backward, per input row (plane, iz, iy), over the inverted lists:
  *     gin[iz, iy, ix] = sum_{(oz, wz) -> iz} sum_{(oy, wy) -> iy}
  *                       (wz wy) * sum_{(ox, wx) -> ix} wx g[oz, oy, ox]
