@@ -354,6 +354,18 @@ static void MAX_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
 
 /* Cells c0 .. c0 + NL - 1 (c0 >= 0) of a row of W cells; those past the row
  * read as -inf. */
+/* The lane numbers 0, 1, ..., NL - 1 (from a constant table, so that the
+ * shuffle masks built from them are constants too). */
+#define IOTA FC_POOL_NAME(fc_pool_iota)
+FC_INLINE LMASK IOTA(void)
+{
+    static const FC_ILANE lanes[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    LMASK v;
+    _Static_assert(sizeof v <= sizeof lanes, "IOTA covers every lane");
+    memcpy(&v, lanes, sizeof v);
+    return v;
+}
+
 #define LOAD_OR_NINF FC_POOL_NAME(fc_pool_load_or_ninf)
 FC_INLINE void LOAD_OR_NINF(const FC_REAL *FC_RESTRICT row, fc_index W, fc_index c0, LVEC *v)
 {
@@ -378,14 +390,10 @@ FC_INLINE void LOAD_EO(const FC_REAL *FC_RESTRICT row, fc_index W, fc_index j0, 
                        LVEC *o)
 {
     LVEC a, b;
-    LMASK ev, od;
+    const LMASK ev = IOTA() * 2, od = ev + 1;
     const fc_index c0 = 2 * j0;
     LOAD_OR_NINF(row, W, c0, &a);
     LOAD_OR_NINF(row, W, c0 + NL, &b);
-    for (int l = 0; l < NL; l++) {
-        ev[l] = 2 * l;
-        od[l] = 2 * l + 1;
-    }
     *e = __builtin_shuffle(a, b, ev);
     *o = __builtin_shuffle(a, b, od);
 }
@@ -404,11 +412,9 @@ FC_INLINE void MAX_HROW_S2(const fc_pool_params *p, const FC_REAL *FC_RESTRICT r
 {
     const fc_index W = p->in[2], OW = p->out[2];
     const LVEC ninf = (LVEC){0} - (FC_REAL)INFINITY;
-    LMASK prev, next;
-    for (int l = 0; l < NL; l++) {
-        prev[l] = NL - 1 + l; /* lane l <- lane l - 1, lane 0 <- prev block's last */
-        next[l] = l + 1;      /* lane l <- lane l + 1, the last <- next block's first */
-    }
+    /* prev: lane l <- lane l - 1, lane 0 <- the previous block's last;
+     * next: lane l <- lane l + 1, the last <- the next block's first */
+    const LMASK prev = IOTA() + (NL - 1), next = IOTA() + 1;
     LVEC ep = ninf, op = ninf, ec, oc, en, on;
     LOAD_EO(row, W, 0, &ec, &oc);
     for (fc_index ox0 = 0; ox0 < OW; ox0 += NL) {
@@ -496,11 +502,14 @@ static void MAX_FWD_ROWS_CACHED(void *ctx, fc_index r0, fc_index r1, int slot)
                 memcpy(&v, hs[i] + ox0, sizeof v);
                 m = VTAKE(m, v);
             }
-            if (ox0 + NL <= OW)
+            if (ox0 + NL <= OW) {
                 memcpy(o + ox0, &m, sizeof m);
-            else
+            } else { /* through a buffer, so that m stays in a register */
+                FC_REAL tail[NL];
+                memcpy(tail, &m, sizeof m);
                 for (fc_index l = 0; l < OW - ox0; l++)
-                    o[ox0 + l] = m[l];
+                    o[ox0 + l] = tail[l];
+            }
         }
     }
 }
@@ -1162,6 +1171,7 @@ int FC_POOL_KERNEL(fc_global_max_pool_bwd)(const fc_pool_params *p, const FC_REA
 #undef MAX_HROW_S2_BY_TAPS
 #undef LOAD_EO
 #undef LOAD_OR_NINF
+#undef IOTA
 #undef VTAKE
 #undef MAX_BWD_PLANES
 #undef AVG_FWD_ROWS
