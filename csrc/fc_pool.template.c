@@ -56,6 +56,18 @@ typedef FC_ILANE LMASK __attribute__((vector_size(FC_VBYTES)));
 /* The max rule on whole vectors, without indices (fc_pool_simd.c). */
 #define VTAKE FC_CAT(fc_pool_vtake_, FC_DT)
 
+/* The lane numbers 0, 1, ..., NL - 1 (from a constant table, so that the
+ * shuffle masks built from them are constants too). */
+#define IOTA FC_POOL_NAME(fc_pool_iota)
+FC_INLINE LMASK IOTA(void)
+{
+    static const FC_ILANE lanes[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    LMASK v;
+    _Static_assert(sizeof v <= sizeof lanes, "IOTA covers every lane");
+    memcpy(&v, lanes, sizeof v);
+    return v;
+}
+
 /* Lanes src[0], src[s], ..., src[(NL-1)*s] as a vector.  Stride 2 takes two
  * loads and one shuffle; the second load starts at lane NL - 1, so nothing
  * past the last lane's cell is read. */
@@ -147,6 +159,34 @@ FC_INLINE void MAX_BLOCK(const fc_pool_params *p, const ROW_TAPS *r,
             idx[ox0 + l] = best[l];
 }
 
+/* MAX_BLOCK without indices for windows of 2 cells along x at stride 2, two
+ * blocks (ox0, ox1) at once: each row's 2*NL cells of a block are loaded
+ * once and split into even (tap 0) and odd (tap 1) cells, whose maxima are
+ * folded into the block's m row by row (the scan order, as the rule is
+ * associative); the two blocks' folds are independent chains. */
+#define MAX_PAIR_BLOCKS2 FC_POOL_NAME(fc_pool_max_pair_blocks2)
+FC_INLINE void MAX_PAIR_BLOCKS2(const fc_pool_params *p, const ROW_TAPS *r,
+                                const FC_REAL *FC_RESTRICT xp, fc_index ox0, fc_index ox1,
+                                FC_REAL *FC_RESTRICT vals)
+{
+    const fc_index c0 = 2 * ox0 - p->pad[2], c1 = 2 * ox1 - p->pad[2];
+    const LMASK ev = IOTA() * 2, od = ev + 1;
+    LVEC m0 = (LVEC){0} - (FC_REAL)INFINITY, m1 = m0;
+    for (fc_index kd = r->kd0; kd < r->kd1; kd++)
+        for (fc_index kh = r->kh0; kh < r->kh1; kh++) {
+            const FC_REAL *row = xp + ROW_OFF(p, r, kd, kh);
+            LVEC a0, b0, a1, b1;
+            memcpy(&a0, row + c0, sizeof a0);
+            memcpy(&b0, row + c0 + NL, sizeof b0);
+            memcpy(&a1, row + c1, sizeof a1);
+            memcpy(&b1, row + c1 + NL, sizeof b1);
+            m0 = VTAKE(m0, VTAKE(__builtin_shuffle(a0, b0, ev), __builtin_shuffle(a0, b0, od)));
+            m1 = VTAKE(m1, VTAKE(__builtin_shuffle(a1, b1, ev), __builtin_shuffle(a1, b1, od)));
+        }
+    memcpy(vals + ox0, &m0, sizeof m0);
+    memcpy(vals + ox1, &m1, sizeof m1);
+}
+
 /* Window averages of outputs ox0 .. ox0 + NL - 1 (all interior, stride S): the
  * sums (real cells, (kd, kh, kw) order, from 0) times div[] when recip, else
  * divided by div[] (AVG_DIVISORS), into out. */
@@ -205,6 +245,16 @@ FC_INLINE fc_index MAX_BLOCKS(const fc_pool_params *p, const ROW_TAPS *r,
     if (r->xb - r->xa < NL)
         return r->xa;
     fc_index ox0 = r->xa;
+    if (!with_idx && S == 2 && p->k[2] == 2 && p->dil[2] == 1) {
+        /* blocks at xa, xa + NL, ... and xb - NL, two at a time (the lone
+         * last one paired with itself) */
+        for (; ox0 < r->xb; ox0 += 2 * NL) {
+            const fc_index a = ox0 + NL <= r->xb ? ox0 : r->xb - NL;
+            const fc_index b = a + 2 * NL <= r->xb ? a + NL : r->xb - NL;
+            MAX_PAIR_BLOCKS2(p, r, xp, a, b, vals);
+        }
+        return r->xb;
+    }
     for (; ox0 + NL <= r->xb; ox0 += NL)
         MAX_BLOCK(p, r, xp, ox0, S, with_idx, vals, idx);
     if (ox0 < r->xb)
@@ -354,18 +404,6 @@ static void MAX_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
 
 /* Cells c0 .. c0 + NL - 1 (c0 >= 0) of a row of W cells; those past the row
  * read as -inf. */
-/* The lane numbers 0, 1, ..., NL - 1 (from a constant table, so that the
- * shuffle masks built from them are constants too). */
-#define IOTA FC_POOL_NAME(fc_pool_iota)
-FC_INLINE LMASK IOTA(void)
-{
-    static const FC_ILANE lanes[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    LMASK v;
-    _Static_assert(sizeof v <= sizeof lanes, "IOTA covers every lane");
-    memcpy(&v, lanes, sizeof v);
-    return v;
-}
-
 #define LOAD_OR_NINF FC_POOL_NAME(fc_pool_load_or_ninf)
 FC_INLINE void LOAD_OR_NINF(const FC_REAL *FC_RESTRICT row, fc_index W, fc_index c0, LVEC *v)
 {
@@ -1196,6 +1234,7 @@ int FC_POOL_KERNEL(fc_global_max_pool_bwd)(const fc_pool_params *p, const FC_REA
 #undef MAX_BLOCK
 #undef SUM_BLOCK
 #undef MAX_BLOCKS
+#undef MAX_PAIR_BLOCKS2
 #undef SUM_BLOCKS
 #undef SUM_BLOCK2
 #undef MAX_CELL

@@ -231,7 +231,8 @@ def test_max_pool_nan_and_inf(dtype, rng):
 
 
 # Value-only max pooling with stride 2 along x and windows overlapping along y
-# runs by cached rows (each row's maxima along x, then the rule over rows):
+# runs by cached rows (each row's maxima along x, then the rule over rows), and
+# with windows of 2 cells along x by even/odd splits of whole rows:
 # widths below, at and above a vector (16 float32 lanes), odd widths, every
 # padding the taps allow, ceil_mode, dilation along y, 3-D windows (one ring of
 # rows per z tap).  Values must equal the indexed path's bit for bit.
@@ -244,6 +245,10 @@ S2_CASES = [
     Win((9, 39), (5, 4), 2, (2, 1)), Win((9, 35), 3, 2, 1, dilation=(2, 1)),
     Win((4, 6, 34), (2, 3, 3), (1, 2, 2), (0, 1, 1)),
     Win((5, 7, 29), (3, 2, 3), (2, 1, 2), (1, 1, 1), ceil_mode=True),
+    # windows of 2 cells along x at stride 2, not overlapping along y: two
+    # vector blocks at a time (a lone last one, overlapping ones)
+    Win((4, 33), 2), Win((4, 64), 2), Win((4, 81), 2), Win((3, 97), 2, padding=1),
+    Win((4, 6, 57), 2), Win((3, 5, 45), (3, 2, 2), 2, (1, 1, 1), ceil_mode=True),
 ]
 
 
