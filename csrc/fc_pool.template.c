@@ -436,7 +436,8 @@ FC_INLINE void LOAD_EO(const FC_REAL *FC_RESTRICT row, fc_index W, fc_index j0, 
     *o = __builtin_shuffle(a, b, od);
 }
 
-/* MAX_HROW for stride 2, dilation 1 and taps kw - pad in [-2, 3]: tap kw of
+/* One input row's window maxima along x, h[ox] = the max rule over taps kw
+ * increasing, for stride 2, dilation 1 and taps kw - pad in [-2, 3]: tap kw of
  * output ox reads cell 2*ox + c, c = kw - pad, which is E[ox + m] (c = 2m) or
  * O[ox + m] (c = 2m + 1), m in {-1, 0, 1}: the block's E or O vector, or it
  * shifted by one lane with the neighbouring block's.  Each input vector is
@@ -493,7 +494,7 @@ static void MAX_HROW_S2_BY_TAPS(const fc_pool_params *p, const FC_REAL *FC_RESTR
         MAX_HROW_S2(p, row, K, pad, h);
 }
 
-/* Value-only max pooling by rows, stride 2 along x (MAX_S2_ROWS_OK): the max
+/* Value-only max pooling by rows, stride 2 along x (fc_pool_s2_rows_ok): the max
  * rule is associative in the scan order, so a window's maximum is the max
  * rule over its rows (kd, kh increasing) of each row's maximum along x (kw
  * increasing): the same bits as the scan over the window.  Each input row's
