@@ -13,7 +13,11 @@
  * (strided) vector load, so every lane runs exactly the scalar loop over its
  * window: ties, NaN and rounding are as in a scalar loop, bit for bit, on
  * every SIMD path.  The few border outputs (a tap in the padding or past the
- * end) take the same scalar loop with bounds checks.
+ * end) take the same scalar loop with bounds checks.  Max pooling without
+ * indices, stride 2 along x and windows overlapping along y, runs by rows
+ * instead (MAX_FWD_ROWS_CACHED): each input row's maxima along x once, kept in
+ * a per-thread cache, then the max rule over the window's rows; the rule is
+ * associative in the scan order, so the bits are the same.
  *
  * Max backward needs each window's argmax: phase 1 recomputes the indices for
  * all outputs in parallel over output rows into scratch, phase 2 routes the
@@ -48,6 +52,21 @@ FC_INLINE int TAKES(FC_REAL v, FC_REAL m) { return v > m || v != v; }
 #define NL ((int)(FC_VBYTES / sizeof(FC_REAL)))
 typedef FC_REAL LVEC __attribute__((vector_size(FC_VBYTES)));
 typedef FC_ILANE LMASK __attribute__((vector_size(FC_VBYTES)));
+
+/* The max rule on whole vectors, without indices (fc_pool_simd.c). */
+#define VTAKE FC_CAT(fc_pool_vtake_, FC_DT)
+
+/* The lane numbers 0, 1, ..., NL - 1 (from a constant table, so that the
+ * shuffle masks built from them are constants too). */
+#define IOTA FC_POOL_NAME(fc_pool_iota)
+FC_INLINE LMASK IOTA(void)
+{
+    static const FC_ILANE lanes[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    LMASK v;
+    _Static_assert(sizeof v <= sizeof lanes, "IOTA covers every lane");
+    memcpy(&v, lanes, sizeof v);
+    return v;
+}
 
 /* Lanes src[0], src[s], ..., src[(NL-1)*s] as a vector.  Stride 2 takes two
  * loads and one shuffle; the second load starts at lane NL - 1, so nothing
@@ -125,16 +144,47 @@ FC_INLINE void MAX_BLOCK(const fc_pool_params *p, const ROW_TAPS *r,
             for (fc_index kw = 0; kw < p->k[2]; kw++) {
                 const fc_index off = rowoff + kw * dw;
                 const LVEC v = LOAD_STRIDED(xp + off + c0, S);
-                const LMASK t = (v > m) | (v != v);
-                m = (LVEC)(((LMASK)v & t) | ((LMASK)m & ~t));
-                if (with_idx)
+                if (with_idx) {
+                    const LMASK t = (v > m) | (v != v);
+                    m = (LVEC)(((LMASK)v & t) | ((LMASK)m & ~t));
                     best = ((cell + (FC_ILANE)off) & t) | (best & ~t);
+                } else {
+                    m = VTAKE(m, v);
+                }
             }
         }
     memcpy(vals + ox0, &m, sizeof m);
     if (with_idx)
         for (int l = 0; l < NL; l++)
             idx[ox0 + l] = best[l];
+}
+
+/* MAX_BLOCK without indices for windows of 2 cells along x at stride 2, two
+ * blocks (ox0, ox1) at once: each row's 2*NL cells of a block are loaded
+ * once and split into even (tap 0) and odd (tap 1) cells, whose maxima are
+ * folded into the block's m row by row (the scan order, as the rule is
+ * associative); the two blocks' folds are independent chains. */
+#define MAX_PAIR_BLOCKS2 FC_POOL_NAME(fc_pool_max_pair_blocks2)
+FC_INLINE void MAX_PAIR_BLOCKS2(const fc_pool_params *p, const ROW_TAPS *r,
+                                const FC_REAL *FC_RESTRICT xp, fc_index ox0, fc_index ox1,
+                                FC_REAL *FC_RESTRICT vals)
+{
+    const fc_index c0 = 2 * ox0 - p->pad[2], c1 = 2 * ox1 - p->pad[2];
+    const LMASK ev = IOTA() * 2, od = ev + 1;
+    LVEC m0 = (LVEC){0} - (FC_REAL)INFINITY, m1 = m0;
+    for (fc_index kd = r->kd0; kd < r->kd1; kd++)
+        for (fc_index kh = r->kh0; kh < r->kh1; kh++) {
+            const FC_REAL *row = xp + ROW_OFF(p, r, kd, kh);
+            LVEC a0, b0, a1, b1;
+            memcpy(&a0, row + c0, sizeof a0);
+            memcpy(&b0, row + c0 + NL, sizeof b0);
+            memcpy(&a1, row + c1, sizeof a1);
+            memcpy(&b1, row + c1 + NL, sizeof b1);
+            m0 = VTAKE(m0, VTAKE(__builtin_shuffle(a0, b0, ev), __builtin_shuffle(a0, b0, od)));
+            m1 = VTAKE(m1, VTAKE(__builtin_shuffle(a1, b1, ev), __builtin_shuffle(a1, b1, od)));
+        }
+    memcpy(vals + ox0, &m0, sizeof m0);
+    memcpy(vals + ox1, &m1, sizeof m1);
 }
 
 /* Window averages of outputs ox0 .. ox0 + NL - 1 (all interior, stride S): the
@@ -158,6 +208,31 @@ FC_INLINE void SUM_BLOCK(const fc_pool_params *p, const ROW_TAPS *r,
     memcpy(out + ox0, &s, sizeof s);
 }
 
+/* SUM_BLOCK of two blocks at once (ox0 and ox1): the sums are chains of
+ * dependent adds, so two independent chains keep the adder busy. */
+#define SUM_BLOCK2 FC_POOL_NAME(fc_pool_sum_block2)
+FC_INLINE void SUM_BLOCK2(const fc_pool_params *p, const ROW_TAPS *r,
+                          const FC_REAL *FC_RESTRICT xp, fc_index ox0, fc_index ox1, fc_index S,
+                          const FC_REAL *FC_RESTRICT div, int recip, FC_REAL *FC_RESTRICT out)
+{
+    const fc_index c0 = ox0 * S - p->pad[2], c1 = ox1 * S - p->pad[2];
+    LVEC s0 = {0}, s1 = {0}, d0, d1;
+    for (fc_index kd = r->kd0; kd < r->kd1; kd++)
+        for (fc_index kh = r->kh0; kh < r->kh1; kh++) {
+            const FC_REAL *row = xp + ROW_OFF(p, r, kd, kh);
+            for (fc_index kw = 0; kw < p->k[2]; kw++) {
+                s0 += LOAD_STRIDED(row + c0 + kw, S);
+                s1 += LOAD_STRIDED(row + c1 + kw, S);
+            }
+        }
+    memcpy(&d0, div + ox0, sizeof d0);
+    memcpy(&d1, div + ox1, sizeof d1);
+    s0 = recip ? s0 * d0 : s0 / d0;
+    s1 = recip ? s1 * d1 : s1 / d1;
+    memcpy(out + ox0, &s0, sizeof s0);
+    memcpy(out + ox1, &s1, sizeof s1);
+}
+
 /* The vector blocks of the interior [xa, xb), the last one overlapping its
  * predecessor (blocks are recomputed from x, so the overlap rewrites the same
  * values).  Returns the first output left to scalar code: xb, or xa when the
@@ -170,6 +245,16 @@ FC_INLINE fc_index MAX_BLOCKS(const fc_pool_params *p, const ROW_TAPS *r,
     if (r->xb - r->xa < NL)
         return r->xa;
     fc_index ox0 = r->xa;
+    if (!with_idx && S == 2 && p->k[2] == 2 && p->dil[2] == 1) {
+        /* blocks at xa, xa + NL, ... and xb - NL, two at a time (the lone
+         * last one paired with itself) */
+        for (; ox0 < r->xb; ox0 += 2 * NL) {
+            const fc_index a = ox0 + NL <= r->xb ? ox0 : r->xb - NL;
+            const fc_index b = a + 2 * NL <= r->xb ? a + NL : r->xb - NL;
+            MAX_PAIR_BLOCKS2(p, r, xp, a, b, vals);
+        }
+        return r->xb;
+    }
     for (; ox0 + NL <= r->xb; ox0 += NL)
         MAX_BLOCK(p, r, xp, ox0, S, with_idx, vals, idx);
     if (ox0 < r->xb)
@@ -184,10 +269,13 @@ FC_INLINE fc_index SUM_BLOCKS(const fc_pool_params *p, const ROW_TAPS *r,
 {
     if (r->xb - r->xa < NL)
         return r->xa;
+    /* blocks at xa, xa + NL, ... and xb - NL (overlapping), two at a time */
     fc_index ox0 = r->xa;
-    for (; ox0 + NL <= r->xb; ox0 += NL)
-        SUM_BLOCK(p, r, xp, ox0, S, div, recip, out);
-    if (ox0 < r->xb)
+    for (; ox0 + 2 * NL <= r->xb; ox0 += 2 * NL)
+        SUM_BLOCK2(p, r, xp, ox0, ox0 + NL, S, div, recip, out);
+    if (ox0 + NL < r->xb)
+        SUM_BLOCK2(p, r, xp, ox0, r->xb - NL, S, div, recip, out);
+    else if (ox0 < r->xb)
         SUM_BLOCK(p, r, xp, r->xb - NL, S, div, recip, out);
     return r->xb;
 }
@@ -314,6 +402,157 @@ static void MAX_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
     }
 }
 
+/* Cells c0 .. c0 + NL - 1 (c0 >= 0) of a row of W cells; those past the row
+ * read as -inf. */
+#define LOAD_OR_NINF FC_POOL_NAME(fc_pool_load_or_ninf)
+FC_INLINE void LOAD_OR_NINF(const FC_REAL *FC_RESTRICT row, fc_index W, fc_index c0, LVEC *v)
+{
+    if (c0 + NL <= W) {
+        memcpy(v, row + c0, sizeof *v);
+        return;
+    }
+    if (c0 >= W) {
+        *v = (LVEC){0} - (FC_REAL)INFINITY;
+        return;
+    }
+    FC_REAL tmp[NL]; /* a buffer, so that v stays in a register */
+    for (fc_index l = 0; l < NL; l++)
+        tmp[l] = l < W - c0 ? row[c0 + l] : -(FC_REAL)INFINITY;
+    memcpy(v, tmp, sizeof tmp);
+}
+
+/* Cells 2*j0 .. 2*j0 + 2*NL - 1 of a row of W cells split into E (even cells)
+ * and O (odd cells); cells past the row read as -inf. */
+#define LOAD_EO FC_POOL_NAME(fc_pool_load_eo)
+FC_INLINE void LOAD_EO(const FC_REAL *FC_RESTRICT row, fc_index W, fc_index j0, LVEC *e,
+                       LVEC *o)
+{
+    LVEC a, b;
+    const LMASK ev = IOTA() * 2, od = ev + 1;
+    const fc_index c0 = 2 * j0;
+    LOAD_OR_NINF(row, W, c0, &a);
+    LOAD_OR_NINF(row, W, c0 + NL, &b);
+    *e = __builtin_shuffle(a, b, ev);
+    *o = __builtin_shuffle(a, b, od);
+}
+
+/* One input row's window maxima along x, h[ox] = the max rule over taps kw
+ * increasing, for stride 2, dilation 1 and taps kw - pad in [-2, 3]: tap kw of
+ * output ox reads cell 2*ox + c, c = kw - pad, which is E[ox + m] (c = 2m) or
+ * O[ox + m] (c = 2m + 1), m in {-1, 0, 1}: the block's E or O vector, or it
+ * shifted by one lane with the neighbouring block's.  Each input vector is
+ * loaded once and split once.  Cells outside the row read as -inf, the max
+ * rule's starting value, which never replaces anything, so they act as the
+ * skipped padding.  h gets whole vectors (its row is padded to a multiple of
+ * NL). */
+#define MAX_HROW_S2 FC_POOL_NAME(fc_pool_max_hrow_s2)
+FC_INLINE void MAX_HROW_S2(const fc_pool_params *p, const FC_REAL *FC_RESTRICT row,
+                           fc_index K, fc_index pad, FC_REAL *FC_RESTRICT h)
+{
+    const fc_index W = p->in[2], OW = p->out[2];
+    const LVEC ninf = (LVEC){0} - (FC_REAL)INFINITY;
+    /* prev: lane l <- lane l - 1, lane 0 <- the previous block's last;
+     * next: lane l <- lane l + 1, the last <- the next block's first */
+    const LMASK prev = IOTA() + (NL - 1), next = IOTA() + 1;
+    LVEC ep = ninf, op = ninf, ec, oc, en, on;
+    LOAD_EO(row, W, 0, &ec, &oc);
+    for (fc_index ox0 = 0; ox0 < OW; ox0 += NL) {
+        LOAD_EO(row, W, ox0 + NL, &en, &on);
+        LVEC m = ninf;
+        for (fc_index kw = 0; kw < K; kw++) {
+            const fc_index c = kw - pad;
+            const int odd = (int)(c & 1);
+            const fc_index sh = (c - odd) / 2;
+            const LVEC pv = odd ? op : ep, cv = odd ? oc : ec, nv = odd ? on : en;
+            const LVEC v = sh < 0   ? __builtin_shuffle(pv, cv, prev)
+                           : sh > 0 ? __builtin_shuffle(cv, nv, next)
+                                    : cv;
+            m = kw == 0 ? v : VTAKE(m, v);
+        }
+        memcpy(h + ox0, &m, sizeof m);
+        ep = ec;
+        op = oc;
+        ec = en;
+        oc = on;
+    }
+}
+
+/* MAX_HROW_S2 with the taps as compile-time constants for the common
+ * windows (so its tap loop unrolls and picks its vectors statically). */
+#define MAX_HROW_S2_BY_TAPS FC_POOL_NAME(fc_pool_max_hrow_s2_by_taps)
+static void MAX_HROW_S2_BY_TAPS(const fc_pool_params *p, const FC_REAL *FC_RESTRICT row,
+                                FC_REAL *FC_RESTRICT h)
+{
+    const fc_index K = p->k[2], pad = p->pad[2];
+    if (K == 3 && pad == 1)
+        MAX_HROW_S2(p, row, 3, 1, h);
+    else if (K == 2 && pad == 0)
+        MAX_HROW_S2(p, row, 2, 0, h);
+    else if (K == 3 && pad == 0)
+        MAX_HROW_S2(p, row, 3, 0, h);
+    else
+        MAX_HROW_S2(p, row, K, pad, h);
+}
+
+/* Value-only max pooling by rows, stride 2 along x (fc_pool_s2_rows_ok): the max
+ * rule is associative in the scan order, so a window's maximum is the max
+ * rule over its rows (kd, kh increasing) of each row's maximum along x (kw
+ * increasing): the same bits as the scan over the window.  Each input row's
+ * maxima along x (MAX_HROW_S2) are kept in the slot's cache, so windows
+ * overlapping along y compute them once: the cache is one ring of R rows per
+ * kd (R a power of two no smaller than the window's span along y), input row
+ * y of tap kd in entry kd * R + y % R; the rows of one window never share an
+ * entry. */
+#define MAX_FWD_ROWS_CACHED FC_POOL_NAME(fc_max_pool_fwd_rows_cached)
+static void MAX_FWD_ROWS_CACHED(void *ctx, fc_index r0, fc_index r1, int slot)
+{
+    const POOL_JOB *j = ctx;
+    const fc_pool_params *p = j->p;
+    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index OWp = FC_POOL_CACHE_ROW(OW, NL), R = fc_pool_ring_rows(p);
+    FC_REAL *cache = j->rows + (size_t)slot * 2 * FC_POOL_CACHED_ROWS * OWp;
+    fc_index key[2 * FC_POOL_CACHED_ROWS];
+    for (int s = 0; s < 2 * FC_POOL_CACHED_ROWS; s++)
+        key[s] = -1;
+    fc_rowpos q = fc_rowpos_at(r0, OD, OH);
+    for (fc_index r = r0; r < r1; r++, fc_rowpos_next(&q)) {
+        const ROW_TAPS rt = ROW_TAPS_OF(p, j->t, q.z, q.y);
+        const FC_REAL *hs[FC_POOL_CACHED_ROWS];
+        int nh = 0;
+        for (fc_index kd = rt.kd0; kd < rt.kd1; kd++)
+            for (fc_index kh = rt.kh0; kh < rt.kh1; kh++) {
+                const fc_index y = rt.y0 + kh * p->dil[1];
+                const fc_index want = (q.plane * D + rt.z0 + kd * p->dil[0]) * H + y;
+                const fc_index at = kd * R + (y & (R - 1));
+                FC_REAL *h = cache + (size_t)at * OWp;
+                if (key[at] != want) {
+                    MAX_HROW_S2_BY_TAPS(p, j->x + want * W, h);
+                    key[at] = want;
+                }
+                hs[nh++] = h;
+            }
+        /* whole (padded) vectors of the rows, folded in registers */
+        FC_REAL *FC_RESTRICT o = j->out + r * OW;
+        for (fc_index ox0 = 0; ox0 < OW; ox0 += NL) {
+            LVEC m, v;
+            memcpy(&m, hs[0] + ox0, sizeof m);
+            for (int i = 1; i < nh; i++) {
+                memcpy(&v, hs[i] + ox0, sizeof v);
+                m = VTAKE(m, v);
+            }
+            if (ox0 + NL <= OW) {
+                memcpy(o + ox0, &m, sizeof m);
+            } else { /* through a buffer, so that m stays in a register */
+                FC_REAL tail[NL];
+                memcpy(tail, &m, sizeof m);
+                for (fc_index l = 0; l < OW - ox0; l++)
+                    o[ox0 + l] = tail[l];
+            }
+        }
+    }
+}
+
 /*
  * Max pooling forward: out[plane, oz, oy, ox] = max over the window's real
  * cells; idx (optional) gets the winners' offsets.  Tasks: output rows.
@@ -328,7 +567,20 @@ int FC_POOL_KERNEL(fc_max_pool_fwd)(const fc_pool_params *p, const FC_REAL *x, F
     if (fc_pool_window_tables(p, 0, &t) != FC_OK)
         return FC_ENOMEM;
     POOL_JOB j = {.p = p, .t = &t, .x = x, .out = out, .idx = idx, .in_plane = in_plane};
-    fc_parallel_range(p->num_threads, p->planes * p->out[0] * p->out[1], MAX_FWD_ROWS, &j);
+    const fc_index rows = p->planes * p->out[0] * p->out[1];
+    /* by rows when windows overlap along y (input rows are reused) */
+    const int nt = p->num_threads > 0 ? p->num_threads : 1;
+    size_t cache_bytes;
+    if (!idx && fc_pool_s2_rows_ok(p)
+        && !fc_mul_overflows((fc_index)nt * 2 * FC_POOL_CACHED_ROWS
+                                 * FC_POOL_CACHE_ROW(p->out[2], NL),
+                             (fc_index)sizeof(FC_REAL), &cache_bytes)
+        && (j.rows = malloc(cache_bytes))) {
+        fc_parallel_range(nt, rows, MAX_FWD_ROWS_CACHED, &j);
+        free(j.rows);
+    } else {
+        fc_parallel_range(p->num_threads, rows, MAX_FWD_ROWS, &j);
+    }
     free(t.buf);
     return FC_OK;
 }
@@ -953,6 +1205,13 @@ int FC_POOL_KERNEL(fc_global_max_pool_bwd)(const fc_pool_params *p, const FC_REA
 
 #undef POOL_JOB
 #undef MAX_FWD_ROWS
+#undef MAX_FWD_ROWS_CACHED
+#undef MAX_HROW_S2
+#undef MAX_HROW_S2_BY_TAPS
+#undef LOAD_EO
+#undef LOAD_OR_NINF
+#undef IOTA
+#undef VTAKE
 #undef MAX_BWD_PLANES
 #undef AVG_FWD_ROWS
 #undef AVG_DIVISORS
@@ -976,7 +1235,9 @@ int FC_POOL_KERNEL(fc_global_max_pool_bwd)(const fc_pool_params *p, const FC_REA
 #undef MAX_BLOCK
 #undef SUM_BLOCK
 #undef MAX_BLOCKS
+#undef MAX_PAIR_BLOCKS2
 #undef SUM_BLOCKS
+#undef SUM_BLOCK2
 #undef MAX_CELL
 #undef AVG_CELL
 #undef ADD_TAP

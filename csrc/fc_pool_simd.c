@@ -18,6 +18,61 @@
  * j, j + FC_POOL_LANES, ...  A multiple of every vector width in elements. */
 #define FC_POOL_LANES 16
 
+/* Rows a value-only max output row can read through the row cache, at most
+ * (the cache has twice as many entries). */
+#define FC_POOL_CACHED_ROWS 8
+/* A cached row of n values, padded to whole vectors of nl lanes. */
+#define FC_POOL_CACHE_ROW(n, nl) (((n) + (nl) - 1) / (nl) * (nl))
+
+/* The max rule on whole vectors, without indices: each lane of m takes v's
+ * when v > m or v is NaN.  x86 MAX returns its second operand when either is
+ * NaN, so max(v, m) is the rule but for a NaN in v, which a masked move puts
+ * back: three instructions where the generic select takes five or six. */
+typedef float fc_pool_vf32 __attribute__((vector_size(FC_VBYTES)));
+typedef double fc_pool_vf64 __attribute__((vector_size(FC_VBYTES)));
+typedef int32_t fc_pool_vi32 __attribute__((vector_size(FC_VBYTES)));
+typedef int64_t fc_pool_vi64 __attribute__((vector_size(FC_VBYTES)));
+#if defined(FC_ISA_AVX512_BUILD)
+#include <immintrin.h>
+FC_INLINE fc_pool_vf32 fc_pool_vtake_f32(fc_pool_vf32 m, fc_pool_vf32 v)
+{
+    const __m512 mx = _mm512_max_ps((__m512)v, (__m512)m);
+    return (fc_pool_vf32)_mm512_mask_mov_ps(
+        mx, _mm512_cmp_ps_mask((__m512)v, (__m512)v, _CMP_UNORD_Q), (__m512)v);
+}
+FC_INLINE fc_pool_vf64 fc_pool_vtake_f64(fc_pool_vf64 m, fc_pool_vf64 v)
+{
+    const __m512d mx = _mm512_max_pd((__m512d)v, (__m512d)m);
+    return (fc_pool_vf64)_mm512_mask_mov_pd(
+        mx, _mm512_cmp_pd_mask((__m512d)v, (__m512d)v, _CMP_UNORD_Q), (__m512d)v);
+}
+#elif defined(FC_ISA_AVX2_BUILD)
+#include <immintrin.h>
+FC_INLINE fc_pool_vf32 fc_pool_vtake_f32(fc_pool_vf32 m, fc_pool_vf32 v)
+{
+    const __m256 mx = _mm256_max_ps((__m256)v, (__m256)m);
+    return (fc_pool_vf32)_mm256_blendv_ps(mx, (__m256)v,
+                                          _mm256_cmp_ps((__m256)v, (__m256)v, _CMP_UNORD_Q));
+}
+FC_INLINE fc_pool_vf64 fc_pool_vtake_f64(fc_pool_vf64 m, fc_pool_vf64 v)
+{
+    const __m256d mx = _mm256_max_pd((__m256d)v, (__m256d)m);
+    return (fc_pool_vf64)_mm256_blendv_pd(mx, (__m256d)v,
+                                          _mm256_cmp_pd((__m256d)v, (__m256d)v, _CMP_UNORD_Q));
+}
+#else
+FC_INLINE fc_pool_vf32 fc_pool_vtake_f32(fc_pool_vf32 m, fc_pool_vf32 v)
+{
+    const fc_pool_vi32 t = (v > m) | (v != v);
+    return (fc_pool_vf32)(((fc_pool_vi32)v & t) | ((fc_pool_vi32)m & ~t));
+}
+FC_INLINE fc_pool_vf64 fc_pool_vtake_f64(fc_pool_vf64 m, fc_pool_vf64 v)
+{
+    const fc_pool_vi64 t = (v > m) | (v != v);
+    return (fc_pool_vf64)(((fc_pool_vi64)v & t) | ((fc_pool_vi64)m & ~t));
+}
+#endif
+
 /* ------------------------------------------------ dtype-free helpers ---- */
 
 /* Outputs o in [0, nout) whose tap at offset `off` (cell o*s + off) lies in
@@ -68,6 +123,28 @@ static inline fc_index fc_pool_first_cell(fc_index start, fc_index dil)
     while (start < 0)
         start += dil;
     return start;
+}
+
+/* Rows of the value-only max cache's ring per window tap along z: a power of
+ * two no smaller than the window's span along y. */
+static inline fc_index fc_pool_ring_rows(const fc_pool_params *p)
+{
+    fc_index r = 1;
+    while (r < (p->k[1] - 1) * p->dil[1] + 1)
+        r *= 2;
+    return r;
+}
+
+/* May value-only max pooling run by cached rows (MAX_FWD_ROWS_CACHED)?  Stride
+ * 2 and dilation 1 along x with taps kw - pad in [-2, 3] (MAX_HROW_S2), windows
+ * overlapping along y (so rows are reused), k[0] rings that fit the cache. */
+static inline int fc_pool_s2_rows_ok(const fc_pool_params *p)
+{
+    return p->stride[2] == 2 && p->dil[2] == 1 && p->pad[2] <= 2
+           && p->k[2] - 1 - p->pad[2] <= 3 && p->stride[1] < (p->k[1] - 1) * p->dil[1] + 1
+           && p->k[1] <= 2 * FC_POOL_CACHED_ROWS
+           && p->k[0] * fc_pool_ring_rows(p) <= 2 * FC_POOL_CACHED_ROWS
+           && p->k[0] * p->k[1] <= FC_POOL_CACHED_ROWS;
 }
 
 /* Per-call tables, one allocation each (read-only in the parallel loops).

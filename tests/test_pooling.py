@@ -230,6 +230,43 @@ def test_max_pool_nan_and_inf(dtype, rng):
                                                            (1, 1), (1, 1), False))
 
 
+# Value-only max pooling with stride 2 along x and windows overlapping along y
+# runs by cached rows (each row's maxima along x, then the rule over rows), and
+# with windows of 2 cells along x by even/odd splits of whole rows:
+# widths below, at and above a vector (16 float32 lanes), odd widths, every
+# padding the taps allow, ceil_mode, dilation along y, 3-D windows (one ring of
+# rows per z tap).  Values must equal the indexed path's bit for bit.
+S2_CASES = [
+    Win((5, 3), 3, 2, 1), Win((7, 8), 3, 2, 1), Win((9, 31), 3, 2, 1),
+    Win((9, 32), 3, 2, 1), Win((6, 33), 3, 2, 1), Win((5, 70), 3, 2, 0),
+    Win((6, 40), 3, 2, 1, ceil_mode=True), Win((6, 41), 3, 2, 0, ceil_mode=True),
+    Win((7, 35), 2, (1, 2)), Win((7, 36), (3, 2), (2, 2), (1, 1), ceil_mode=True),
+    Win((9, 37), (3, 4), (1, 2), (1, 2)), Win((9, 38), 5, 2, 2),
+    Win((9, 39), (5, 4), 2, (2, 1)), Win((9, 35), 3, 2, 1, dilation=(2, 1)),
+    Win((4, 6, 34), (2, 3, 3), (1, 2, 2), (0, 1, 1)),
+    Win((5, 7, 29), (3, 2, 3), (2, 1, 2), (1, 1, 1), ceil_mode=True),
+    # windows of 2 cells along x at stride 2, not overlapping along y: two
+    # vector blocks at a time (a lone last one, overlapping ones)
+    Win((4, 33), 2), Win((4, 64), 2), Win((4, 81), 2), Win((3, 97), 2, padding=1),
+    Win((4, 6, 57), 2), Win((3, 5, 45), (3, 2, 2), 2, (1, 1, 1), ceil_mode=True),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS.get)
+@pytest.mark.parametrize("case", S2_CASES, ids=lambda c: c.id)
+def test_max_pool_by_rows_matches_reference(case, dtype, rng, simd_path):
+    x = case.x(rng, dtype)
+    x.reshape(-1)[::7] = 0.0
+    x.reshape(-1)[3::7] = -0.0                     # ties of +0 and -0: the first wins
+    x.reshape(-1)[::23] = -np.inf
+    x[..., 0, 1] = np.nan
+    vals = MAX[case.nd](x, case.kernel, **case.max_kwargs())
+    with_idx, _ = MAX[case.nd](x, case.kernel, **case.max_kwargs(), return_indices=True)
+    ref_vals, _ = max_pool_ref(x, *case.ref_args(), case.ceil_mode)
+    np.testing.assert_array_equal(vals, ref_vals.astype(dtype), err_msg=case.id)
+    assert vals.tobytes() == with_idx.tobytes(), case.id
+
+
 def _scatter_ref(g, idx, x_shape, nd):
     """Gradients added at saved indices, in output order: np.add.at per plane."""
     planes = int(np.prod(x_shape[:-nd]))

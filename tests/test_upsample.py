@@ -196,6 +196,46 @@ def test_nan_and_inf_propagate():
     np.testing.assert_array_equal(g, [inf, inf])
 
 
+# The x2 fast paths (linear x2 along x with align_corners=False, nearest x2
+# writing two output rows per pass) and their ends: widths 1 (no x2 path), 2
+# (only end outputs), odd, below and above a vector; size given instead of a
+# scale; rows cached across an output row's taps (trilinear reads 4 rows).
+X2_CASES = [Up(size, kw, mode, ac, 1, 2)
+            for size, kw in [((1, 1), (("scale_factor", 2),)),
+                             ((3, 2), (("scale_factor", 2),)),
+                             ((2, 3), (("scale_factor", 2),)),
+                             ((5, 17), (("scale_factor", 2),)),
+                             ((3, 40), (("size", (6, 80)),)),
+                             ((4, 9), (("scale_factor", (1.5, 2)),)),
+                             ((2, 3, 21), (("scale_factor", 2),)),
+                             ((3, 2, 5), (("scale_factor", (2, 3, 2)),))]
+            for mode, ac in [("nearest", None), ("linear", False), ("linear", True)]]
+for _c in X2_CASES:
+    object.__setattr__(_c, "mode", "nearest" if _c.mode == "nearest" else LINEAR[_c.nd])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("case", X2_CASES, ids=lambda c: c.id)
+def test_x2_paths_match_reference(case, dtype, rng):
+    x, _ = _arrays(case, dtype, rng)
+    _close(fastconv.upsample(x, **case.kwargs), upsample_reference(x, **case.kwargs), dtype,
+           case.reduction(), case.id)
+
+
+def test_x2_path_nan_and_inf_at_the_ends():
+    """The x2 loop's end outputs come from the tables: output 0 is
+    1 * x[0] + 0 * x[1], NaN when x[1] is Inf, as in the generic path."""
+    inf = np.inf
+    x = np.array([[[1.0, inf, 3.0, 4.0, 5.0, 6.0, 7.0]]])
+    lin = [0.75 * a + 0.25 * b for a, b in zip(x[0, 0, :-1], x[0, 0, 1:])]
+    rev = [0.25 * a + 0.75 * b for a, b in zip(x[0, 0, :-1], x[0, 0, 1:])]
+    expected = [np.nan] + [v for pair in zip(lin, rev) for v in pair] + [7.0]
+    np.testing.assert_array_equal(fastconv.upsample(x, scale_factor=2, mode="linear")[0, 0],
+                                  expected)
+    np.testing.assert_array_equal(fastconv.upsample(x, scale_factor=2)[0, 0],
+                                  np.repeat(x[0, 0], 2))
+
+
 # ---------------------------------------------------------------- torch ----
 def _torch_nearest_forward_differs(case):
     """PyTorch's 1-D and 3-D nearest forward kernels skip the out == in and
