@@ -575,13 +575,13 @@ int FC_POOL_KERNEL(fc_max_pool_fwd)(const fc_pool_params *p, const FC_REAL *x, F
         && !fc_mul_overflows((fc_index)nt * 2 * FC_POOL_CACHED_ROWS
                                  * FC_POOL_CACHE_ROW(p->out[2], NL),
                              (fc_index)sizeof(FC_REAL), &cache_bytes)
-        && (j.rows = malloc(cache_bytes))) {
+        && (j.rows = fc_scratch_alloc(cache_bytes))) {
         fc_parallel_range(nt, rows, MAX_FWD_ROWS_CACHED, &j);
-        free(j.rows);
+        fc_scratch_free(j.rows);
     } else {
         fc_parallel_range(p->num_threads, rows, MAX_FWD_ROWS, &j);
     }
-    free(t.buf);
+    fc_scratch_free(t.buf);
     return FC_OK;
 }
 
@@ -645,17 +645,17 @@ int FC_POOL_KERNEL(fc_max_pool_bwd)(const fc_pool_params *p, const FC_REAL *x,
     fc_pool_tables t;
     if (fc_pool_window_tables(p, 0, &t) != FC_OK)
         return FC_ENOMEM;
-    int64_t *idx = malloc(row_bytes > 0 ? row_bytes : 1);
+    int64_t *idx = fc_scratch_alloc(row_bytes > 0 ? row_bytes : 1);
     if (!idx) {
-        free(t.buf);
+        fc_scratch_free(t.buf);
         return FC_ENOMEM;
     }
     POOL_JOB j = {.p = p, .t = &t, .x = x, .g = grad_out, .out = grad_in, .idx = idx,
                   .rows = (FC_REAL *)(idx + (size_t)nt * OW), .in_plane = in_plane,
                   .out_plane = out_plane};
     fc_parallel_range(nt, p->planes, MAX_BWD_PLANES, &j);
-    free(idx);
-    free(t.buf);
+    fc_scratch_free(idx);
+    fc_scratch_free(t.buf);
     return FC_OK;
 }
 
@@ -738,16 +738,16 @@ int FC_POOL_KERNEL(fc_avg_pool_fwd)(const fc_pool_params *p, const FC_REAL *x, F
     fc_pool_tables t;
     if (fc_pool_window_tables(p, 1, &t) != FC_OK)
         return FC_ENOMEM;
-    FC_REAL *div = malloc(out_plane * sizeof(FC_REAL));
+    FC_REAL *div = fc_scratch_alloc(out_plane * sizeof(FC_REAL));
     if (!div) {
-        free(t.buf);
+        fc_scratch_free(t.buf);
         return FC_ENOMEM;
     }
     POOL_JOB j = {.p = p, .t = &t, .x = x, .out = out, .div = div,
                   .div_recip = AVG_DIVISORS(p, &t, div), .in_plane = in_plane};
     fc_parallel_range(p->num_threads, p->planes * p->out[0] * p->out[1], AVG_FWD_ROWS, &j);
-    free(div);
-    free(t.buf);
+    fc_scratch_free(div);
+    fc_scratch_free(t.buf);
     return FC_OK;
 }
 
@@ -815,17 +815,17 @@ int FC_POOL_KERNEL(fc_avg_pool_bwd)(const fc_pool_params *p, const FC_REAL *grad
     fc_pool_tables t;
     if (fc_pool_window_tables(p, 1, &t) != FC_OK)
         return FC_ENOMEM;
-    FC_REAL *qbuf = malloc(q_bytes > 0 ? q_bytes : 1);
+    FC_REAL *qbuf = fc_scratch_alloc(q_bytes > 0 ? q_bytes : 1);
     if (!qbuf) {
-        free(t.buf);
+        fc_scratch_free(t.buf);
         return FC_ENOMEM;
     }
     FC_REAL *div = qbuf + (size_t)nt * p->out[2];
     POOL_JOB j = {.p = p, .t = &t, .g = grad_out, .out = grad_in, .rows = qbuf, .div = div,
                   .div_recip = AVG_DIVISORS(p, &t, div), .out_plane = out_plane};
     fc_parallel_range(nt, p->planes * p->in[0] * p->in[1], AVG_BWD_ROWS, &j);
-    free(qbuf);
-    free(t.buf);
+    fc_scratch_free(qbuf);
+    fc_scratch_free(t.buf);
     return FC_OK;
 }
 
@@ -882,7 +882,7 @@ int FC_POOL_KERNEL(fc_adaptive_avg_pool_fwd)(const fc_pool_params *p, const FC_R
     POOL_JOB j = {.p = p, .t = &t, .x = x, .out = out, .in_plane = in_plane};
     fc_parallel_range(p->num_threads, p->planes * p->out[0] * p->out[1], ADAPTIVE_AVG_FWD_ROWS,
                       &j);
-    free(t.buf);
+    fc_scratch_free(t.buf);
     return FC_OK;
 }
 
@@ -935,7 +935,7 @@ int FC_POOL_KERNEL(fc_adaptive_avg_pool_bwd)(const fc_pool_params *p, const FC_R
     POOL_JOB j = {.p = p, .t = &t, .g = grad_out, .out = grad_in, .out_plane = out_plane};
     fc_parallel_range(p->num_threads, p->planes * p->in[0] * p->in[1], ADAPTIVE_AVG_BWD_ROWS,
                       &j);
-    free(t.buf);
+    fc_scratch_free(t.buf);
     return FC_OK;
 }
 
@@ -1000,7 +1000,7 @@ int FC_POOL_KERNEL(fc_adaptive_max_pool_fwd)(const fc_pool_params *p, const FC_R
         return status;
     POOL_JOB j = {.p = p, .t = &t, .x = x, .out = out, .idx = idx, .in_plane = in_plane};
     fc_parallel_range(p->num_threads, p->planes * p->out[0] * p->out[1], ADAPTIVE_MAX_ROWS, &j);
-    free(t.buf);
+    fc_scratch_free(t.buf);
     return FC_OK;
 }
 
@@ -1018,12 +1018,12 @@ int FC_POOL_KERNEL(fc_adaptive_max_pool_bwd)(const fc_pool_params *p, const FC_R
     int status = fc_pool_bin_tables(p, 0, &t);
     if (status != FC_OK)
         return status;
-    int64_t *idx = malloc(idx_bytes > 0 ? idx_bytes : 1);
-    FC_REAL *vals = malloc(row_bytes > 0 ? row_bytes : 1);
+    int64_t *idx = fc_scratch_alloc(idx_bytes > 0 ? idx_bytes : 1);
+    FC_REAL *vals = fc_scratch_alloc(row_bytes > 0 ? row_bytes : 1);
     if (!idx || !vals) {
-        free(idx);
-        free(vals);
-        free(t.buf);
+        fc_scratch_free(idx);
+        fc_scratch_free(vals);
+        fc_scratch_free(t.buf);
         return FC_ENOMEM;
     }
     POOL_JOB j = {.p = p, .t = &t, .x = x, .g = grad_out, .idx = idx, .rows = vals,
@@ -1031,9 +1031,9 @@ int FC_POOL_KERNEL(fc_adaptive_max_pool_bwd)(const fc_pool_params *p, const FC_R
     fc_parallel_range(nt, p->planes * p->out[0] * p->out[1], ADAPTIVE_MAX_ROWS, &j);
     j.out = grad_in;
     fc_parallel_range(nt, p->planes, MAX_ROUTE, &j);
-    free(vals);
-    free(idx);
-    free(t.buf);
+    fc_scratch_free(vals);
+    fc_scratch_free(idx);
+    fc_scratch_free(t.buf);
     return FC_OK;
 }
 

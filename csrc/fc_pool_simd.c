@@ -174,7 +174,7 @@ static int fc_pool_window_tables(const fc_pool_params *p, int with_counts, fc_po
     /* kernel_size is bounded by no array's size, so the table's may overflow */
     if (KW > (PTRDIFF_MAX - counts - rows) / 2
         || fc_mul_overflows(2 * KW + rows + counts, (fc_index)sizeof(fc_index), &bytes)
-        || !(t->buf = malloc(bytes)))
+        || !(t->buf = fc_scratch_alloc(bytes)))
         return FC_ENOMEM;
     t->lo = t->buf;
     t->hi = t->buf + KW;
@@ -212,7 +212,7 @@ static int fc_pool_bin_tables(const fc_pool_params *p, int with_inverse, fc_pool
             return FC_EINVAL;
         total += 2 * p->out[a] + (with_inverse ? 2 * p->in[a] : 0);
     }
-    t->buf = malloc((size_t)total * sizeof(fc_index));
+    t->buf = fc_scratch_alloc((size_t)total * sizeof(fc_index));
     if (!t->buf)
         return FC_ENOMEM;
     fc_index *q = t->buf;

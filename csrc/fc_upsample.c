@@ -29,10 +29,10 @@ typedef struct {
 
 static void fc_upsample_axis_free(fc_upsample_axis *a)
 {
-    free(a->idx);
-    free(a->start);
-    free(a->ent_o);
-    free(a->ent_slot);
+    fc_scratch_free(a->idx);
+    fc_scratch_free(a->start);
+    fc_scratch_free(a->ent_o);
+    fc_scratch_free(a->ent_slot);
     memset(a, 0, sizeof(*a));
 }
 
@@ -49,11 +49,11 @@ static int fc_upsample_axis_alloc(fc_upsample_axis *a, fc_index n_in, fc_index n
         fc_mul_overflows((fc_index)slots, (fc_index)sizeof(fc_index), &bytes) ||
         fc_mul_overflows(n_in + 1, (fc_index)sizeof(fc_index), &start_bytes))
         return -1;
-    a->idx = malloc(bytes);
+    a->idx = fc_scratch_alloc(bytes);
     if (inverse) {
-        a->start = malloc(start_bytes);
-        a->ent_o = malloc(bytes);
-        a->ent_slot = malloc(bytes);
+        a->start = fc_scratch_alloc(start_bytes);
+        a->ent_o = fc_scratch_alloc(bytes);
+        a->ent_slot = fc_scratch_alloc(bytes);
     }
     if (!a->idx || (inverse && (!a->start || !a->ent_o || !a->ent_slot))) {
         fc_upsample_axis_free(a);

@@ -41,7 +41,7 @@ static void UPS_TABLES_FREE(UPS_TABLES *t)
 {
     for (int d = 0; d < 3; d++) {
         fc_upsample_axis_free(&t->ax[d]);
-        free(t->w[d]);
+        fc_scratch_free(t->w[d]);
         t->w[d] = NULL;
     }
 }
@@ -96,7 +96,7 @@ static int UPS_TABLES_BUILD(const fc_upsample_params *p, UPS_TABLES *t, int inve
             return FC_ENOMEM;
         }
         if (linear) {
-            t->w[d] = malloc((size_t)(p->out[d] * taps) * sizeof(FC_REAL));
+            t->w[d] = fc_scratch_alloc((size_t)(p->out[d] * taps) * sizeof(FC_REAL));
             if (!t->w[d]) {
                 UPS_TABLES_FREE(t);
                 return FC_ENOMEM;
@@ -305,14 +305,14 @@ int FC_CAT(fc_upsample_fwd_, FC_DT)(const fc_upsample_params *p, const FC_REAL *
         size_t bytes;
         if (fc_mul_overflows((fc_index)nt * UPS_SLOTS, p->out[2], &bytes)
             || fc_mul_overflows((fc_index)bytes, (fc_index)sizeof(FC_REAL), &bytes)
-            || !(j.rows = malloc(bytes))) {
+            || !(j.rows = fc_scratch_alloc(bytes))) {
             UPS_TABLES_FREE(&t);
             return FC_ENOMEM;
         }
         j.x2 = UPS_X2_OF(&t.ax[2], t.w[2]);
     }
     fc_parallel_range(p->num_threads, rows, UPS_FWD_ROWS, &j);
-    free(j.rows);
+    fc_scratch_free(j.rows);
     UPS_TABLES_FREE(&t);
     return FC_OK;
 }
