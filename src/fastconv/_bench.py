@@ -146,6 +146,15 @@ DEFAULT_CASES = ("c2d_resnet_l1", "c2d_resnet_l3", "c2d_resnet_stem", "c2d_resne
                  "ap2d", "gap", "up_bilinear", "pad_reflect", "shuffle",
                  "train_dw", "train_mp2d", "train_step_digits", "train_step_resnet32")
 
+# The performance suite: the real-network layer shapes fastconv's speed targets
+# are stated for (README, "Benchmarks"); `--suite` runs exactly these and the
+# summary reports the geometric mean over them separately.
+SUITE = ("c2d_resnet_stem", "c2d_resnet_l1", "c2d_resnet_l3", "c2d_resnet_ds", "c2d_vgg_112",
+         "c2d_dilated", "c2d_reflect", "dw_mbv2_56", "dw_mbv2_s2", "dw_mbv2_14", "pw_mbv2",
+         "sep_xception", "grp_shufflenet", "ct2d_unet", "ct2d_k4s2", "c3d_c3d", "c3d_small",
+         "ct3d", "c1d_audio", "mp2d_stem", "ap2d", "gap", "gap_b8", "mp3d", "up_bilinear",
+         "up_nearest", "train_c2d_l1", "train_dw", "train_c3d", "train_mp2d")
+
 QUICK_REPEAT = 3
 
 
@@ -716,6 +725,7 @@ for _op in ("max_pool2d", "max_pool3d"):
 # Cases whose op this build lacks are left out of the suite.
 CASES = {name: case for name, case in CASES.items() if case.op in FAMILIES}
 DEFAULT_CASES = tuple(name for name in DEFAULT_CASES if name in CASES)
+SUITE = tuple(name for name in SUITE if name in CASES)
 
 
 def cases_of(*ops):
@@ -830,6 +840,9 @@ def add_arguments(parser):
     parser.add_argument("--all", action="store_true",
                         help="the whole suite (default: a short subset, "
                              + ", ".join(DEFAULT_CASES) + ")")
+    parser.add_argument("--suite", action="store_true",
+                        help="the performance suite of real-network layers: "
+                             + ", ".join(SUITE))
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for fastconv, BLAS and torch "
                              "(default: fastconv.get_num_threads())")
@@ -852,7 +865,9 @@ def add_arguments(parser):
                              "machine's measured sgemm rate")
 
 
-def _select_cases(filters, everything=False):
+def _select_cases(filters, everything=False, suite=False):
+    if suite:
+        return [name for name in SUITE if not filters or any(f in name for f in filters)]
     if not filters:
         return list(CASES) if everything else list(DEFAULT_CASES)
     return [name for name in CASES if any(f in name for f in filters)]
@@ -993,7 +1008,7 @@ def _print_summary(summaries, peers, gemm_rate):
     def ms(seconds):
         return "-" if seconds is None else f"{seconds * 1e3:.3f}"
 
-    ratios = []
+    ratios, suite_ratios = [], []
     for s in summaries:
         gflops = (2 * s["macs"] / s["best_s"] / 1e9
                   if s["macs"] is not None and s["best_s"] else None)
@@ -1007,11 +1022,18 @@ def _print_summary(summaries, peers, gemm_rate):
             cells.append("-" if gflops is None else f"{100 * gflops / gemm_rate:.0f}")
         if s["ratio"] is not None:
             ratios.append(s["ratio"])
+            if s["name"] in SUITE:
+                suite_ratios.append(s["ratio"])
         print(_row(cells, columns) + ("" if s["ok"] else "  CHECK FAILED"))
+
+    def geomean(rs):
+        return math.exp(sum(math.log(r) for r in rs) / len(rs))
     if len(ratios) > 1:
-        geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-        print(f"geometric mean of the ratios over {len(ratios)} cases: {geo:.2f}; "
+        print(f"geometric mean of the ratios over {len(ratios)} cases: {geomean(ratios):.2f}; "
               f"worst {max(ratios):.2f}" + ("  (* = best peer)" if len(peers) > 1 else ""))
+    if len(suite_ratios) > 1 and len(suite_ratios) != len(ratios):
+        print(f"  over the {len(suite_ratios)} cases of the performance suite (--suite): "
+              f"{geomean(suite_ratios):.2f}; worst {max(suite_ratios):.2f}")
 
 
 def _row(cells, columns):
@@ -1021,7 +1043,7 @@ def _row(cells, columns):
 
 def run(args):
     filters = _split(args.filter)
-    names = _select_cases(filters, args.all)
+    names = _select_cases(filters, args.all, args.suite)
     if not names:
         print(f"bench: no case matches {filters}; cases are: {', '.join(CASES)}",
               file=sys.stderr)
