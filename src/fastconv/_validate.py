@@ -543,10 +543,39 @@ def _pool_finish(opname, x, xb, grad, dtype, unbatched, out_spatial, spec_fields
     return PoolCall(x5, g5, spec, dtype, tuple(result_shape), x.shape, out)
 
 
-def check_window_pool(opname, nd, x, kernel_size, stride, padding, dilation, ceil_mode,
-                      count_include_pad=True, out=None, grad_output=FORWARD):
-    """Validate a max_pool / avg_pool call (avg passes dilation=1) or its backward."""
-    x, xb, grad, dtype, unbatched = _pool_input(opname, nd, x, grad_output, True)
+def _memoized(fn):
+    """fn, remembering its results for up to 1024 argument tuples.  The key holds
+    each argument's type too, so 1 and True (equal, same hash) stay apart and a
+    call that should raise TypeError does; unhashable arguments (lists) are
+    not remembered.  Only for pure functions of their arguments; exceptions are
+    never remembered, so bad input always raises."""
+    memo = {}
+
+    def typed(a):  # elements of sequences too: (2, True) and (2, 1) are different keys
+        if isinstance(a, (tuple, list)):
+            return type(a), tuple(typed(e) for e in a)
+        return type(a), a
+
+    def wrapper(*args):
+        try:
+            key = tuple(typed(a) for a in args)
+            return memo[key]
+        except TypeError:
+            return fn(*args)
+        except KeyError:
+            result = fn(*args)
+            if len(memo) >= 1024:
+                memo.clear()
+            memo[key] = result
+            return result
+    return wrapper
+
+
+@_memoized
+def _window_geometry(opname, nd, in_size, kernel_size, stride, padding, dilation, ceil_mode,
+                     count_include_pad):
+    """The checked hyper-parameters of a max/avg pooling call and its output size
+    (a small pooling call spends as long validating as computing: remembered)."""
     kernel = ntuple(opname, "kernel_size", kernel_size, nd)
     stride = kernel if stride is None else ntuple(opname, "stride", stride, nd)
     padding = ntuple(opname, "padding", padding, nd, minimum=0)
@@ -556,7 +585,6 @@ def check_window_pool(opname, nd, x, kernel_size, stride, padding, dilation, cei
     if any(p > k // 2 for p, k in zip(padding, kernel)):
         raise ValueError(f"{opname}: padding must be at most half of kernel_size on every "
                          f"axis, got padding={padding}, kernel_size={kernel}")
-    in_size = xb.shape[2:]
     out_size = tuple(pool_out_size(i, k, s, p, d, ceil_mode) for i, k, s, p, d
                      in zip(in_size, kernel, stride, padding, dilation))
     if min(out_size) < 1:
@@ -578,6 +606,17 @@ def check_window_pool(opname, nd, x, kernel_size, stride, padding, dilation, cei
                     f"(kernel_size={kernel}, dilation={dilation}, padding={padding}, "
                     f"x spatial shape {tuple(in_size)})")
             o += 1
+    return kernel, stride, padding, dilation, count_include_pad, out_size
+
+
+def check_window_pool(opname, nd, x, kernel_size, stride, padding, dilation, ceil_mode,
+                      count_include_pad=True, out=None, grad_output=FORWARD):
+    """Validate a max_pool / avg_pool call (avg passes dilation=1) or its backward."""
+    x, xb, grad, dtype, unbatched = _pool_input(opname, nd, x, grad_output, True)
+    in_size = xb.shape[2:]
+    kernel, stride, padding, dilation, count_include_pad, out_size = _window_geometry(
+        opname, nd, in_size, kernel_size, stride, padding, dilation, ceil_mode,
+        count_include_pad)
     n, c = xb.shape[:2]
     fields = dict(in_size=_pad3(in_size, 1), out_size=_pad3(out_size, 1),
                   kernel=_pad3(kernel, 1), stride=_pad3(stride, 1),
