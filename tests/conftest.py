@@ -90,13 +90,14 @@ def assert_conv_close(got, expected, dtype, weight_shape, params="", factor=TOL_
 
 def winograd_applies(kernel, stride=1, dilation=1, transposed=False):
     """README's rule: a 2-D or 3-D (not transposed) convolution whose kernel is
-    3x3 along the last two axes with stride 1 and dilation 1 there."""
+    3x3 along the last two axes with stride 1 there (any dilation: a dilated
+    one runs per polyphase component)."""
     nd = len(kernel)
 
     def per_axis(v):
         return (v,) * nd if isinstance(v, int) else tuple(v)
     return (not transposed and nd >= 2 and tuple(kernel[-2:]) == (3, 3)
-            and per_axis(stride)[-2:] == (1, 1) and per_axis(dilation)[-2:] == (1, 1))
+            and per_axis(stride)[-2:] == (1, 1))
 
 
 def refuses(algorithm, applies, call):

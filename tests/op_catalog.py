@@ -207,7 +207,7 @@ def _shuffle(nd):
 
 
 CASES = (
-    # 'winograd' only where it applies: 3x3, stride 1, dilation 1, 2-D or 3-D
+    # 'winograd' only where it applies: 3x3, stride 1, 2-D or 3-D
     [_conv(nd, a) for nd in (1, 2, 3) for a in fastconv.ALGORITHMS if a != "winograd"]
     + [_conv_stride1(nd, a) for nd in (1, 2, 3) for a in fastconv.ALGORITHMS
        if a != "winograd" or nd > 1]

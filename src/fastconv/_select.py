@@ -41,19 +41,20 @@ def is_tiling_transpose(spec):
 def winograd_refusal(opname, spec):
     """Why algorithm='winograd' does not apply to this call, or None when it does.
 
-    F(4x4, 3x3) needs a 3x3 kernel with stride 1 and dilation 1 along the last
-    two axes (H, W); a 3-D call's depth axis may be anything (its taps become
-    reduction channels), a 1-D call never fits.  Transposed convolutions have
+    F(4x4, 3x3) needs a 3x3 kernel with stride 1 along the last two axes (H, W);
+    a dilated one runs per polyphase component (conv._winograd_by_phases).  A
+    3-D call's depth axis may be anything (its taps become reduction channels),
+    a 1-D call never fits.  Transposed convolutions have
     no Winograd kernel.  Backward passes use it for the input gradient of zero-
     padded calls (conv._winograd_input_gradient) and run the direct kernels for the rest."""
     if opname.startswith("conv_transpose"):
         return "transposed convolutions have no Winograd kernel"
-    kernel, stride, dilation = spec.kernel[1:], spec.stride[1:], spec.dilation[1:]
+    kernel, stride = spec.kernel[1:], spec.stride[1:]
     if opname.startswith("conv1d"):
         return "it needs a 2-D or 3-D convolution (a 3x3 kernel along the last two axes)"
-    if kernel != (3, 3) or stride != (1, 1) or dilation != (1, 1):
-        return (f"it needs a 3x3 kernel with stride 1 and dilation 1 along the last two "
-                f"axes, got kernel {kernel}, stride {stride}, dilation {dilation}")
+    if kernel != (3, 3) or stride != (1, 1):
+        return (f"it needs a 3x3 kernel with stride 1 along the last two axes, got kernel "
+                f"{kernel}, stride {stride}")
     return None
 
 
