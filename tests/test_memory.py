@@ -345,3 +345,21 @@ def test_scratch_does_not_grow_with_the_batch(case, scratch_by_batch):
     assert d["fwd"][1] - d["fwd"][0] <= SLACK, d
     allowed = SLACK + BACKWARD_STORAGE.get(case.family, lambda d: 0)(d)
     assert d["bwd"][1] - d["bwd"][0] <= allowed, (d, allowed)
+
+
+def test_python_temporaries_are_reused_per_thread():
+    """fastconv._workspace: a call's NumPy temporary reuses this thread's buffer
+    (no page faults for the next call) and never another thread's."""
+    import threading
+    from fastconv import _workspace
+    a = _workspace.temporary((64, 100), np.float32)
+    b = _workspace.temporary((10, 7), np.float64)
+    assert a.shape == (64, 100) and a.dtype == np.float32 and a.flags.c_contiguous
+    assert b.shape == (10, 7) and b.dtype == np.float64 and np.shares_memory(a, b)
+    other = []
+    t = threading.Thread(target=lambda: other.append(_workspace.temporary((64, 100), np.float32)))
+    t.start()
+    t.join()
+    assert not np.shares_memory(a, other[0])
+    big = _workspace.temporary((1000, 1000), np.float32)   # grows when asked for more
+    assert big.nbytes == 4_000_000

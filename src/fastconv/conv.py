@@ -5,7 +5,7 @@ with size-1 leading spatial dims, and run by one N-d C kernel.
 """
 import numpy as np
 
-from fastconv import _config, _select, _threads, _validate
+from fastconv import _config, _select, _threads, _validate, _workspace
 from fastconv._ext import _conv, _depthwise
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv1d_backward", "conv2d_backward",
@@ -66,8 +66,11 @@ def _winograd_by_phases(call, out5):
     phases = [(ry, rx, len(range(ry, oh, dh)), len(range(rx, ow, dw)))
               for ry in range(min(dh, oh)) for rx in range(min(dw, ow))]
     n, my, mx = x.shape[0], phases[0][2], phases[0][3]   # phase (0, 0) is the longest
-    stacked = np.zeros((len(phases), n, x.shape[1], x.shape[2], my + 2, mx + 2), x.dtype)
+    stacked = _workspace.temporary((len(phases), n, x.shape[1], x.shape[2], my + 2, mx + 2),
+                                   x.dtype)
     for i, (ry, rx, oy, ox) in enumerate(phases):
+        if oy < my or ox < mx:  # a shorter phase: the rows/columns past it read zeros
+            stacked[i] = 0
         stacked[i, :, :, :, :oy + 2, :ox + 2] = x[:, :, :, ry::dh, rx::dw][:, :, :, :oy + 2, :ox + 2]
     res = conv3d(stacked.reshape((-1,) + stacked.shape[2:]), call.weight, call.bias,
                  (spec.stride[0], 1, 1), 0, (dd, 1, 1), spec.groups, algorithm="winograd")
@@ -88,7 +91,9 @@ def _pointwise_groups(opname, call, out5):
     x = call.x
     if spec.stride != (1, 1, 1):
         sd, sh, sw = spec.stride
-        x = np.ascontiguousarray(x[:, :, ::sd, ::sh, ::sw])
+        strided = x[:, :, ::sd, ::sh, ::sw]
+        x = _workspace.temporary(strided.shape, strided.dtype)
+        np.copyto(x, strided)
     x3 = x.reshape(spec.n, spec.c_in, positions)
     w2 = call.weight.reshape(spec.c_out, cig)
     y3 = out5.reshape(spec.n, spec.c_out, positions)

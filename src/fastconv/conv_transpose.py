@@ -12,7 +12,7 @@ with the spec from fastconv._validate.check_conv_transpose.
 """
 import numpy as np
 
-from fastconv import _config, _select, _threads, _validate
+from fastconv import _config, _select, _threads, _validate, _workspace
 from fastconv._ext import _conv, _depthwise
 from fastconv.conv import _blas
 
@@ -32,7 +32,7 @@ def _transpose_by_taps(opname, call, out5):
     c_x, c_y = spec.c_out // groups, spec.c_in // groups     # per group: x, result channels
     x3 = call.x.reshape(spec.n, spec.c_out, positions)
     w = call.weight                                           # (C_x, C_y/groups, *kernel)
-    tmp = np.empty((spec.n, spec.c_in, positions), call.dtype)
+    tmp = _workspace.temporary((spec.n, spec.c_in, positions), call.dtype)
     images = [slice(None)] if groups == 1 else [slice(n, n + 1) for n in range(spec.n)]
     nt = _threads.team_size(spec.macs // (len(images) * groups * int(np.prod(spec.kernel))))
     isa = _config.isa_code()

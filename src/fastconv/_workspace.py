@@ -1,0 +1,26 @@
+"""A reusable buffer for one call's NumPy temporaries, kept per thread.
+
+Why: a fresh temporary of a few hundred KiB next to a fresh result is given back
+to the OS when freed and faulted back in by the next call, about 0.4 ms per MiB
+on a virtual machine (README, "Memory"); the C kernels' scratch is kept the same
+way (csrc/fc_scratch.h).  One buffer per thread: a call may hold one temporary
+from here at a time, and must not return it.
+"""
+import math
+import threading
+
+import numpy as np
+
+_local = threading.local()
+
+
+def temporary(shape, dtype):
+    """An uninitialised C-contiguous array of `shape` and `dtype`, valid until this
+    thread's next call of temporary()."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    buf = getattr(_local, "buf", None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = np.empty(max(nbytes, 1), np.uint8)
+        _local.buf = buf
+    return buf[:nbytes].view(dtype).reshape(shape)
