@@ -23,28 +23,33 @@ __all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
 
 def _transpose_by_taps(opname, call, out5):
     """Stride == kernel, no padding (U-Net's 2x2 stride-2 up-convolution): every
-    output cell receives exactly one kernel tap, so each tap is one GEMM per
-    group, out[..., a::s] = w[:, :, a]^T @ x over the input positions, run by the
-    pointwise kernel into a buffer of 1/prod(kernel) of the output, then laid
-    into its strided slots; the bias goes in with the GEMM."""
+    output cell receives exactly one kernel tap, so per group one GEMM gives every
+    tap's result at once, tmp[(tap, c)] = w[:, c, tap]^T @ x over the input
+    positions (the pointwise kernel, bias included: few channels per tap make
+    small GEMMs, all taps together one of prod(kernel) times the rows), and each
+    tap's rows are laid into its strided slots of the output."""
     spec = call.spec
     groups, positions = spec.groups, int(np.prod(spec.out_size))
     c_x, c_y = spec.c_out // groups, spec.c_in // groups     # per group: x, result channels
+    taps = list(np.ndindex(*spec.kernel))
     x3 = call.x.reshape(spec.n, spec.c_out, positions)
-    w = call.weight                                           # (C_x, C_y/groups, *kernel)
-    tmp = _workspace.temporary((spec.n, spec.c_in, positions), call.dtype)
+    # weight (C_x, C_y/groups, *kernel) -> per group (taps * c_y, c_x), rows tap-major
+    w = call.weight.reshape(groups, c_x, c_y, len(taps))
+    w_all = np.ascontiguousarray(w.transpose(0, 3, 2, 1)).reshape(groups, len(taps) * c_y, c_x)
+    tmp = _workspace.temporary((spec.n, groups, len(taps) * c_y, positions), call.dtype)
     images = [slice(None)] if groups == 1 else [slice(n, n + 1) for n in range(spec.n)]
-    nt = _threads.team_size(spec.macs // (len(images) * groups * int(np.prod(spec.kernel))))
+    nt = _threads.team_size(spec.macs // (len(images) * groups))
     isa = _config.isa_code()
-    for tap in np.ndindex(*spec.kernel):
-        for g in range(groups):
-            cx, cy = slice(g * c_x, (g + 1) * c_x), slice(g * c_y, (g + 1) * c_y)
-            w_tap = np.ascontiguousarray(w[(cx, slice(None)) + tap].T)    # (c_y, c_x)
-            bias = None if call.bias is None else call.bias[cy]
-            for n in images:
-                _depthwise.pointwise_fwd(x3[n, cx], w_tap, bias, tmp[n, cy], nt, isa, opname)
-        slots = tuple(slice(t, None, s) for t, s in zip(tap, spec.stride))
-        out5[(slice(None), slice(None)) + slots] = tmp.reshape(out5.shape[:2] + spec.out_size)
+    for g in range(groups):
+        cx = slice(g * c_x, (g + 1) * c_x)
+        bias = None if call.bias is None else np.tile(call.bias[g * c_y:(g + 1) * c_y], len(taps))
+        for n in images:
+            _depthwise.pointwise_fwd(x3[n, cx], w_all[g], bias, tmp[n, g], nt, isa, opname)
+    tmp = tmp.reshape(spec.n, groups, len(taps), c_y, positions)
+    for t, tap in enumerate(taps):
+        slots = tuple(slice(a, None, s) for a, s in zip(tap, spec.stride))
+        out5[(slice(None), slice(None)) + slots] = \
+            tmp[:, :, t].reshape(out5.shape[:2] + spec.out_size)
 
 
 def _transpose(opname, nd, x, weight, bias, stride, padding, output_padding, groups,
