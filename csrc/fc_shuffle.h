@@ -33,4 +33,19 @@ int fc_shuffle_fwd_f64(const fc_shuffle_params *p, const double *x, double *out)
 int fc_shuffle_bwd_f32(const fc_shuffle_params *p, const float *grad_out, float *grad_in);
 int fc_shuffle_bwd_f64(const fc_shuffle_params *p, const double *grad_out, double *grad_in);
 
+/* Tap interleave (depth-to-space), the last step of a transposed convolution whose
+ * kernel equals its stride (each output cell gets one tap):
+ *     dst[b, c, z*s0 + a0, y*s1 + a1, x*s2 + a2] = src[b, (a0*s1 + a1)*s2 + a2, c, z, y, x]
+ * src (B, s0*s1*s2, C, Z, Y, X) and dst (B, C, Z*s0, Y*s1, X*s2), C-contiguous;
+ * output rows in parallel, each written by one task. */
+typedef struct {
+    fc_index b, c;       /* leading blocks (images x groups), channels per block */
+    fc_index size[3];    /* Z, Y, X: the per-tap (input) size                      */
+    fc_index stride[3];  /* s0, s1, s2 >= 1                                        */
+    int num_threads;
+} fc_taps_params;
+
+int fc_interleave_taps_f32(const fc_taps_params *q, const float *src, float *dst);
+int fc_interleave_taps_f64(const fc_taps_params *q, const double *src, double *dst);
+
 #endif /* FC_SHUFFLE_H */

@@ -4,6 +4,7 @@
  *
  * Both directions are the same plane gather, dst[n, k] = src[n, perm(k)]:
  * forward with `groups` groups, backward with C/groups groups (the inverse).
+ * Also the tap interleave (fc_shuffle.h), another pure permutation.
  */
 #ifndef FC_REAL
 #error "FC_REAL must be defined before including this template"
@@ -44,5 +45,53 @@ int FC_CAT(fc_shuffle_bwd_, FC_DT)(const fc_shuffle_params *p, const FC_REAL *gr
                                    FC_REAL *grad_in)
 {
     FC_CAT(fc_shuffle_gather_, FC_DT)(p, p->c / p->groups, grad_out, grad_in);
+    return FC_OK;
+}
+
+typedef struct {
+    const fc_taps_params *q;
+    const FC_REAL *src;
+    FC_REAL *dst;
+} FC_CAT(fc_taps_job_, FC_DT);
+
+/* dst rows [r0, r1) of the (b, c, zo, yo) rows: each is the s2 tap rows of its
+ * (a0, a1) interleaved; s2 == 2 (U-Net) and 1 get their own loops. */
+static void FC_CAT(fc_taps_rows_, FC_DT)(void *ctx, fc_index r0, fc_index r1, int slot)
+{
+    const FC_CAT(fc_taps_job_, FC_DT) *j = ctx;
+    const fc_taps_params *q = j->q;
+    const fc_index Z = q->size[0], Y = q->size[1], X = q->size[2];
+    const fc_index s0 = q->stride[0], s1 = q->stride[1], s2 = q->stride[2];
+    const fc_index C = q->c, YO = Y * s1, ZO = Z * s0, tap_block = C * Z * Y * X;
+    for (fc_index r = r0; r < r1; r++) {
+        const fc_index yo = r % YO, zo = r / YO % ZO, c = r / (YO * ZO) % C, b = r / (YO * ZO * C);
+        const fc_index first = (zo % s0 * s1 + yo % s1) * s2; /* tap (a0, a1, 0) */
+        const FC_REAL *row = j->src + ((b * s0 * s1 * s2 + first) * C + c) * Z * Y * X
+                             + (zo / s0 * Y + yo / s1) * X;
+        FC_REAL *FC_RESTRICT d = j->dst + r * X * s2;
+        if (s2 == 1) {
+            memcpy(d, row, (size_t)X * sizeof(FC_REAL));
+        } else if (s2 == 2) {
+            const FC_REAL *FC_RESTRICT t0 = row, *FC_RESTRICT t1 = row + tap_block;
+            for (fc_index x = 0; x < X; x++) {
+                d[2 * x] = t0[x];
+                d[2 * x + 1] = t1[x];
+            }
+        } else {
+            for (fc_index a2 = 0; a2 < s2; a2++) {
+                const FC_REAL *FC_RESTRICT t = row + a2 * tap_block;
+                for (fc_index x = 0; x < X; x++)
+                    d[x * s2 + a2] = t[x];
+            }
+        }
+    }
+}
+
+int FC_CAT(fc_interleave_taps_, FC_DT)(const fc_taps_params *q, const FC_REAL *src, FC_REAL *dst)
+{
+    FC_CAT(fc_taps_job_, FC_DT) j = {q, src, dst};
+    fc_parallel_range(q->num_threads,
+                      q->b * q->c * q->size[0] * q->stride[0] * q->size[1] * q->stride[1],
+                      FC_CAT(fc_taps_rows_, FC_DT), &j);
     return FC_OK;
 }

@@ -161,7 +161,8 @@ def test_weight_channel_mismatch():
 
 
 # kernel == stride, no padding (U-Net's up-convolution): under 'gemm' and 'auto'
-# one pointwise GEMM per kernel tap and group, laid into strided output slots.
+# one pointwise GEMM per group for all kernel taps, interleaved into the output
+# (strides 1 to 4 per axis, uneven ones, groups, 1-D and 3-D).
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("nd, n, c_in, c_out, size, kernel, groups, bias", [
     (2, 1, 24, 16, (10, 12), 2, 1, True),

@@ -13,7 +13,7 @@ with the spec from fastconv._validate.check_conv_transpose.
 import numpy as np
 
 from fastconv import _config, _select, _threads, _validate, _workspace
-from fastconv._ext import _conv, _depthwise
+from fastconv._ext import _conv, _depthwise, _shuffle
 from fastconv.conv import _blas
 
 __all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
@@ -26,8 +26,8 @@ def _transpose_by_taps(opname, call, out5):
     output cell receives exactly one kernel tap, so per group one GEMM gives every
     tap's result at once, tmp[(tap, c)] = w[:, c, tap]^T @ x over the input
     positions (the pointwise kernel, bias included: few channels per tap make
-    small GEMMs, all taps together one of prod(kernel) times the rows), and each
-    tap's rows are laid into its strided slots of the output."""
+    small GEMMs, all taps together one of prod(kernel) times the rows), then the
+    taps are interleaved into the output (depth-to-space, a parallel C pass)."""
     spec = call.spec
     groups, positions = spec.groups, int(np.prod(spec.out_size))
     c_x, c_y = spec.c_out // groups, spec.c_in // groups     # per group: x, result channels
@@ -45,11 +45,9 @@ def _transpose_by_taps(opname, call, out5):
         bias = None if call.bias is None else np.tile(call.bias[g * c_y:(g + 1) * c_y], len(taps))
         for n in images:
             _depthwise.pointwise_fwd(x3[n, cx], w_all[g], bias, tmp[n, g], nt, isa, opname)
-    tmp = tmp.reshape(spec.n, groups, len(taps), c_y, positions)
-    for t, tap in enumerate(taps):
-        slots = tuple(slice(a, None, s) for a, s in zip(tap, spec.stride))
-        out5[(slice(None), slice(None)) + slots] = \
-            tmp[:, :, t].reshape(out5.shape[:2] + spec.out_size)
+    _shuffle.interleave_taps(tmp.reshape((spec.n * groups, len(taps), c_y) + spec.out_size),
+                             out5.reshape((spec.n * groups, c_y) + spec.in_size), spec.stride,
+                             _threads.team_size(out5.size))
 
 
 def _transpose(opname, nd, x, weight, bias, stride, padding, output_padding, groups,

@@ -188,6 +188,15 @@ cdef extern from "fc_pad.h" nogil:
                        double *grad_in) noexcept
 
 cdef extern from "fc_shuffle.h" nogil:
+    ctypedef struct fc_taps_params:
+        fc_index b, c
+        fc_index[3] size
+        fc_index[3] stride
+        int num_threads
+    int fc_interleave_taps_f32(const fc_taps_params *q, const float *src, float *dst) noexcept
+    int fc_interleave_taps_f64(const fc_taps_params *q, const double *src, double *dst) noexcept
+
+cdef extern from "fc_shuffle.h" nogil:
     ctypedef struct fc_shuffle_params:
         fc_index n, c, groups, plane
         int num_threads
