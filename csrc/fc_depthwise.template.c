@@ -1128,13 +1128,20 @@ static void PW_FWD_TASK(void *ctx, fc_index task, int slot)
     const FC_REAL *in = j->x;
     FC_REAL *out = j->out, *tile = j->scratch + (size_t)slot * j->scratch_elems;
     const FC_REAL *wpack = j->wpack, *bpack = j->bpack;
-    const int nv = j->nv;
-    const fc_index n = task / nblk, p0 = (task % nblk) * pb;
+    const int nv = j->nv, mr = nv == 2 ? FC_MR : 2 * FC_MR;
+    const fc_index msplit = j->nyb, ntile = (M + mr - 1) / mr;
+    const fc_index ms = task % msplit, n = task / msplit / nblk, p0 = task / msplit % nblk * pb;
     const fc_index len = P - p0 < pb ? P - p0 : pb;
+    /* this task's output channels: whole mr tiles [t0, t1) */
+    const fc_index t0 = ms * ntile / msplit, t1 = (ms + 1) * ntile / msplit;
+    const fc_index m0 = t0 * mr, m1 = t1 * mr < M ? t1 * mr : M;
+    if (m1 <= m0)
+        return;
     for (fc_index k = 0; k < K; k++)
         memcpy(tile + k * tstride, in + (n * K + k) * P + p0,
                (size_t)len * sizeof(FC_REAL));
-    PW_GEMM(tile, K, tstride, len, wpack, bpack, M, nv, out + n * M * P + p0, P);
+    PW_GEMM(tile, K, tstride, len, wpack + t0 * K * mr, bpack + m0, m1 - m0, nv,
+            out + (n * M + m0) * P + p0, P);
 }
 
 int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
@@ -1147,10 +1154,6 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
     const int nt = q->num_threads > 0 ? q->num_threads : 1;
     /* positions per tile: K x pb values within the separable tile budget */
     fc_index pb = FC_SEP_TILE_BYTES / (K * (fc_index)sizeof(FC_REAL));
-    /* ... and small enough for about 4 tasks per thread (small planes: ResNet's
-     * 14x14 downsampling, a group of ShuffleNet's 28x28 1x1s were one task) */
-    const fc_index per_task = (q->n * P + 4 * nt - 1) / (4 * nt);
-    pb = pb < per_task ? pb : per_task;
     pb = pb < 2 * FC_VL ? 2 * FC_VL : pb / (2 * FC_VL) * (2 * FC_VL);
     if (pb > P)
         pb = P;
@@ -1168,11 +1171,19 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
         return FC_ENOMEM;
     }
     const fc_index nblk = (P + pb - 1) / pb;
+    /* Too few position tiles for about 4 tasks per thread (small planes: ResNet's
+     * 14x14 downsampling, a group of ShuffleNet's 1x1s): split the output channels
+     * too, in whole mr tiles.  Not the positions: tasks writing neighbouring
+     * segments of every output row share a cache line at each segment's end. */
+    const fc_index ntile = (M + (nv == 2 ? FC_MR : 2 * FC_MR) - 1) / (nv == 2 ? FC_MR : 2 * FC_MR);
+    fc_index msplit = 1;
+    while (msplit < ntile && q->n * nblk * msplit < 4 * (fc_index)nt)
+        msplit++;
 
     DW_JOB j = {.q = q, .x = in, .out = out, .scratch = tiles, .scratch_elems = tile_elems,
-                .wpack = wpack, .bpack = bpack, .nblk = nblk, .cols = pb, .tstride = tstride,
-                .nv = nv};
-    fc_parallel_for(nt, q->n * nblk, PW_FWD_TASK, &j);
+                .wpack = wpack, .bpack = bpack, .nblk = nblk, .nyb = msplit, .cols = pb,
+                .tstride = tstride, .nv = nv};
+    fc_parallel_for(nt, q->n * nblk * msplit, PW_FWD_TASK, &j);
     free(tiles);
     free(wpack);
     free(bpack);
