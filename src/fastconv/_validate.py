@@ -853,25 +853,17 @@ def _scale_factors(opname, scale_factor, nd):
     return tuple(out)
 
 
-def check_upsample(opname, x, size, scale_factor, mode, align_corners, out=None,
-                   grad_output=FORWARD):
-    """Validate an upsample call (forward when grad_output is FORWARD, its default,
-    else backward); return a ResampleCall whose src is x (forward) or grad_output
-    (backward) as 5-D."""
-    x = as_array(opname, "x", x)
-    grad_output = grad_array(opname, grad_output)
-    backward = grad_output is not None
-    if backward:
-        dtype = result_dtype(opname, grad_output=grad_output, x=x)
-    else:
-        dtype = result_dtype(opname, x=x)
-    nd = _batched_spatial(opname, x)
+@_memoized
+def _upsample_geometry(opname, nd, shape, size, scale_factor, mode, align_corners):
+    """The checked mode, align_corners, output size and scale factors of an
+    upsample call on x of `shape` (remembered: small calls spend as long
+    validating as computing)."""
     if not isinstance(mode, str) or mode not in UPSAMPLE_MODES:
         raise ValueError(f"{opname}: mode must be one of {tuple(UPSAMPLE_MODES)}, got {mode!r}")
     if mode != "nearest" and UPSAMPLE_LINEAR_ND[mode] != nd:
         want = UPSAMPLE_LINEAR_ND[mode]
         raise ValueError(f"{opname}: mode={mode!r} needs {want + 2}-D input "
-                         f"(N, C, {SPATIAL_NAMES[want]}); got x of shape {x.shape}")
+                         f"(N, C, {SPATIAL_NAMES[want]}); got x of shape {shape}")
     if mode == "nearest":
         if align_corners is not None:
             raise ValueError(f"{opname}: align_corners can only be set with mode 'linear', "
@@ -883,10 +875,9 @@ def check_upsample(opname, x, size, scale_factor, mode, align_corners, out=None,
     elif not isinstance(align_corners, (bool, np.bool_)):
         raise TypeError(f"{opname}: align_corners must be True, False or None, got "
                         f"{align_corners!r}")
-    n, c = x.shape[:2]
-    in_size = tuple(x.shape[2:])
+    in_size = tuple(shape[2:])
     if min(in_size) < 1:
-        raise ValueError(f"{opname}: x of shape {x.shape} has an empty spatial axis")
+        raise ValueError(f"{opname}: x of shape {shape} has an empty spatial axis")
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{opname}: give exactly one of size and scale_factor, got "
                          f"{'neither' if size is None else 'both'} (size={size!r}, "
@@ -901,11 +892,30 @@ def check_upsample(opname, x, size, scale_factor, mode, align_corners, out=None,
         if min(out_size) < 1:
             raise ValueError(f"{opname}: scale_factor={scale_factor!r} gives output size "
                              f"{out_size} (< 1) for x of spatial shape {in_size}")
+    return mode, bool(align_corners), in_size, out_size, scale
+
+
+def check_upsample(opname, x, size, scale_factor, mode, align_corners, out=None,
+                   grad_output=FORWARD):
+    """Validate an upsample call (forward when grad_output is FORWARD, its default,
+    else backward); return a ResampleCall whose src is x (forward) or grad_output
+    (backward) as 5-D."""
+    x = as_array(opname, "x", x)
+    grad_output = grad_array(opname, grad_output)
+    backward = grad_output is not None
+    if backward:
+        dtype = result_dtype(opname, grad_output=grad_output, x=x)
+    else:
+        dtype = result_dtype(opname, x=x)
+    nd = _batched_spatial(opname, x)
+    mode, align_corners, in_size, out_size, scale = _upsample_geometry(
+        opname, nd, x.shape, size, scale_factor, mode, align_corners)
+    n, c = x.shape[:2]
     full_out = (n, c) + out_size
     check_nbytes(opname, "the output", full_out, dtype.itemsize)
     check_nbytes(opname, "x", x.shape, dtype.itemsize)
     spec = UpsampleSpec(n, c, _pad3(in_size, 1), _pad3(out_size, 1), _pad3(scale, 0.0),
-                        UPSAMPLE_MODES[mode], bool(align_corners), nd)
+                        UPSAMPLE_MODES[mode], align_corners, nd)
     return _resampling_call(opname, spec, dtype, x, full_out, grad_output, out, backward)
 
 
