@@ -123,6 +123,18 @@ FC_INLINE void COPYN(FC_REAL *FC_RESTRICT d, const FC_REAL *FC_RESTRICT s, fc_in
     }
 }
 
+/* Make v opaque to the compiler, so that a vector loaded once is not turned
+ * back into a memory operand of each FMA that uses it (which would reload it). */
+#ifndef FC_DW_OPAQUE
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define FC_DW_OPAQUE(v) __asm__("" : "+v"(v))
+#elif defined(__GNUC__) && defined(__aarch64__)
+#define FC_DW_OPAQUE(v) __asm__("" : "+w"(v))
+#else
+#define FC_DW_OPAQUE(v) ((void)0)
+#endif
+#endif
+
 #define BCAST FC_CAT(fc_dw_bcast_, FC_DT)
 /* s - 0 is exactly s (also for -0), so this folds to a plain broadcast. */
 FC_INLINE VEC BCAST(FC_REAL s) { return s - (VEC){0}; }
@@ -284,8 +296,37 @@ static void DW_FILL(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL 
 
 /* --------------------------------------------------- depthwise forward ---- */
 
-/* R output rows x NV vectors of outputs of one channel (R, NV constant, R*NV <= 8;
- * KWC the kernel width when constant, else 0 and kw is used).
+/* Accumulators a depthwise tile keeps in registers (R*NV): half of the 32
+ * vector registers with AVX-512, 8 of 16 otherwise. */
+#define FC_DW_NACC (FC_VBYTES >= 64 ? 16 : 8)
+
+/* Start of each of the NV output vectors of a tile (see DW_UKERNEL). */
+#define DW_TILE_OFFS FC_CAT(fc_dw_tile_offs_, FC_DT)
+FC_INLINE void DW_TILE_OFFS(int NV, fc_index j0, fc_index cw, fc_index *off)
+{
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+        off[v] = j0 + v * FC_VL;
+        if (cw >= FC_VL && off[v] + FC_VL > cw)
+            off[v] = cw - FC_VL;
+    }
+}
+
+/* Store the R x NV accumulators of a tile (see DW_UKERNEL). */
+#define DW_TILE_STORE FC_CAT(fc_dw_tile_store_, FC_DT)
+FC_INLINE void DW_TILE_STORE(int R, int NV, VEC (*acc)[4], const fc_index *off, fc_index cw,
+                             FC_REAL *FC_RESTRICT dst, fc_index rstride, fc_index room)
+{
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            STOREV_PART(dst + r * rstride + off[v], acc[r][v],
+                        cw >= FC_VL ? FC_VL : room - r * rstride);
+}
+
+/* R output rows x NV vectors of outputs of one channel (R, NV constant,
+ * R*NV <= FC_DW_NACC; KWC the kernel width when constant, else 0 and kw is used).
  * rows[r*nq + q]: panel row read by output row r for kernel row q = kd*KH + kh;
  * tap t of output j reads its element j + taps[t].  wk[q*kw + t]: the
  * channel's weights; b its bias.  Vector v covers outputs from
@@ -302,25 +343,20 @@ FC_INLINE void DW_UKERNEL(int R, int NV, int KWC, const FC_REAL *const *rows, fc
                           fc_index cw, const FC_REAL *FC_RESTRICT wk, FC_REAL b,
                           FC_REAL *FC_RESTRICT dst, fc_index rstride, fc_index room)
 {
-    VEC acc[8][4];
+    VEC acc[16][4];
     fc_index off[4];
     const VEC bv = BCAST(b);
     if (KWC)
         kw = KWC;
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) {
-        off[v] = j0 + v * FC_VL;
-        if (cw >= FC_VL && off[v] + FC_VL > cw)
-            off[v] = cw - FC_VL;
-    }
-#pragma GCC unroll 8
+    DW_TILE_OFFS(NV, j0, cw, off);
+#pragma GCC unroll 16
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
             acc[r][v] = bv;
     for (fc_index q = 0; q < nq; q++) {
-        const FC_REAL *src[8];
-#pragma GCC unroll 8
+        const FC_REAL *src[16];
+#pragma GCC unroll 16
         for (int r = 0; r < R; r++)
             src[r] = rows[r * nq + q];
         const FC_REAL *wq = wk + q * kw;
@@ -328,29 +364,108 @@ FC_INLINE void DW_UKERNEL(int R, int NV, int KWC, const FC_REAL *const *rows, fc
         for (fc_index t = 0; t < kw; t++) {
             const VEC wv = BCAST(wq[t]);
             const fc_index tap = taps[t];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
             for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; v++)
                     acc[r][v] += wv * LOADV(src[r] + off[v] + tap);
         }
     }
-#pragma GCC unroll 8
+    DW_TILE_STORE(R, NV, acc, off, cw, dst, rstride, room);
+}
+
+/* DW_UKERNEL for a 2-D K x K kernel (K constant; kernel depth 1, row dilation
+ * 1) and row stride SH (constant): output row r reads padded rows r*SH + kh,
+ * so the tile's (R-1)*SH + K distinct rows are each loaded once per tap and
+ * vector and the value FMA'd into every output row that reads it (K*K FMAs
+ * per output vector for about K*(1 + (K-1)/R) loads, instead of K*K).  Same
+ * contract as DW_UKERNEL with nq = K. */
+#define DW_UKERNEL_2D FC_CAT(fc_dw_ukernel_2d_, FC_DT)
+FC_INLINE void DW_UKERNEL_2D(int R, int NV, int K, int SH, const FC_REAL *const *rows,
+                             const fc_index *FC_RESTRICT taps, fc_index j0, fc_index cw,
+                             const FC_REAL *FC_RESTRICT wk, FC_REAL b,
+                             FC_REAL *FC_RESTRICT dst, fc_index rstride, fc_index room)
+{
+    VEC acc[16][4], wv[5][5];
+    fc_index off[4], tp[5];
+    const VEC bv = BCAST(b);
+    DW_TILE_OFFS(NV, j0, cw, off);
+#pragma GCC unroll 5
+    for (int t = 0; t < K; t++)
+        tp[t] = taps[t];
+#pragma GCC unroll 5
+    for (int kh = 0; kh < K; kh++)
+#pragma GCC unroll 5
+        for (int t = 0; t < K; t++)
+            wv[kh][t] = BCAST(wk[kh * K + t]);
+#pragma GCC unroll 16
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
-            STOREV_PART(dst + r * rstride + off[v], acc[r][v],
-                        cw >= FC_VL ? FC_VL : room - r * rstride);
+            acc[r][v] = bv;
+#pragma GCC unroll 40
+    for (int i = 0; i < (R - 1) * SH + K; i++) {
+        /* any (r, kh) with r*SH + kh == i names the padded row */
+        const int rs = i / SH < R - 1 ? i / SH : R - 1;
+        const FC_REAL *src = rows[rs * K + i - rs * SH];
+#pragma GCC unroll 5
+        for (int t = 0; t < K; t++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                VEC xv = LOADV(src + off[v] + tp[t]);
+                FC_DW_OPAQUE(xv);
+#pragma GCC unroll 16
+                for (int r = 0; r < R; r++) {
+                    const int kh = i - r * SH;
+                    if (kh >= 0 && kh < K)
+                        acc[r][v] += wv[kh][t] * xv;
+                }
+            }
+    }
+    DW_TILE_STORE(R, NV, acc, off, cw, dst, rstride, room);
 }
 
 /* DW_UKERNEL with run-time (R, NV) from the set the block loop uses, and the
- * kernel width 3 (the common case) made constant. */
+ * kernel width 3 (the common case) made constant.  k2d: 3 or 5 when the call
+ * fits DW_UKERNEL_2D with that K (and row stride sh 1 or 2), else 0. */
 #define DW_TILE FC_CAT(fc_dw_tile_, FC_DT)
-static void DW_TILE(int R, int NV, const FC_REAL *const *rows, fc_index nq,
-                    const fc_index *taps, fc_index kw, fc_index j0, fc_index cw,
+static void DW_TILE(int R, int NV, int k2d, fc_index sh, const FC_REAL *const *rows,
+                    fc_index nq, const fc_index *taps, fc_index kw, fc_index j0, fc_index cw,
                     const FC_REAL *wk, FC_REAL b, FC_REAL *dst, fc_index rstride,
                     fc_index room)
 {
+#define FC_DW_CASE2(r_, v_, k_)                                                              \
+    case (r_) * 8 + (v_):                                                                    \
+        if (sh == 1)                                                                         \
+            DW_UKERNEL_2D(r_, v_, k_, 1, rows, taps, j0, cw, wk, b, dst, rstride, room);     \
+        else                                                                                 \
+            DW_UKERNEL_2D(r_, v_, k_, 2, rows, taps, j0, cw, wk, b, dst, rstride, room);     \
+        break;
+#if FC_DW_NACC >= 16
+#define FC_DW_CASES2_WIDE(k_)                                                                \
+    FC_DW_CASE2(4, 3, k_)                                                                    \
+    FC_DW_CASE2(4, 4, k_)                                                                    \
+    FC_DW_CASE2(8, 2, k_)
+#else
+#define FC_DW_CASES2_WIDE(k_)
+#endif
+#define FC_DW_CASES2(k_)                                                                     \
+    switch (R * 8 + NV) {                                                                    \
+        FC_DW_CASE2(1, 1, k_)                                                                \
+        FC_DW_CASE2(1, 2, k_)                                                                \
+        FC_DW_CASE2(1, 3, k_)                                                                \
+        FC_DW_CASE2(1, 4, k_)                                                                \
+        FC_DW_CASE2(2, 1, k_)                                                                \
+        FC_DW_CASE2(2, 2, k_)                                                                \
+        FC_DW_CASE2(2, 3, k_)                                                                \
+        FC_DW_CASE2(2, 4, k_)                                                                \
+        FC_DW_CASE2(4, 1, k_)                                                                \
+        FC_DW_CASE2(4, 2, k_)                                                                \
+        FC_DW_CASE2(8, 1, k_)                                                                \
+        FC_DW_CASES2_WIDE(k_)                                                                \
+    default:                                                                                 \
+        break;                                                                               \
+    }
 #define FC_DW_CASE(r_, v_)                                                                   \
     case (r_) * 8 + (v_):                                                                    \
         if (kw == 3)                                                                         \
@@ -358,6 +473,14 @@ static void DW_TILE(int R, int NV, const FC_REAL *const *rows, fc_index nq,
         else                                                                                 \
             DW_UKERNEL(r_, v_, 0, rows, nq, taps, kw, j0, cw, wk, b, dst, rstride, room);    \
         break;
+    if (k2d == 3) {
+        FC_DW_CASES2(3)
+        return;
+    }
+    if (k2d == 5) {
+        FC_DW_CASES2(5)
+        return;
+    }
     switch (R * 8 + NV) {
         FC_DW_CASE(1, 1)
         FC_DW_CASE(1, 2)
@@ -374,6 +497,9 @@ static void DW_TILE(int R, int NV, const FC_REAL *const *rows, fc_index nq,
         break;
     }
 #undef FC_DW_CASE
+#undef FC_DW_CASE2
+#undef FC_DW_CASES2
+#undef FC_DW_CASES2_WIDE
 }
 
 /* rowptr[yl*nq + kd*KH + kh]: the panel row that block row yl reads for kernel
@@ -405,10 +531,19 @@ static void DW_BLOCK(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL
     const fc_index KD = p->k[0], KH = p->k[1], KW = p->k[2], nq = KD * KH;
     const fc_index m = p->c_out / p->c_in;
     DW_FILL(p, g, xc, z, y0, ny, x0, cw, panel);
-    /* Up to 4 vectors per row; rows so that the tile keeps 8 accumulators. */
+    /* Up to 4 vectors per row; rows so that the tile keeps up to FC_DW_NACC
+     * accumulators (at most 8 rows, a power of two), FC_DW_NACC / 2 for the
+     * general kernel, which loads a vector per FMA. */
     const fc_index nvec = (cw + FC_VL - 1) / FC_VL;
     const int NV = nvec < 4 ? (int)nvec : 4;
-    const int R = NV == 1 ? 8 : (NV == 2 ? 4 : 2);
+    const int k2d = KD == 1 && KH == KW && (KW == 3 || KW == 5) && p->dil[1] == 1
+                            && (p->stride[1] == 1 || p->stride[1] == 2)
+                        ? (int)KW
+                        : 0;
+    const int nacc = k2d ? FC_DW_NACC : 8;
+    int R = 8;
+    while (R * NV > nacc)
+        R /= 2;
     for (fc_index j = 0; j < m; j++) {
         const FC_REAL *wk = wc + j * nq * KW;
         const FC_REAL b = bc ? bc[j] : (FC_REAL)0;
@@ -420,7 +555,7 @@ static void DW_BLOCK(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL
             for (fc_index j0 = 0; j0 < cw; j0 += (fc_index)NV * FC_VL) {
                 const fc_index left = (cw - j0 + FC_VL - 1) / FC_VL;
                 const int nv = left < NV ? (int)left : NV;
-                DW_TILE(r, nv, rowptr + yl * nq, nq, g->taps, KW, j0, cw, wk, b,
+                DW_TILE(r, nv, k2d, p->stride[1], rowptr + yl * nq, nq, g->taps, KW, j0, cw, wk, b,
                         d + yl * rstride, rstride, (ny - yl) * rstride);
             }
             yl += r;
@@ -466,6 +601,48 @@ static int DW_SCRATCH(const fc_dw_geom *g, const fc_conv_params *p, int nt, FC_R
     return FC_OK;
 }
 
+/* Prefetch bytes [a, a + nbytes), for reading (rw 0) or writing (rw 1). */
+#define DW_PREFETCH FC_CAT(fc_dw_prefetch_, FC_DT)
+FC_INLINE void DW_PREFETCH(const void *a, size_t nbytes, int rw)
+{
+    const char *c = a;
+    for (size_t i = 0; i < nbytes; i += 64) {
+        if (rw)
+            __builtin_prefetch(c + i, 1, 3);
+        else
+            __builtin_prefetch(c + i, 0, 3);
+    }
+}
+
+/* Prefetch what forward task (n, c, z, row block blk) reads and writes, so
+ * that the previous task's compute hides the misses (planes larger than the
+ * cache stream through it, and each task's reads are short bursts the
+ * hardware prefetcher starts too late). */
+#define DW_FWD_PREFETCH FC_CAT(fc_dw_fwd_prefetch_, FC_DT)
+static void DW_FWD_PREFETCH(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL *x,
+                            FC_REAL *out, fc_index nblk, fc_index task)
+{
+    DW_SIZES(p);
+    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
+    const fc_index blk = task % nblk, z = task / nblk % OD, nc = task / nblk / OD;
+    const fc_index y0 = blk * g->rows;
+    const fc_index ny = OH - y0 < g->rows ? OH - y0 : g->rows;
+    fc_index lo = y0 * p->stride[1] - p->pad[1];
+    fc_index hi = (y0 + ny - 1) * p->stride[1] - p->pad[1] + (p->k[1] - 1) * p->dil[1] + 1;
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > H ? H : hi;
+    for (fc_index kd = 0; kd < p->k[0] && lo < hi; kd++) {
+        const fc_index iz = z * p->stride[0] - p->pad[0] + kd * p->dil[0];
+        if (iz >= 0 && iz < D)
+            DW_PREFETCH(x + (nc * D + iz) * H * W + lo * W,
+                        (size_t)((hi - lo) * W) * sizeof(FC_REAL), 0);
+    }
+    const fc_index c = nc % p->c_in, n = nc / p->c_in;
+    for (fc_index j = 0; j < m; j++)
+        DW_PREFETCH(out + (n * p->c_out + c * m + j) * out_plane + (z * OH + y0) * OW,
+                    (size_t)(ny * OW) * sizeof(FC_REAL), 1);
+}
+
 #define DW_FWD_TASKS FC_CAT(fc_dw_fwd_tasks_, FC_DT)
 /* Tasks task0 .. task1 of (n, c, z, row block), through the slot's panel. */
 static void DW_FWD_TASKS(void *ctx, fc_index task0, fc_index task1, int slot)
@@ -489,6 +666,8 @@ static void DW_FWD_TASKS(void *ctx, fc_index task0, fc_index task1, int slot)
         const fc_index y0 = blk * g.rows;
         const fc_index ny = OH - y0 < g.rows ? OH - y0 : g.rows;
         const FC_REAL *xc = x + (n * p->c_in + c) * in_plane;
+        if (task + 1 < task1)
+            DW_FWD_PREFETCH(p, &g, x, out, nblk, task + 1);
         for (fc_index x0 = 0; x0 < OW; x0 += g.chunk) {
             const fc_index cw = OW - x0 < g.chunk ? OW - x0 : g.chunk;
             FC_REAL *dst = out + (n * p->c_out + c * m) * out_plane + (z * OH + y0) * OW + x0;
@@ -1298,6 +1477,10 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_bwd_weight_, FC_DT))(const fc_pointwise_params
 #undef DW_FILL_S2
 #undef DW_UKERNEL
 #undef DW_TILE
+#undef DW_TILE_OFFS
+#undef DW_TILE_STORE
+#undef DW_UKERNEL_2D
+#undef FC_DW_NACC
 #undef DW_BLOCK
 #undef DW_ROWPTRS
 #undef DW_BLOCK_ROWS
@@ -1307,6 +1490,8 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_bwd_weight_, FC_DT))(const fc_pointwise_params
 #undef DW_JOB
 #undef DW_SIZES
 #undef DW_FWD_TASKS
+#undef DW_FWD_PREFETCH
+#undef DW_PREFETCH
 #undef DW_BWD_INPUT_JOB
 #undef DW_BWD_INPUT_TASK
 #undef DW_BWD_WEIGHT_TASK
