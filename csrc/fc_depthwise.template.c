@@ -617,10 +617,11 @@ FC_INLINE void DW_PREFETCH(const void *a, size_t nbytes, int rw)
 /* Prefetch what forward task (n, c, z, row block blk) reads and writes, so
  * that the previous task's compute hides the misses (planes larger than the
  * cache stream through it, and each task's reads are short bursts the
- * hardware prefetcher starts too late). */
+ * hardware prefetcher starts too late).  Inlined: GCC drops calls to
+ * functions that only prefetch, taking them for pure. */
 #define DW_FWD_PREFETCH FC_CAT(fc_dw_fwd_prefetch_, FC_DT)
-static void DW_FWD_PREFETCH(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL *x,
-                            FC_REAL *out, fc_index nblk, fc_index task)
+FC_INLINE void DW_FWD_PREFETCH(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL *x,
+                               FC_REAL *out, fc_index nblk, fc_index task)
 {
     DW_SIZES(p);
     const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
