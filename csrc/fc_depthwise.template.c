@@ -860,6 +860,38 @@ static void DW_BWD_INPUT_TASK(void *ctx, fc_index task, int slot)
     }
 }
 
+#define DW_BWD_INPUT_AS_FWD FC_CAT(fc_dw_bwd_input_as_fwd_, FC_DT)
+/* Input gradient of a stride-1, zero-padded, multiplier-1 call: the forward
+ * kernel on gy with each filter flipped and padding (k - 1)*dil - pad before
+ * each axis (negative when the forward padded more than it read):
+ *   gx[c, i] = sum_k w[c, k] * gy[c, i + pad - k*dil]
+ *            = sum_k' wflip[c, k'] * gy[c, i - ((k-1)*dil - pad) + k'*dil]
+ * where out-of-range gy cells read as zero. */
+static int DW_BWD_INPUT_AS_FWD(const fc_conv_params *p, const FC_REAL *gy, const FC_REAL *w,
+                               FC_REAL *gx)
+{
+    const fc_index ntap = p->k[0] * p->k[1] * p->k[2];
+    fc_conv_params q = *p;
+    for (int a = 0; a < 3; a++) {
+        q.in[a] = p->out[a];
+        q.out[a] = p->in[a];
+        q.pad[a] = (p->k[a] - 1) * p->dil[a] - p->pad[a];
+    }
+    size_t elems;
+    if (fc_mul_overflows(p->c_out, ntap, &elems))
+        return FC_ENOMEM;
+    FC_REAL *wf = malloc(elems * sizeof(FC_REAL));
+    if (!wf)
+        return FC_ENOMEM;
+    /* tap order is (kd, kh, kw) row-major, so flipping all three reverses it */
+    for (fc_index o = 0; o < p->c_out; o++)
+        for (fc_index t = 0; t < ntap; t++)
+            wf[o * ntap + t] = w[o * ntap + ntap - 1 - t];
+    const int status = FC_ISA_FN(FC_CAT(fc_depthwise_fwd_, FC_DT))(&q, gy, wf, NULL, gx);
+    free(wf);
+    return status;
+}
+
 int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_input_, FC_DT))(const fc_conv_params *p,
                                                       const FC_REAL *gy, const FC_REAL *w,
                                                       FC_REAL *gx)
@@ -873,6 +905,8 @@ int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_input_, FC_DT))(const fc_conv_params *p,
     if (p->n == 0 || p->c_in == 0 || D * H * W == 0)
         return FC_OK;
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
+    if (m == 1 && sd == 1 && sh == 1 && sw == 1 && p->pad_mode == FC_PAD_ZEROS)
+        return DW_BWD_INPUT_AS_FWD(p, gy, w, gx);
 
     /* The padded extent some output reads; padded cells past it get no gradient. */
     const fc_index Dr = (OD - 1) * sd + (KD - 1) * dd + 1;
@@ -1495,6 +1529,7 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_bwd_weight_, FC_DT))(const fc_pointwise_params
 #undef DW_PREFETCH
 #undef DW_BWD_INPUT_JOB
 #undef DW_BWD_INPUT_TASK
+#undef DW_BWD_INPUT_AS_FWD
 #undef DW_BWD_WEIGHT_TASK
 #undef SEP_FWD_TASK
 #undef PW_FWD_TASK
