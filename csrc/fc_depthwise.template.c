@@ -614,18 +614,20 @@ FC_INLINE void DW_PREFETCH(const void *a, size_t nbytes, int rw)
     }
 }
 
-/* Prefetch what forward task (n, c, z, row block blk) reads and writes, so
- * that the previous task's compute hides the misses (planes larger than the
- * cache stream through it, and each task's reads are short bursts the
- * hardware prefetcher starts too late).  Inlined: GCC drops calls to
- * functions that only prefetch, taking them for pure. */
-#define DW_FWD_PREFETCH FC_CAT(fc_dw_fwd_prefetch_, FC_DT)
-FC_INLINE void DW_FWD_PREFETCH(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL *x,
-                               FC_REAL *out, fc_index nblk, fc_index task)
+/* Prefetch the input rows that row block blk of depth z reads from the plane
+ * xc, and (rw 0 / 1 for reading / writing) the block's rows of the m output
+ * planes from yc, out_plane apart, so that the current block's compute hides
+ * the misses (planes larger than the cache stream through it, and each
+ * block's reads are short bursts the hardware prefetcher starts too late).
+ * Inlined: GCC drops calls to functions that only prefetch, taking them for
+ * pure. */
+#define DW_BLOCK_PREFETCH FC_CAT(fc_dw_block_prefetch_, FC_DT)
+FC_INLINE void DW_BLOCK_PREFETCH(const fc_conv_params *p, const fc_dw_geom *g,
+                                 const FC_REAL *xc, const FC_REAL *yc, fc_index m, int rw,
+                                 fc_index z, fc_index blk)
 {
-    DW_SIZES(p);
     const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
-    const fc_index blk = task % nblk, z = task / nblk % OD, nc = task / nblk / OD;
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
     const fc_index y0 = blk * g->rows;
     const fc_index ny = OH - y0 < g->rows ? OH - y0 : g->rows;
     fc_index lo = y0 * p->stride[1] - p->pad[1];
@@ -635,13 +637,11 @@ FC_INLINE void DW_FWD_PREFETCH(const fc_conv_params *p, const fc_dw_geom *g, con
     for (fc_index kd = 0; kd < p->k[0] && lo < hi; kd++) {
         const fc_index iz = z * p->stride[0] - p->pad[0] + kd * p->dil[0];
         if (iz >= 0 && iz < D)
-            DW_PREFETCH(x + (nc * D + iz) * H * W + lo * W,
-                        (size_t)((hi - lo) * W) * sizeof(FC_REAL), 0);
+            DW_PREFETCH(xc + (iz * H + lo) * W, (size_t)((hi - lo) * W) * sizeof(FC_REAL), 0);
     }
-    const fc_index c = nc % p->c_in, n = nc / p->c_in;
     for (fc_index j = 0; j < m; j++)
-        DW_PREFETCH(out + (n * p->c_out + c * m + j) * out_plane + (z * OH + y0) * OW,
-                    (size_t)(ny * OW) * sizeof(FC_REAL), 1);
+        DW_PREFETCH(yc + j * OD * OH * OW + (z * OH + y0) * OW,
+                    (size_t)(ny * OW) * sizeof(FC_REAL), rw);
 }
 
 #define DW_FWD_TASKS FC_CAT(fc_dw_fwd_tasks_, FC_DT)
@@ -667,8 +667,12 @@ static void DW_FWD_TASKS(void *ctx, fc_index task0, fc_index task1, int slot)
         const fc_index y0 = blk * g.rows;
         const fc_index ny = OH - y0 < g.rows ? OH - y0 : g.rows;
         const FC_REAL *xc = x + (n * p->c_in + c) * in_plane;
-        if (task + 1 < task1)
-            DW_FWD_PREFETCH(p, &g, x, out, nblk, task + 1);
+        if (task + 1 < task1) {
+            const fc_index nc1 = (task + 1) / nblk / OD;
+            DW_BLOCK_PREFETCH(p, &g, x + nc1 * in_plane,
+                              out + (nc1 / p->c_in * p->c_out + nc1 % p->c_in * m) * out_plane,
+                              m, 1, (task + 1) / nblk % OD, (task + 1) % nblk);
+        }
         for (fc_index x0 = 0; x0 < OW; x0 += g.chunk) {
             const fc_index cw = OW - x0 < g.chunk ? OW - x0 : g.chunk;
             FC_REAL *dst = out + (n * p->c_out + c * m) * out_plane + (z * OH + y0) * OW + x0;
@@ -1031,6 +1035,91 @@ static void DW_WGRAD_ANY(int tg, FC_REAL *acc, fc_index tap0, const fc_conv_para
     }
 }
 
+/* One vector column j of RB output rows for DW_WGRAD_3X3 (TAIL: the last,
+ * partial one, nl < FC_VL lanes valid): the rows' gy vectors are loaded once,
+ * each of the (RB-1)*SH + 3 padded rows they read is loaded once per tap and
+ * FMA'd with every gy row that reads it (xr[i]: padded row i of the group). */
+#define DW_WGRAD_3X3_COL FC_CAT(fc_dw_wgrad_3x3_col_, FC_DT)
+FC_INLINE void DW_WGRAD_3X3_COL(int RB, int SH, int TAIL, VEC (*a)[3], VEC *ab,
+                                const FC_REAL *const *xr, const FC_REAL *gr,
+                                fc_index gstride, const fc_index *tp, fc_index j, fc_index nl)
+{
+    VEC gv[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < RB; r++) {
+        gv[r] = TAIL ? LOADV_PART(gr + r * gstride + j, nl) : LOADV(gr + r * gstride + j);
+        *ab += gv[r];
+    }
+#pragma GCC unroll 24
+    for (int i = 0; i < (RB - 1) * SH + 3; i++)
+#pragma GCC unroll 3
+        for (int t = 0; t < 3; t++) {
+            VEC xv = LOADV(xr[i] + j + tp[t]);
+            if (TAIL)
+                xv = KEEP_LANES(xv, nl); /* +0 past the row, even for Inf / NaN */
+            FC_DW_OPAQUE(xv);
+#pragma GCC unroll 8
+            for (int r = 0; r < RB; r++) {
+                const int kh = i - r * SH;
+                if (kh >= 0 && kh < 3)
+                    a[kh][t] += gv[r] * xv;
+            }
+        }
+}
+
+/* DW_WGRAD over output rows [yl, yl + RB) of a block for a 2-D 3x3 kernel
+ * with row dilation 1 and row stride SH (constants): all 9 taps and the bias
+ * (ab += gy) in registers. */
+#define DW_WGRAD_3X3_ROWS FC_CAT(fc_dw_wgrad_3x3_rows_, FC_DT)
+FC_INLINE void DW_WGRAD_3X3_ROWS(int RB, int SH, VEC (*a)[3], VEC *ab, const fc_dw_geom *g,
+                                 const FC_REAL *panel, fc_index yl, const FC_REAL *gr,
+                                 fc_index gstride, fc_index cw)
+{
+    const FC_REAL *xr[24];
+    const fc_index tp[3] = {g->taps[0], g->taps[1], g->taps[2]};
+#pragma GCC unroll 24
+    for (int i = 0; i < (RB - 1) * SH + 3; i++) {
+        /* any (r, kh) with r*SH + kh == i names the padded row */
+        const int rs = i / SH < RB - 1 ? i / SH : RB - 1;
+        xr[i] = panel + g->slot_of[(yl + rs) * 3 + i - rs * SH] * g->row_stride;
+    }
+    fc_index j = 0;
+    for (; j + FC_VL <= cw; j += FC_VL)
+        DW_WGRAD_3X3_COL(RB, SH, 0, a, ab, xr, gr, gstride, tp, j, FC_VL);
+    if (j < cw)
+        DW_WGRAD_3X3_COL(RB, SH, 1, a, ab, xr, gr, gstride, tp, j, cw - j);
+}
+
+/* Weight-gradient rows of a block for 2-D 3x3 kernels (row dilation 1, row
+ * stride sh 1 or 2): acc holds the 9 tap accumulators and the bias one
+ * (DW_WGRAD's layout plus acc[9]); groups of FC_DW_NACC / 2 rows, the rest one
+ * by one.  gr: first gy row, gstride apart. */
+#define DW_WGRAD_3X3 FC_CAT(fc_dw_wgrad_3x3_, FC_DT)
+static void DW_WGRAD_3X3(fc_index sh, FC_REAL *acc, const fc_dw_geom *g, const FC_REAL *panel,
+                         const FC_REAL *gr, fc_index gstride, fc_index ny, fc_index cw)
+{
+    enum { RB = FC_DW_NACC / 2 };
+    VEC a[3][3], ab;
+    for (int k = 0; k < 9; k++)
+        a[k / 3][k % 3] = LOADV(acc + k * FC_VL);
+    ab = LOADV(acc + 9 * FC_VL);
+    fc_index yl = 0;
+    if (sh == 1) {
+        for (; yl + RB <= ny; yl += RB)
+            DW_WGRAD_3X3_ROWS(RB, 1, a, &ab, g, panel, yl, gr + yl * gstride, gstride, cw);
+        for (; yl < ny; yl++)
+            DW_WGRAD_3X3_ROWS(1, 1, a, &ab, g, panel, yl, gr + yl * gstride, gstride, cw);
+    } else {
+        for (; yl + RB <= ny; yl += RB)
+            DW_WGRAD_3X3_ROWS(RB, 2, a, &ab, g, panel, yl, gr + yl * gstride, gstride, cw);
+        for (; yl < ny; yl++)
+            DW_WGRAD_3X3_ROWS(1, 2, a, &ab, g, panel, yl, gr + yl * gstride, gstride, cw);
+    }
+    for (int k = 0; k < 9; k++)
+        memcpy(acc + k * FC_VL, &a[k / 3][k % 3], sizeof(VEC));
+    memcpy(acc + 9 * FC_VL, &ab, sizeof(VEC));
+}
+
 /* sum_j a[j] for j < len, as a vector of partial sums; reads only a[0 .. len-1]. */
 #define SUMV FC_CAT(fc_dw_sumv_, FC_DT)
 FC_INLINE VEC SUMV(const FC_REAL *a, fc_index len)
@@ -1062,6 +1151,9 @@ static void DW_BWD_WEIGHT_TASK(void *ctx, fc_index o, int slot)
     FC_REAL *panel = j->panels + (size_t)slot * g.panel_elems;
     FC_REAL *acc = j->scratch + (size_t)slot * j->scratch_elems;
     const fc_index c = o / m;
+    /* 2-D 3x3 with row dilation 1 and row stride 1 or 2 (the bias comes along) */
+    const int k3 = nq == 3 && p->k[0] == 1 && KW == 3 && p->dil[1] == 1
+                   && (p->stride[1] == 1 || p->stride[1] == 2);
     memset(acc, 0, (size_t)(ntap + 1) * FC_VL * sizeof(FC_REAL));
     for (fc_index n = 0; n < p->n; n++) {
         const FC_REAL *xc = x + (n * p->c_in + c) * in_plane;
@@ -1074,6 +1166,10 @@ static void DW_BWD_WEIGHT_TASK(void *ctx, fc_index o, int slot)
                     const fc_index cw = OW - x0 < g.chunk ? OW - x0 : g.chunk;
                     DW_FILL(p, &g, xc, z, y0, ny, x0, cw, panel);
                     const FC_REAL *gr = gyo + (z * OH + y0) * OW + x0;
+                    if (k3) {
+                        DW_WGRAD_3X3(p->stride[1], acc, &g, panel, gr, OW, ny, cw);
+                        continue;
+                    }
                     /* taps in ng near-equal groups of at most 8 */
                     for (fc_index gi = 0; gi < ng; gi++) {
                         const fc_index t0 = gi * ntap / ng, t1 = (gi + 1) * ntap / ng;
@@ -1522,10 +1618,13 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_bwd_weight_, FC_DT))(const fc_pointwise_params
 #undef DW_SCRATCH
 #undef DW_WGRAD
 #undef DW_WGRAD_ANY
+#undef DW_WGRAD_3X3
+#undef DW_WGRAD_3X3_ROWS
+#undef DW_WGRAD_3X3_COL
 #undef DW_JOB
 #undef DW_SIZES
 #undef DW_FWD_TASKS
-#undef DW_FWD_PREFETCH
+#undef DW_BLOCK_PREFETCH
 #undef DW_PREFETCH
 #undef DW_BWD_INPUT_JOB
 #undef DW_BWD_INPUT_TASK
