@@ -601,49 +601,6 @@ static int DW_SCRATCH(const fc_dw_geom *g, const fc_conv_params *p, int nt, FC_R
     return FC_OK;
 }
 
-/* Prefetch bytes [a, a + nbytes), for reading (rw 0) or writing (rw 1). */
-#define DW_PREFETCH FC_CAT(fc_dw_prefetch_, FC_DT)
-FC_INLINE void DW_PREFETCH(const void *a, size_t nbytes, int rw)
-{
-    const char *c = a;
-    for (size_t i = 0; i < nbytes; i += 64) {
-        if (rw)
-            __builtin_prefetch(c + i, 1, 3);
-        else
-            __builtin_prefetch(c + i, 0, 3);
-    }
-}
-
-/* Prefetch the input rows that row block blk of depth z reads from the plane
- * xc, and (rw 0 / 1 for reading / writing) the block's rows of the m output
- * planes from yc, out_plane apart, so that the current block's compute hides
- * the misses (planes larger than the cache stream through it, and each
- * block's reads are short bursts the hardware prefetcher starts too late).
- * Inlined: GCC drops calls to functions that only prefetch, taking them for
- * pure. */
-#define DW_BLOCK_PREFETCH FC_CAT(fc_dw_block_prefetch_, FC_DT)
-FC_INLINE void DW_BLOCK_PREFETCH(const fc_conv_params *p, const fc_dw_geom *g,
-                                 const FC_REAL *xc, const FC_REAL *yc, fc_index m, int rw,
-                                 fc_index z, fc_index blk)
-{
-    const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
-    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
-    const fc_index y0 = blk * g->rows;
-    const fc_index ny = OH - y0 < g->rows ? OH - y0 : g->rows;
-    fc_index lo = y0 * p->stride[1] - p->pad[1];
-    fc_index hi = (y0 + ny - 1) * p->stride[1] - p->pad[1] + (p->k[1] - 1) * p->dil[1] + 1;
-    lo = lo < 0 ? 0 : lo;
-    hi = hi > H ? H : hi;
-    for (fc_index kd = 0; kd < p->k[0] && lo < hi; kd++) {
-        const fc_index iz = z * p->stride[0] - p->pad[0] + kd * p->dil[0];
-        if (iz >= 0 && iz < D)
-            DW_PREFETCH(xc + (iz * H + lo) * W, (size_t)((hi - lo) * W) * sizeof(FC_REAL), 0);
-    }
-    for (fc_index j = 0; j < m; j++)
-        DW_PREFETCH(yc + j * OD * OH * OW + (z * OH + y0) * OW,
-                    (size_t)(ny * OW) * sizeof(FC_REAL), rw);
-}
-
 #define DW_FWD_TASKS FC_CAT(fc_dw_fwd_tasks_, FC_DT)
 /* Tasks task0 .. task1 of (n, c, z, row block), through the slot's panel. */
 static void DW_FWD_TASKS(void *ctx, fc_index task0, fc_index task1, int slot)
@@ -667,12 +624,6 @@ static void DW_FWD_TASKS(void *ctx, fc_index task0, fc_index task1, int slot)
         const fc_index y0 = blk * g.rows;
         const fc_index ny = OH - y0 < g.rows ? OH - y0 : g.rows;
         const FC_REAL *xc = x + (n * p->c_in + c) * in_plane;
-        if (task + 1 < task1) {
-            const fc_index nc1 = (task + 1) / nblk / OD;
-            DW_BLOCK_PREFETCH(p, &g, x + nc1 * in_plane,
-                              out + (nc1 / p->c_in * p->c_out + nc1 % p->c_in * m) * out_plane,
-                              m, 1, (task + 1) / nblk % OD, (task + 1) % nblk);
-        }
         for (fc_index x0 = 0; x0 < OW; x0 += g.chunk) {
             const fc_index cw = OW - x0 < g.chunk ? OW - x0 : g.chunk;
             FC_REAL *dst = out + (n * p->c_out + c * m) * out_plane + (z * OH + y0) * OW + x0;
@@ -1624,8 +1575,6 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_bwd_weight_, FC_DT))(const fc_pointwise_params
 #undef DW_JOB
 #undef DW_SIZES
 #undef DW_FWD_TASKS
-#undef DW_BLOCK_PREFETCH
-#undef DW_PREFETCH
 #undef DW_BWD_INPUT_JOB
 #undef DW_BWD_INPUT_TASK
 #undef DW_BWD_INPUT_AS_FWD
