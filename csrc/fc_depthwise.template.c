@@ -536,8 +536,9 @@ static void DW_BLOCK(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL
      * general kernel, which loads a vector per FMA. */
     const fc_index nvec = (cw + FC_VL - 1) / FC_VL;
     const int NV = nvec < 4 ? (int)nvec : 4;
-    const int k2d = KD == 1 && KH == KW && (KW == 3 || KW == 5) && p->dil[1] == 1
-                            && (p->stride[1] == 1 || p->stride[1] == 2)
+    /* (not with 16-byte vectors: their 16 registers cannot also hold the weights) */
+    const int k2d = FC_VBYTES >= 32 && KD == 1 && KH == KW && (KW == 3 || KW == 5)
+                            && p->dil[1] == 1 && (p->stride[1] == 1 || p->stride[1] == 2)
                         ? (int)KW
                         : 0;
     const int nacc = k2d ? FC_DW_NACC : 8;
