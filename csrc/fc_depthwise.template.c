@@ -14,13 +14,19 @@
  *  2. for each of the m output channels, a micro-kernel keeps R rows x NV
  *     vectors of outputs in registers and, for each kernel row and tap,
  *     broadcasts the weight and FMAs it with contiguous vector loads of the
- *     panel; the tile is stored once, bias included.
+ *     panel; the tile is stored once, bias included.  For 2-D 3x3 and 5x5
+ *     kernels (row stride 1 or 2, row dilation 1) the micro-kernel walks the
+ *     tile's padded rows instead, loading each once per tap and vector for all
+ *     the output rows that read it (DW_UKERNEL_2D).
  * Only a block's rows are ever padded, never the whole input.
  *
  * Backward (each output element owned by one thread, fixed summation order):
- *  - input: per (n, c) plane, for every padded row that some output reads, the
- *    gradient with respect to that padded row is gathered phase by phase from
- *    zero-extended output-gradient rows (gpad[sw*i + q] = sum over taps t with
+ *  - input, stride 1, zero padding, multiplier 1: the forward kernel on gy
+ *    with flipped filters (DW_BWD_INPUT_AS_FWD);
+ *  - input, otherwise: per (n, c) plane, for every padded row that some
+ *    output reads, the gradient with respect to that padded row is gathered
+ *    phase by phase from zero-extended output-gradient rows
+ *    (gpad[sw*i + q] = sum over taps t with
  *    t*dw % sw == q of w[t] * gy[i - t*dw / sw], for every (j, kd, kh) that
  *    reads the row), then folded onto the input row it reads, padded cells
  *    through fc_pad_index, left to right; padded rows go top to bottom.  The
@@ -28,7 +34,10 @@
  *  - weight and bias: per output channel, reduce over batch and positions:
  *    for groups of up to 8 taps, one vector accumulator per tap stays in
  *    registers over a block's rows (each gy vector loaded once, FMA'd with
- *    every tap's panel row); lanes summed in order at the end.
+ *    every tap's panel row); lanes summed in order at the end.  2-D 3x3
+ *    kernels (row stride 1 or 2, row dilation 1) keep all 9 taps and the bias
+ *    in registers and take gy rows in groups, each padded row loaded once per
+ *    tap for all the group's gy rows that read it (DW_WGRAD_3X3).
  *
  * Separable forward: per task (n, z, tile of rows / row segment), the depthwise
  * block of every channel is written to the thread's tile (c_out x positions),
@@ -556,8 +565,8 @@ static void DW_BLOCK(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL
             for (fc_index j0 = 0; j0 < cw; j0 += (fc_index)NV * FC_VL) {
                 const fc_index left = (cw - j0 + FC_VL - 1) / FC_VL;
                 const int nv = left < NV ? (int)left : NV;
-                DW_TILE(r, nv, k2d, p->stride[1], rowptr + yl * nq, nq, g->taps, KW, j0, cw, wk, b,
-                        d + yl * rstride, rstride, (ny - yl) * rstride);
+                DW_TILE(r, nv, k2d, p->stride[1], rowptr + yl * nq, nq, g->taps, KW, j0, cw,
+                        wk, b, d + yl * rstride, rstride, (ny - yl) * rstride);
             }
             yl += r;
         }
