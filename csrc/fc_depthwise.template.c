@@ -14,13 +14,19 @@
  *  2. for each of the m output channels, a micro-kernel keeps R rows x NV
  *     vectors of outputs in registers and, for each kernel row and tap,
  *     broadcasts the weight and FMAs it with contiguous vector loads of the
- *     panel; the tile is stored once, bias included.
+ *     panel; the tile is stored once, bias included.  For 2-D 3x3 and 5x5
+ *     kernels (row stride 1 or 2, row dilation 1) the micro-kernel walks the
+ *     tile's padded rows instead, loading each once per tap and vector for all
+ *     the output rows that read it (DW_UKERNEL_2D).
  * Only a block's rows are ever padded, never the whole input.
  *
  * Backward (each output element owned by one thread, fixed summation order):
- *  - input: per (n, c) plane, for every padded row that some output reads, the
- *    gradient with respect to that padded row is gathered phase by phase from
- *    zero-extended output-gradient rows (gpad[sw*i + q] = sum over taps t with
+ *  - input, stride 1, zero padding, multiplier 1: the forward kernel on gy
+ *    with flipped filters (DW_BWD_INPUT_AS_FWD);
+ *  - input, otherwise: per (n, c) plane, for every padded row that some
+ *    output reads, the gradient with respect to that padded row is gathered
+ *    phase by phase from zero-extended output-gradient rows
+ *    (gpad[sw*i + q] = sum over taps t with
  *    t*dw % sw == q of w[t] * gy[i - t*dw / sw], for every (j, kd, kh) that
  *    reads the row), then folded onto the input row it reads, padded cells
  *    through fc_pad_index, left to right; padded rows go top to bottom.  The
@@ -28,7 +34,10 @@
  *  - weight and bias: per output channel, reduce over batch and positions:
  *    for groups of up to 8 taps, one vector accumulator per tap stays in
  *    registers over a block's rows (each gy vector loaded once, FMA'd with
- *    every tap's panel row); lanes summed in order at the end.
+ *    every tap's panel row); lanes summed in order at the end.  2-D 3x3
+ *    kernels (row stride 1 or 2, row dilation 1) keep all 9 taps and the bias
+ *    in registers and take gy rows in groups, each padded row loaded once per
+ *    tap for all the group's gy rows that read it (DW_WGRAD_3X3).
  *
  * Separable forward: per task (n, z, tile of rows / row segment), the depthwise
  * block of every channel is written to the thread's tile (c_out x positions),
@@ -122,6 +131,18 @@ FC_INLINE void COPYN(FC_REAL *FC_RESTRICT d, const FC_REAL *FC_RESTRICT s, fc_in
             break;
     }
 }
+
+/* Make v opaque to the compiler, so that a vector loaded once is not turned
+ * back into a memory operand of each FMA that uses it (which would reload it). */
+#ifndef FC_DW_OPAQUE
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define FC_DW_OPAQUE(v) __asm__("" : "+v"(v))
+#elif defined(__GNUC__) && defined(__aarch64__)
+#define FC_DW_OPAQUE(v) __asm__("" : "+w"(v))
+#else
+#define FC_DW_OPAQUE(v) ((void)0)
+#endif
+#endif
 
 #define BCAST FC_CAT(fc_dw_bcast_, FC_DT)
 /* s - 0 is exactly s (also for -0), so this folds to a plain broadcast. */
@@ -284,8 +305,37 @@ static void DW_FILL(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL 
 
 /* --------------------------------------------------- depthwise forward ---- */
 
-/* R output rows x NV vectors of outputs of one channel (R, NV constant, R*NV <= 8;
- * KWC the kernel width when constant, else 0 and kw is used).
+/* Accumulators a depthwise tile keeps in registers (R*NV): half of the 32
+ * vector registers with AVX-512, 8 of 16 otherwise. */
+#define FC_DW_NACC (FC_VBYTES >= 64 ? 16 : 8)
+
+/* Start of each of the NV output vectors of a tile (see DW_UKERNEL). */
+#define DW_TILE_OFFS FC_CAT(fc_dw_tile_offs_, FC_DT)
+FC_INLINE void DW_TILE_OFFS(int NV, fc_index j0, fc_index cw, fc_index *off)
+{
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+        off[v] = j0 + v * FC_VL;
+        if (cw >= FC_VL && off[v] + FC_VL > cw)
+            off[v] = cw - FC_VL;
+    }
+}
+
+/* Store the R x NV accumulators of a tile (see DW_UKERNEL). */
+#define DW_TILE_STORE FC_CAT(fc_dw_tile_store_, FC_DT)
+FC_INLINE void DW_TILE_STORE(int R, int NV, VEC (*acc)[4], const fc_index *off, fc_index cw,
+                             FC_REAL *FC_RESTRICT dst, fc_index rstride, fc_index room)
+{
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            STOREV_PART(dst + r * rstride + off[v], acc[r][v],
+                        cw >= FC_VL ? FC_VL : room - r * rstride);
+}
+
+/* R output rows x NV vectors of outputs of one channel (R, NV constant,
+ * R*NV <= FC_DW_NACC; KWC the kernel width when constant, else 0 and kw is used).
  * rows[r*nq + q]: panel row read by output row r for kernel row q = kd*KH + kh;
  * tap t of output j reads its element j + taps[t].  wk[q*kw + t]: the
  * channel's weights; b its bias.  Vector v covers outputs from
@@ -302,25 +352,20 @@ FC_INLINE void DW_UKERNEL(int R, int NV, int KWC, const FC_REAL *const *rows, fc
                           fc_index cw, const FC_REAL *FC_RESTRICT wk, FC_REAL b,
                           FC_REAL *FC_RESTRICT dst, fc_index rstride, fc_index room)
 {
-    VEC acc[8][4];
+    VEC acc[16][4];
     fc_index off[4];
     const VEC bv = BCAST(b);
     if (KWC)
         kw = KWC;
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) {
-        off[v] = j0 + v * FC_VL;
-        if (cw >= FC_VL && off[v] + FC_VL > cw)
-            off[v] = cw - FC_VL;
-    }
-#pragma GCC unroll 8
+    DW_TILE_OFFS(NV, j0, cw, off);
+#pragma GCC unroll 16
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
             acc[r][v] = bv;
     for (fc_index q = 0; q < nq; q++) {
-        const FC_REAL *src[8];
-#pragma GCC unroll 8
+        const FC_REAL *src[16];
+#pragma GCC unroll 16
         for (int r = 0; r < R; r++)
             src[r] = rows[r * nq + q];
         const FC_REAL *wq = wk + q * kw;
@@ -328,29 +373,108 @@ FC_INLINE void DW_UKERNEL(int R, int NV, int KWC, const FC_REAL *const *rows, fc
         for (fc_index t = 0; t < kw; t++) {
             const VEC wv = BCAST(wq[t]);
             const fc_index tap = taps[t];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
             for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; v++)
                     acc[r][v] += wv * LOADV(src[r] + off[v] + tap);
         }
     }
-#pragma GCC unroll 8
+    DW_TILE_STORE(R, NV, acc, off, cw, dst, rstride, room);
+}
+
+/* DW_UKERNEL for a 2-D K x K kernel (K constant; kernel depth 1, row dilation
+ * 1) and row stride SH (constant): output row r reads padded rows r*SH + kh,
+ * so the tile's (R-1)*SH + K distinct rows are each loaded once per tap and
+ * vector and the value FMA'd into every output row that reads it (K*K FMAs
+ * per output vector for about K*(1 + (K-1)/R) loads, instead of K*K).  Same
+ * contract as DW_UKERNEL with nq = K. */
+#define DW_UKERNEL_2D FC_CAT(fc_dw_ukernel_2d_, FC_DT)
+FC_INLINE void DW_UKERNEL_2D(int R, int NV, int K, int SH, const FC_REAL *const *rows,
+                             const fc_index *FC_RESTRICT taps, fc_index j0, fc_index cw,
+                             const FC_REAL *FC_RESTRICT wk, FC_REAL b,
+                             FC_REAL *FC_RESTRICT dst, fc_index rstride, fc_index room)
+{
+    VEC acc[16][4], wv[5][5];
+    fc_index off[4], tp[5];
+    const VEC bv = BCAST(b);
+    DW_TILE_OFFS(NV, j0, cw, off);
+#pragma GCC unroll 5
+    for (int t = 0; t < K; t++)
+        tp[t] = taps[t];
+#pragma GCC unroll 5
+    for (int kh = 0; kh < K; kh++)
+#pragma GCC unroll 5
+        for (int t = 0; t < K; t++)
+            wv[kh][t] = BCAST(wk[kh * K + t]);
+#pragma GCC unroll 16
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
-            STOREV_PART(dst + r * rstride + off[v], acc[r][v],
-                        cw >= FC_VL ? FC_VL : room - r * rstride);
+            acc[r][v] = bv;
+#pragma GCC unroll 40
+    for (int i = 0; i < (R - 1) * SH + K; i++) {
+        /* any (r, kh) with r*SH + kh == i names the padded row */
+        const int rs = i / SH < R - 1 ? i / SH : R - 1;
+        const FC_REAL *src = rows[rs * K + i - rs * SH];
+#pragma GCC unroll 5
+        for (int t = 0; t < K; t++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                VEC xv = LOADV(src + off[v] + tp[t]);
+                FC_DW_OPAQUE(xv);
+#pragma GCC unroll 16
+                for (int r = 0; r < R; r++) {
+                    const int kh = i - r * SH;
+                    if (kh >= 0 && kh < K)
+                        acc[r][v] += wv[kh][t] * xv;
+                }
+            }
+    }
+    DW_TILE_STORE(R, NV, acc, off, cw, dst, rstride, room);
 }
 
 /* DW_UKERNEL with run-time (R, NV) from the set the block loop uses, and the
- * kernel width 3 (the common case) made constant. */
+ * kernel width 3 (the common case) made constant.  k2d: 3 or 5 when the call
+ * fits DW_UKERNEL_2D with that K (and row stride sh 1 or 2), else 0. */
 #define DW_TILE FC_CAT(fc_dw_tile_, FC_DT)
-static void DW_TILE(int R, int NV, const FC_REAL *const *rows, fc_index nq,
-                    const fc_index *taps, fc_index kw, fc_index j0, fc_index cw,
+static void DW_TILE(int R, int NV, int k2d, fc_index sh, const FC_REAL *const *rows,
+                    fc_index nq, const fc_index *taps, fc_index kw, fc_index j0, fc_index cw,
                     const FC_REAL *wk, FC_REAL b, FC_REAL *dst, fc_index rstride,
                     fc_index room)
 {
+#define FC_DW_CASE2(r_, v_, k_)                                                              \
+    case (r_) * 8 + (v_):                                                                    \
+        if (sh == 1)                                                                         \
+            DW_UKERNEL_2D(r_, v_, k_, 1, rows, taps, j0, cw, wk, b, dst, rstride, room);     \
+        else                                                                                 \
+            DW_UKERNEL_2D(r_, v_, k_, 2, rows, taps, j0, cw, wk, b, dst, rstride, room);     \
+        break;
+#if FC_DW_NACC >= 16
+#define FC_DW_CASES2_WIDE(k_)                                                                \
+    FC_DW_CASE2(4, 3, k_)                                                                    \
+    FC_DW_CASE2(4, 4, k_)                                                                    \
+    FC_DW_CASE2(8, 2, k_)
+#else
+#define FC_DW_CASES2_WIDE(k_)
+#endif
+#define FC_DW_CASES2(k_)                                                                     \
+    switch (R * 8 + NV) {                                                                    \
+        FC_DW_CASE2(1, 1, k_)                                                                \
+        FC_DW_CASE2(1, 2, k_)                                                                \
+        FC_DW_CASE2(1, 3, k_)                                                                \
+        FC_DW_CASE2(1, 4, k_)                                                                \
+        FC_DW_CASE2(2, 1, k_)                                                                \
+        FC_DW_CASE2(2, 2, k_)                                                                \
+        FC_DW_CASE2(2, 3, k_)                                                                \
+        FC_DW_CASE2(2, 4, k_)                                                                \
+        FC_DW_CASE2(4, 1, k_)                                                                \
+        FC_DW_CASE2(4, 2, k_)                                                                \
+        FC_DW_CASE2(8, 1, k_)                                                                \
+        FC_DW_CASES2_WIDE(k_)                                                                \
+    default:                                                                                 \
+        break;                                                                               \
+    }
 #define FC_DW_CASE(r_, v_)                                                                   \
     case (r_) * 8 + (v_):                                                                    \
         if (kw == 3)                                                                         \
@@ -358,6 +482,14 @@ static void DW_TILE(int R, int NV, const FC_REAL *const *rows, fc_index nq,
         else                                                                                 \
             DW_UKERNEL(r_, v_, 0, rows, nq, taps, kw, j0, cw, wk, b, dst, rstride, room);    \
         break;
+    if (k2d == 3) {
+        FC_DW_CASES2(3)
+        return;
+    }
+    if (k2d == 5) {
+        FC_DW_CASES2(5)
+        return;
+    }
     switch (R * 8 + NV) {
         FC_DW_CASE(1, 1)
         FC_DW_CASE(1, 2)
@@ -374,6 +506,9 @@ static void DW_TILE(int R, int NV, const FC_REAL *const *rows, fc_index nq,
         break;
     }
 #undef FC_DW_CASE
+#undef FC_DW_CASE2
+#undef FC_DW_CASES2
+#undef FC_DW_CASES2_WIDE
 }
 
 /* rowptr[yl*nq + kd*KH + kh]: the panel row that block row yl reads for kernel
@@ -405,10 +540,20 @@ static void DW_BLOCK(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL
     const fc_index KD = p->k[0], KH = p->k[1], KW = p->k[2], nq = KD * KH;
     const fc_index m = p->c_out / p->c_in;
     DW_FILL(p, g, xc, z, y0, ny, x0, cw, panel);
-    /* Up to 4 vectors per row; rows so that the tile keeps 8 accumulators. */
+    /* Up to 4 vectors per row; rows so that the tile keeps up to FC_DW_NACC
+     * accumulators (at most 8 rows, a power of two), FC_DW_NACC / 2 for the
+     * general kernel, which loads a vector per FMA. */
     const fc_index nvec = (cw + FC_VL - 1) / FC_VL;
     const int NV = nvec < 4 ? (int)nvec : 4;
-    const int R = NV == 1 ? 8 : (NV == 2 ? 4 : 2);
+    /* (not with 16-byte vectors: their 16 registers cannot also hold the weights) */
+    const int k2d = FC_VBYTES >= 32 && KD == 1 && KH == KW && (KW == 3 || KW == 5)
+                            && p->dil[1] == 1 && (p->stride[1] == 1 || p->stride[1] == 2)
+                        ? (int)KW
+                        : 0;
+    const int nacc = k2d ? FC_DW_NACC : 8;
+    int R = 8;
+    while (R * NV > nacc)
+        R /= 2;
     for (fc_index j = 0; j < m; j++) {
         const FC_REAL *wk = wc + j * nq * KW;
         const FC_REAL b = bc ? bc[j] : (FC_REAL)0;
@@ -420,8 +565,8 @@ static void DW_BLOCK(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL
             for (fc_index j0 = 0; j0 < cw; j0 += (fc_index)NV * FC_VL) {
                 const fc_index left = (cw - j0 + FC_VL - 1) / FC_VL;
                 const int nv = left < NV ? (int)left : NV;
-                DW_TILE(r, nv, rowptr + yl * nq, nq, g->taps, KW, j0, cw, wk, b,
-                        d + yl * rstride, rstride, (ny - yl) * rstride);
+                DW_TILE(r, nv, k2d, p->stride[1], rowptr + yl * nq, nq, g->taps, KW, j0, cw,
+                        wk, b, d + yl * rstride, rstride, (ny - yl) * rstride);
             }
             yl += r;
         }
@@ -680,6 +825,38 @@ static void DW_BWD_INPUT_TASK(void *ctx, fc_index task, int slot)
     }
 }
 
+#define DW_BWD_INPUT_AS_FWD FC_CAT(fc_dw_bwd_input_as_fwd_, FC_DT)
+/* Input gradient of a stride-1, zero-padded, multiplier-1 call: the forward
+ * kernel on gy with each filter flipped and padding (k - 1)*dil - pad before
+ * each axis (negative when the forward padded more than it read):
+ *   gx[c, i] = sum_k w[c, k] * gy[c, i + pad - k*dil]
+ *            = sum_k' wflip[c, k'] * gy[c, i - ((k-1)*dil - pad) + k'*dil]
+ * where out-of-range gy cells read as zero. */
+static int DW_BWD_INPUT_AS_FWD(const fc_conv_params *p, const FC_REAL *gy, const FC_REAL *w,
+                               FC_REAL *gx)
+{
+    const fc_index ntap = p->k[0] * p->k[1] * p->k[2];
+    fc_conv_params q = *p;
+    for (int a = 0; a < 3; a++) {
+        q.in[a] = p->out[a];
+        q.out[a] = p->in[a];
+        q.pad[a] = (p->k[a] - 1) * p->dil[a] - p->pad[a];
+    }
+    size_t elems;
+    if (fc_mul_overflows(p->c_out, ntap, &elems))
+        return FC_ENOMEM;
+    FC_REAL *wf = malloc(elems * sizeof(FC_REAL));
+    if (!wf)
+        return FC_ENOMEM;
+    /* tap order is (kd, kh, kw) row-major, so flipping all three reverses it */
+    for (fc_index o = 0; o < p->c_out; o++)
+        for (fc_index t = 0; t < ntap; t++)
+            wf[o * ntap + t] = w[o * ntap + ntap - 1 - t];
+    const int status = FC_ISA_FN(FC_CAT(fc_depthwise_fwd_, FC_DT))(&q, gy, wf, NULL, gx);
+    free(wf);
+    return status;
+}
+
 int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_input_, FC_DT))(const fc_conv_params *p,
                                                       const FC_REAL *gy, const FC_REAL *w,
                                                       FC_REAL *gx)
@@ -693,6 +870,8 @@ int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_input_, FC_DT))(const fc_conv_params *p,
     if (p->n == 0 || p->c_in == 0 || D * H * W == 0)
         return FC_OK;
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
+    if (m == 1 && sd == 1 && sh == 1 && sw == 1 && p->pad_mode == FC_PAD_ZEROS)
+        return DW_BWD_INPUT_AS_FWD(p, gy, w, gx);
 
     /* The padded extent some output reads; padded cells past it get no gradient. */
     const fc_index Dr = (OD - 1) * sd + (KD - 1) * dd + 1;
@@ -817,6 +996,91 @@ static void DW_WGRAD_ANY(int tg, FC_REAL *acc, fc_index tap0, const fc_conv_para
     }
 }
 
+/* One vector column j of RB output rows for DW_WGRAD_3X3 (TAIL: the last,
+ * partial one, nl < FC_VL lanes valid): the rows' gy vectors are loaded once,
+ * each of the (RB-1)*SH + 3 padded rows they read is loaded once per tap and
+ * FMA'd with every gy row that reads it (xr[i]: padded row i of the group). */
+#define DW_WGRAD_3X3_COL FC_CAT(fc_dw_wgrad_3x3_col_, FC_DT)
+FC_INLINE void DW_WGRAD_3X3_COL(int RB, int SH, int TAIL, VEC (*a)[3], VEC *ab,
+                                const FC_REAL *const *xr, const FC_REAL *gr,
+                                fc_index gstride, const fc_index *tp, fc_index j, fc_index nl)
+{
+    VEC gv[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < RB; r++) {
+        gv[r] = TAIL ? LOADV_PART(gr + r * gstride + j, nl) : LOADV(gr + r * gstride + j);
+        *ab += gv[r];
+    }
+#pragma GCC unroll 24
+    for (int i = 0; i < (RB - 1) * SH + 3; i++)
+#pragma GCC unroll 3
+        for (int t = 0; t < 3; t++) {
+            VEC xv = LOADV(xr[i] + j + tp[t]);
+            if (TAIL)
+                xv = KEEP_LANES(xv, nl); /* +0 past the row, even for Inf / NaN */
+            FC_DW_OPAQUE(xv);
+#pragma GCC unroll 8
+            for (int r = 0; r < RB; r++) {
+                const int kh = i - r * SH;
+                if (kh >= 0 && kh < 3)
+                    a[kh][t] += gv[r] * xv;
+            }
+        }
+}
+
+/* DW_WGRAD over output rows [yl, yl + RB) of a block for a 2-D 3x3 kernel
+ * with row dilation 1 and row stride SH (constants): all 9 taps and the bias
+ * (ab += gy) in registers. */
+#define DW_WGRAD_3X3_ROWS FC_CAT(fc_dw_wgrad_3x3_rows_, FC_DT)
+FC_INLINE void DW_WGRAD_3X3_ROWS(int RB, int SH, VEC (*a)[3], VEC *ab, const fc_dw_geom *g,
+                                 const FC_REAL *panel, fc_index yl, const FC_REAL *gr,
+                                 fc_index gstride, fc_index cw)
+{
+    const FC_REAL *xr[24];
+    const fc_index tp[3] = {g->taps[0], g->taps[1], g->taps[2]};
+#pragma GCC unroll 24
+    for (int i = 0; i < (RB - 1) * SH + 3; i++) {
+        /* any (r, kh) with r*SH + kh == i names the padded row */
+        const int rs = i / SH < RB - 1 ? i / SH : RB - 1;
+        xr[i] = panel + g->slot_of[(yl + rs) * 3 + i - rs * SH] * g->row_stride;
+    }
+    fc_index j = 0;
+    for (; j + FC_VL <= cw; j += FC_VL)
+        DW_WGRAD_3X3_COL(RB, SH, 0, a, ab, xr, gr, gstride, tp, j, FC_VL);
+    if (j < cw)
+        DW_WGRAD_3X3_COL(RB, SH, 1, a, ab, xr, gr, gstride, tp, j, cw - j);
+}
+
+/* Weight-gradient rows of a block for 2-D 3x3 kernels (row dilation 1, row
+ * stride sh 1 or 2): acc holds the 9 tap accumulators and the bias one
+ * (DW_WGRAD's layout plus acc[9]); groups of FC_DW_NACC / 2 rows, the rest one
+ * by one.  gr: first gy row, gstride apart. */
+#define DW_WGRAD_3X3 FC_CAT(fc_dw_wgrad_3x3_, FC_DT)
+static void DW_WGRAD_3X3(fc_index sh, FC_REAL *acc, const fc_dw_geom *g, const FC_REAL *panel,
+                         const FC_REAL *gr, fc_index gstride, fc_index ny, fc_index cw)
+{
+    enum { RB = FC_DW_NACC / 2 };
+    VEC a[3][3], ab;
+    for (int k = 0; k < 9; k++)
+        a[k / 3][k % 3] = LOADV(acc + k * FC_VL);
+    ab = LOADV(acc + 9 * FC_VL);
+    fc_index yl = 0;
+    if (sh == 1) {
+        for (; yl + RB <= ny; yl += RB)
+            DW_WGRAD_3X3_ROWS(RB, 1, a, &ab, g, panel, yl, gr + yl * gstride, gstride, cw);
+        for (; yl < ny; yl++)
+            DW_WGRAD_3X3_ROWS(1, 1, a, &ab, g, panel, yl, gr + yl * gstride, gstride, cw);
+    } else {
+        for (; yl + RB <= ny; yl += RB)
+            DW_WGRAD_3X3_ROWS(RB, 2, a, &ab, g, panel, yl, gr + yl * gstride, gstride, cw);
+        for (; yl < ny; yl++)
+            DW_WGRAD_3X3_ROWS(1, 2, a, &ab, g, panel, yl, gr + yl * gstride, gstride, cw);
+    }
+    for (int k = 0; k < 9; k++)
+        memcpy(acc + k * FC_VL, &a[k / 3][k % 3], sizeof(VEC));
+    memcpy(acc + 9 * FC_VL, &ab, sizeof(VEC));
+}
+
 /* sum_j a[j] for j < len, as a vector of partial sums; reads only a[0 .. len-1]. */
 #define SUMV FC_CAT(fc_dw_sumv_, FC_DT)
 FC_INLINE VEC SUMV(const FC_REAL *a, fc_index len)
@@ -848,6 +1112,9 @@ static void DW_BWD_WEIGHT_TASK(void *ctx, fc_index o, int slot)
     FC_REAL *panel = j->panels + (size_t)slot * g.panel_elems;
     FC_REAL *acc = j->scratch + (size_t)slot * j->scratch_elems;
     const fc_index c = o / m;
+    /* 2-D 3x3 with row dilation 1 and row stride 1 or 2 (the bias comes along) */
+    const int k3 = nq == 3 && p->k[0] == 1 && KW == 3 && p->dil[1] == 1
+                   && (p->stride[1] == 1 || p->stride[1] == 2);
     memset(acc, 0, (size_t)(ntap + 1) * FC_VL * sizeof(FC_REAL));
     for (fc_index n = 0; n < p->n; n++) {
         const FC_REAL *xc = x + (n * p->c_in + c) * in_plane;
@@ -860,6 +1127,10 @@ static void DW_BWD_WEIGHT_TASK(void *ctx, fc_index o, int slot)
                     const fc_index cw = OW - x0 < g.chunk ? OW - x0 : g.chunk;
                     DW_FILL(p, &g, xc, z, y0, ny, x0, cw, panel);
                     const FC_REAL *gr = gyo + (z * OH + y0) * OW + x0;
+                    if (k3) {
+                        DW_WGRAD_3X3(p->stride[1], acc, &g, panel, gr, OW, ny, cw);
+                        continue;
+                    }
                     /* taps in ng near-equal groups of at most 8 */
                     for (fc_index gi = 0; gi < ng; gi++) {
                         const fc_index t0 = gi * ntap / ng, t1 = (gi + 1) * ntap / ng;
@@ -1313,17 +1584,25 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_bwd_weight_, FC_DT))(const fc_pointwise_params
 #undef DW_FILL_S2
 #undef DW_UKERNEL
 #undef DW_TILE
+#undef DW_TILE_OFFS
+#undef DW_TILE_STORE
+#undef DW_UKERNEL_2D
+#undef FC_DW_NACC
 #undef DW_BLOCK
 #undef DW_ROWPTRS
 #undef DW_BLOCK_ROWS
 #undef DW_SCRATCH
 #undef DW_WGRAD
 #undef DW_WGRAD_ANY
+#undef DW_WGRAD_3X3
+#undef DW_WGRAD_3X3_ROWS
+#undef DW_WGRAD_3X3_COL
 #undef DW_JOB
 #undef DW_SIZES
 #undef DW_FWD_TASKS
 #undef DW_BWD_INPUT_JOB
 #undef DW_BWD_INPUT_TASK
+#undef DW_BWD_INPUT_AS_FWD
 #undef DW_BWD_WEIGHT_TASK
 #undef SEP_FWD_TASK
 #undef PW_FWD_TASK

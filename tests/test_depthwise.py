@@ -321,6 +321,44 @@ def test_separable_tile_bound():
             assert n * -(-oh // rows) * -(-ow // cols) >= 8
 
 
+# ------------------------------------------------ dedicated kernel paths ----
+# Shapes for the 2-D K x K micro-kernels (K = 3, 5; row stride 1, 2) with every
+# tile width (1 .. 4 vectors and narrower than one vector, in float32 and
+# float64 at every SIMD width), row counts that are not a multiple of the tile
+# rows, and the stride-1 input gradient computed by the forward kernel
+# (padding beyond what the kernel reads, dilation); larger than BWD_CASES.
+FAST_GEOMETRIES = [
+    G(1, 2, 1, (19, 56), (3, 3), "k3 w56", padding=1),
+    G(1, 2, 2, (13, 40), (3, 3), "k3 w40 multiplier2", padding=1),
+    G(2, 1, 1, (17, 29), (3, 3), "k3 w29", padding=(1, 2)),
+    G(1, 3, 1, (14, 14), (3, 3), "k3 w14", padding=1),
+    G(1, 2, 1, (9, 7), (3, 3), "k3 w7", padding=1),
+    G(1, 2, 1, (23, 45), (3, 3), "k3 stride2", stride=2, padding=1),
+    G(1, 2, 1, (12, 33), (3, 3), "k3 stride_rows2", stride=(2, 1), padding=(1, 0)),
+    G(1, 2, 1, (15, 37), (5, 5), "k5", padding=2),
+    G(1, 2, 1, (16, 31), (5, 5), "k5 stride2", stride=2, padding=2),
+    G(1, 2, 1, (11, 21), (3, 3), "k3 dilation_cols", dilation=(1, 2), padding=(1, 3)),
+    G(1, 2, 1, (11, 21), (3, 3), "k3 dilation_rows", dilation=(2, 1), padding=2),
+    G(1, 2, 1, (10, 18), (3, 3), "k3 overpadded", padding=(3, 4)),
+]
+FAST_CASES = _expand(FAST_GEOMETRIES)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS.get)
+@pytest.mark.parametrize("case", FAST_CASES, ids=lambda c: c.id)
+def test_depthwise_fast_paths(case, dtype, rng, tol):
+    x, w, b = case.arrays(rng, dtype)
+    params = f"{case} {DT_IDS[dtype]}"
+    _close(fastconv.depthwise_conv2d(x, w, b, **case.kwargs()),
+           depthwise_reference(x, w, b, *case.ref_args()), dtype, tol, _k_fwd(case), params)
+    gy = case.grad_output(rng, dtype)
+    gx, gw, gb = fastconv.depthwise_conv2d_backward(gy, x, w, **case.kwargs())
+    rx, rw, rb = depthwise_backward_reference(gy, x, w, *case.ref_args())
+    _close(gx, rx, dtype, tol, _k_gx(case), "grad_input " + params)
+    _close(gw, rw, dtype, tol, _k_gw(case), "grad_weight " + params)
+    _close(gb, rb, dtype, tol, _k_gw(case), "grad_bias " + params)
+
+
 # -------------------------------------------------------- backward vs reference ----
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS.get)
 @pytest.mark.parametrize("case", BWD_CASES, ids=lambda c: c.id)
@@ -779,6 +817,10 @@ SIMD_CASES = _expand([
     G(2, 3, 2, (9, 40), (2, 3), stride=(1, 3), dilation=(2, 2), padding=2),
     G(1, 3, 1, (7, 70), (3, 4), stride=2, padding=((1, 2), (3, 0))),
     G(1, 1, 1, (2, 600), (1, 5), padding=(0, 2)),
+    G(1, 2, 1, (19, 58), (3, 3), padding=1),
+    G(1, 1, 1, (21, 45), (3, 3), stride=2, padding=1),
+    G(1, 2, 1, (16, 31), (5, 5), stride=2, padding=2),
+    G(1, 2, 1, (13, 37), (5, 5), padding=3),
 ], modes=("zeros", "circular"))
 
 
