@@ -30,14 +30,14 @@ int fc_dw_geom_init(fc_dw_geom *g, const fc_conv_params *p, fc_index rows, fc_in
 
     /* padded rows of a block, relative to y0*sh: yl*sh + kh*dh */
     const fc_index span = (g->rows - 1) * sh + (KH - 1) * dh + 1;
-    fc_index *map = malloc((size_t)span * sizeof(fc_index));
-    g->slot_of = malloc((size_t)(g->rows * KH) * sizeof(fc_index));
-    g->slot_pr = malloc((size_t)(g->rows * KH) * sizeof(fc_index));
-    g->slot_first = malloc((size_t)(g->rows * KH) * sizeof(fc_index));
-    g->taps = malloc((size_t)KW * sizeof(fc_index));
-    g->phase_used = calloc((size_t)sw, 1);
+    fc_index *map = fc_scratch_alloc((size_t)span * sizeof(fc_index));
+    g->slot_of = fc_scratch_alloc((size_t)(g->rows * KH) * sizeof(fc_index));
+    g->slot_pr = fc_scratch_alloc((size_t)(g->rows * KH) * sizeof(fc_index));
+    g->slot_first = fc_scratch_alloc((size_t)(g->rows * KH) * sizeof(fc_index));
+    g->taps = fc_scratch_alloc((size_t)KW * sizeof(fc_index));
+    g->phase_used = fc_scratch_calloc((size_t)sw, 1);
     if (!map || !g->slot_of || !g->slot_pr || !g->slot_first || !g->taps || !g->phase_used) {
-        free(map);
+        fc_scratch_free(map);
         fc_dw_geom_free(g);
         return FC_ENOMEM;
     }
@@ -55,7 +55,7 @@ int fc_dw_geom_init(fc_dw_geom *g, const fc_conv_params *p, fc_index rows, fc_in
             }
             g->slot_of[yl * KH + kh] = map[pr];
         }
-    free(map);
+    fc_scratch_free(map);
     for (fc_index t = 0; t < KW; t++) {
         g->phase_used[(t * dw) % sw] = 1;
         g->taps[t] = ((t * dw) % sw) * g->plen + (t * dw) / sw;
@@ -71,11 +71,11 @@ int fc_dw_geom_init(fc_dw_geom *g, const fc_conv_params *p, fc_index rows, fc_in
 
 void fc_dw_geom_free(fc_dw_geom *g)
 {
-    free(g->slot_of);
-    free(g->slot_pr);
-    free(g->slot_first);
-    free(g->taps);
-    free(g->phase_used);
+    fc_scratch_free(g->slot_of);
+    fc_scratch_free(g->slot_pr);
+    fc_scratch_free(g->slot_first);
+    fc_scratch_free(g->taps);
+    fc_scratch_free(g->phase_used);
     g->slot_of = g->slot_pr = g->slot_first = g->taps = NULL;
     g->phase_used = NULL;
 }

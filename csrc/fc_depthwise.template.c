@@ -602,10 +602,10 @@ static int DW_SCRATCH(const fc_dw_geom *g, const fc_conv_params *p, int nt, FC_R
         memset(*panels, 0, bytes);
     if (!rowptrs)
         return *panels ? FC_OK : FC_ENOMEM;
-    *rowptrs = malloc((size_t)nt * (size_t)(g->rows * p->k[0] * p->k[1]) * sizeof(FC_REAL *));
+    *rowptrs = fc_scratch_alloc((size_t)nt * (size_t)(g->rows * p->k[0] * p->k[1]) * sizeof(FC_REAL *));
     if (!*panels || !*rowptrs) {
-        free(*panels);
-        free((void *)*rowptrs);
+        fc_scratch_free(*panels);
+        fc_scratch_free((void *)*rowptrs);
         return FC_ENOMEM;
     }
     return FC_OK;
@@ -666,8 +666,8 @@ int FC_ISA_FN(FC_CAT(fc_depthwise_fwd_, FC_DT))(const fc_conv_params *p, const F
     DW_JOB j = {.p = p, .g = &g, .x = x, .w = w, .bias = bias, .out = out, .panels = panels,
                 .rowptrs = rowptrs, .nblk = nblk};
     fc_parallel_range(nt, p->n * p->c_in * OD * nblk, DW_FWD_TASKS, &j);
-    free(panels);
-    free((void *)rowptrs);
+    fc_scratch_free(panels);
+    fc_scratch_free((void *)rowptrs);
     fc_dw_geom_free(&g);
     return FC_OK;
 }
@@ -845,7 +845,7 @@ static int DW_BWD_INPUT_AS_FWD(const fc_conv_params *p, const FC_REAL *gy, const
     size_t elems;
     if (fc_mul_overflows(p->c_out, ntap, &elems))
         return FC_ENOMEM;
-    FC_REAL *wf = malloc(elems * sizeof(FC_REAL));
+    FC_REAL *wf = fc_scratch_alloc(elems * sizeof(FC_REAL));
     if (!wf)
         return FC_ENOMEM;
     /* tap order is (kd, kh, kw) row-major, so flipping all three reverses it */
@@ -853,7 +853,7 @@ static int DW_BWD_INPUT_AS_FWD(const fc_conv_params *p, const FC_REAL *gy, const
         for (fc_index t = 0; t < ntap; t++)
             wf[o * ntap + t] = w[o * ntap + ntap - 1 - t];
     const int status = FC_ISA_FN(FC_CAT(fc_depthwise_fwd_, FC_DT))(&q, gy, wf, NULL, gx);
-    free(wf);
+    fc_scratch_free(wf);
     return status;
 }
 
@@ -896,19 +896,19 @@ int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_input_, FC_DT))(const fc_conv_params *p,
         || SCRATCH_BYTES(nt, rows_elems, &rows_bytes)
         || SCRATCH_BYTES(nt, phase_elems, &phase_bytes))
         return FC_ENOMEM;
-    FC_REAL *rows_all = calloc(1, rows_bytes); /* zero margins are never written */
-    FC_REAL *phase_all = malloc(phase_bytes);
-    const FC_REAL **cptr_all = malloc((size_t)nt * 2 * ntap * sizeof(FC_REAL *));
-    FC_REAL *cw_all = malloc((size_t)nt * 2 * ntap * sizeof(FC_REAL));
-    fc_index *cq_all = malloc((size_t)nt * ntap * sizeof(fc_index));
-    fc_index *tag_all = malloc((size_t)nt * (size_t)nring * sizeof(fc_index));
+    FC_REAL *rows_all = fc_scratch_calloc(1, rows_bytes); /* zero margins are never written */
+    FC_REAL *phase_all = fc_scratch_alloc(phase_bytes);
+    const FC_REAL **cptr_all = fc_scratch_alloc((size_t)nt * 2 * ntap * sizeof(FC_REAL *));
+    FC_REAL *cw_all = fc_scratch_alloc((size_t)nt * 2 * ntap * sizeof(FC_REAL));
+    fc_index *cq_all = fc_scratch_alloc((size_t)nt * ntap * sizeof(fc_index));
+    fc_index *tag_all = fc_scratch_alloc((size_t)nt * (size_t)nring * sizeof(fc_index));
     if (!rows_all || !phase_all || !cptr_all || !cw_all || !cq_all || !tag_all) {
-        free(tag_all);
-        free(rows_all);
-        free(phase_all);
-        free((void *)cptr_all);
-        free(cw_all);
-        free(cq_all);
+        fc_scratch_free(tag_all);
+        fc_scratch_free(rows_all);
+        fc_scratch_free(phase_all);
+        fc_scratch_free((void *)cptr_all);
+        fc_scratch_free(cw_all);
+        fc_scratch_free(cq_all);
         return FC_ENOMEM;
     }
 
@@ -916,12 +916,12 @@ int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_input_, FC_DT))(const fc_conv_params *p,
                           rows_elems, phase_elems, rows_all, phase_all, cptr_all, cw_all,
                           cq_all, tag_all};
     fc_parallel_for(nt, p->n * p->c_in, DW_BWD_INPUT_TASK, &j);
-    free(rows_all);
-    free(phase_all);
-    free((void *)cptr_all);
-    free(cw_all);
-    free(cq_all);
-    free(tag_all);
+    fc_scratch_free(rows_all);
+    fc_scratch_free(phase_all);
+    fc_scratch_free((void *)cptr_all);
+    fc_scratch_free(cw_all);
+    fc_scratch_free(cq_all);
+    fc_scratch_free(tag_all);
     return FC_OK;
 }
 
@@ -1174,9 +1174,9 @@ int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_weight_, FC_DT))(const fc_conv_params *p,
         return FC_ENOMEM;
     }
     /* per thread: ntap + 1 vector accumulators (the last one for the bias) */
-    FC_REAL *accs = malloc((size_t)nt * (size_t)(ntap + 1) * FC_VL * sizeof(FC_REAL));
+    FC_REAL *accs = fc_scratch_alloc((size_t)nt * (size_t)(ntap + 1) * FC_VL * sizeof(FC_REAL));
     if (!accs) {
-        free(panels);
+        fc_scratch_free(panels);
         fc_dw_geom_free(&g);
         return FC_ENOMEM;
     }
@@ -1185,8 +1185,8 @@ int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_weight_, FC_DT))(const fc_conv_params *p,
     DW_JOB j = {.p = p, .g = &g, .x = x, .gy = gy, .gw = gw, .gb = gb, .panels = panels,
                 .scratch = accs, .scratch_elems = (size_t)(ntap + 1) * FC_VL, .nblk = nblk};
     fc_parallel_for(nt, p->c_out, DW_BWD_WEIGHT_TASK, &j);
-    free(accs);
-    free(panels);
+    fc_scratch_free(accs);
+    fc_scratch_free(panels);
     fc_dw_geom_free(&g);
     return FC_OK;
 }
@@ -1245,11 +1245,11 @@ static int PW_PACK(const FC_REAL *w, const FC_REAL *bias, fc_index M, fc_index K
     *bpack = NULL;
     if (fc_mul_overflows(ntile * mr, K, &elems))
         return FC_ENOMEM;
-    *wpack = malloc(elems * sizeof(FC_REAL));
-    *bpack = calloc((size_t)(ntile * mr), sizeof(FC_REAL));
+    *wpack = fc_scratch_alloc(elems * sizeof(FC_REAL));
+    *bpack = fc_scratch_calloc((size_t)(ntile * mr), sizeof(FC_REAL));
     if (!*wpack || !*bpack) {
-        free(*wpack);
-        free(*bpack);
+        fc_scratch_free(*wpack);
+        fc_scratch_free(*bpack);
         return FC_ENOMEM;
     }
     for (fc_index t = 0; t < ntile; t++)
@@ -1361,15 +1361,15 @@ int FC_ISA_FN(FC_CAT(fc_separable_fwd_, FC_DT))(const fc_conv_params *p, fc_inde
     if (status == FC_OK) {
         if (fc_mul_overflows(K, tstride, &tile_elems)
             || SCRATCH_BYTES(nt, tile_elems, &tiles_bytes)
-            || !(tiles = calloc(1, tiles_bytes))) {
-            free(wpack);
-            free(bpack);
+            || !(tiles = fc_scratch_calloc(1, tiles_bytes))) {
+            fc_scratch_free(wpack);
+            fc_scratch_free(bpack);
             status = FC_ENOMEM;
         }
     }
     if (status != FC_OK) {
-        free(panels);
-        free((void *)rowptrs);
+        fc_scratch_free(panels);
+        fc_scratch_free((void *)rowptrs);
         fc_dw_geom_free(&g);
         return status;
     }
@@ -1380,11 +1380,11 @@ int FC_ISA_FN(FC_CAT(fc_separable_fwd_, FC_DT))(const fc_conv_params *p, fc_inde
                 .wpack = wpack, .bpack = bpack, .rows = rows, .cols = cols, .nyb = nyb,
                 .nxb = nxb, .tstride = tstride, .c_pw = c_pw, .nv = nv};
     fc_parallel_for(nt, p->n * OD * nyb * nxb, SEP_FWD_TASK, &j);
-    free(tiles);
-    free(wpack);
-    free(bpack);
-    free(panels);
-    free((void *)rowptrs);
+    fc_scratch_free(tiles);
+    fc_scratch_free(wpack);
+    fc_scratch_free(bpack);
+    fc_scratch_free(panels);
+    fc_scratch_free((void *)rowptrs);
     fc_dw_geom_free(&g);
     return FC_OK;
 }
@@ -1436,9 +1436,9 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
         return FC_ENOMEM;
     if (fc_mul_overflows(K, tstride, &tile_elems)
         || SCRATCH_BYTES(nt, tile_elems, &tiles_bytes)
-        || !(tiles = calloc(1, tiles_bytes))) {
-        free(wpack);
-        free(bpack);
+        || !(tiles = fc_scratch_calloc(1, tiles_bytes))) {
+        fc_scratch_free(wpack);
+        fc_scratch_free(bpack);
         return FC_ENOMEM;
     }
     const fc_index nblk = (P + pb - 1) / pb;
@@ -1455,9 +1455,9 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
                 .wpack = wpack, .bpack = bpack, .nblk = nblk, .nyb = msplit, .cols = pb,
                 .tstride = tstride, .nv = nv};
     fc_parallel_for(nt, q->n * nblk * msplit, PW_FWD_TASK, &j);
-    free(tiles);
-    free(wpack);
-    free(bpack);
+    fc_scratch_free(tiles);
+    fc_scratch_free(wpack);
+    fc_scratch_free(bpack);
     return FC_OK;
 }
 
