@@ -156,6 +156,8 @@ SUITE = ("c2d_resnet_stem", "c2d_resnet_l1", "c2d_resnet_l3", "c2d_resnet_ds", "
          "up_nearest", "train_c2d_l1", "train_dw", "train_c3d", "train_mp2d")
 
 QUICK_REPEAT = 3
+# Seconds a backend runs untimed after fastconv's BLAS-backed 'im2col' (see _time_rounds).
+BLAS_SETTLE = 0.15
 
 
 # ------------------------------------------------------------ families ----
@@ -897,17 +899,22 @@ def _time_rounds(calls, repeat, settle):
     Round r runs every backend in turn; the starting backend rotates so none
     always follows the same neighbour.  Before its timed call, a backend runs
     untimed for `settle` seconds (at least once): the previous backend's
-    thread pool is still spinning for a while after its call (OpenBLAS for
-    ~0.1 s) and would otherwise steal cores from this one, so what we measure
-    is each backend's steady state, not the cost of switching pools.
+    thread pool is still spinning for a while after its call and would
+    otherwise steal cores from this one, so what we measure is each backend's
+    steady state, not the cost of switching pools.  OpenBLAS's idle threads
+    (fastconv's 'im2col') poll for about 0.1 s, longer than the default
+    settle: the backend after it settles for at least BLAS_SETTLE.
     """
     names = list(calls)
     times = {name: [] for name in names}
+    previous = None
     for r in range(repeat):
         for i in range(len(names)):
             name = names[(r + i) % len(names)]
             call = calls[name]
-            settled = time.perf_counter() + settle
+            wait = max(settle, BLAS_SETTLE) if previous == "im2col" else settle
+            previous = name
+            settled = time.perf_counter() + wait
             call()
             while time.perf_counter() < settled:
                 call()
