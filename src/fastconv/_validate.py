@@ -279,6 +279,34 @@ def _pad3(values, fill):
     return (fill,) * (3 - len(values)) + tuple(values)
 
 
+def _memoized(fn):
+    """fn, remembering its results for up to 1024 argument tuples.  The key holds
+    each argument's type too, so 1 and True (equal, same hash) stay apart and a
+    call that should raise TypeError does; unhashable arguments (lists) are
+    not remembered.  Only for pure functions of their arguments; exceptions are
+    never remembered, so bad input always raises."""
+    memo = {}
+
+    def typed(a):  # elements of sequences too: (2, True) and (2, 1) are different keys
+        if isinstance(a, (tuple, list)):
+            return type(a), tuple(typed(e) for e in a)
+        return type(a), a
+
+    def wrapper(*args):
+        try:
+            key = tuple(typed(a) for a in args)
+            return memo[key]
+        except TypeError:
+            return fn(*args)
+        except KeyError:
+            result = fn(*args)
+            if len(memo) >= 1024:
+                memo.clear()
+            memo[key] = result
+            return result
+    return wrapper
+
+
 def _conv_arrays(opname, nd, x, weight, bias, grad_output, x_channels, weight_layout):
     """The checks every convolution-like call shares: arrays, dtype, ranks, empty
     axes.  Returns (x, weight, bias, grad_output, dtype, batched x, unbatched)."""
@@ -304,30 +332,30 @@ def _conv_arrays(opname, nd, x, weight, bias, grad_output, x_channels, weight_la
     return x, weight, bias, grad_output, dtype, xb, unbatched
 
 
-def check_conv(opname, nd, x, weight, bias, stride, padding, dilation, groups,
-               padding_mode, out, grad_output=FORWARD):
-    """Validate a conv{1,2,3}d call (or, with grad_output, its backward); return a
-    ConvCall."""
-    x, weight, bias, grad_output, dtype, xb, unbatched = _conv_arrays(
-        opname, nd, x, weight, bias, grad_output, "C", "C_out, C_in/groups")
+@_memoized
+def _conv_geometry(opname, nd, x_shape, xb_shape, weight_shape, bias_shape, stride, padding,
+                   dilation, groups, padding_mode, itemsize):
+    """The checked hyper-parameters of a convolution on arrays of these shapes: its
+    ConvSpec and full output shape (remembered: a small call, a 14x14 depthwise
+    layer, spends a fifth of its time validating)."""
     groups = check_int(opname, "groups", groups, minimum=1)
-    n, c_in = xb.shape[:2]
-    in_size = xb.shape[2:]
-    c_out, c_in_g = weight.shape[:2]
-    kernel = weight.shape[2:]
+    n, c_in = xb_shape[:2]
+    in_size = xb_shape[2:]
+    c_out, c_in_g = weight_shape[:2]
+    kernel = weight_shape[2:]
     if c_out % groups:
         raise ValueError(f"{opname}: groups={groups} must divide the output channels, but "
-                         f"weight has shape {weight.shape} ({c_out} output channels)")
+                         f"weight has shape {weight_shape} ({c_out} output channels)")
     if c_in % groups:
         raise ValueError(f"{opname}: groups={groups} must divide the input channels, but "
-                         f"x has shape {x.shape} ({c_in} channels)")
+                         f"x has shape {x_shape} ({c_in} channels)")
     if c_in_g * groups != c_in:
-        raise ValueError(f"{opname}: weight of shape {weight.shape} expects "
+        raise ValueError(f"{opname}: weight of shape {weight_shape} expects "
                          f"{c_in_g * groups} input channels ({c_in_g} per group, "
-                         f"groups={groups}) but x of shape {x.shape} has {c_in}")
-    if bias is not None and bias.shape != (c_out,):
+                         f"groups={groups}) but x of shape {x_shape} has {c_in}")
+    if bias_shape is not None and bias_shape != (c_out,):
         raise ValueError(f"{opname}: bias must have shape ({c_out},) to match weight "
-                         f"{weight.shape}; got shape {bias.shape}")
+                         f"{weight_shape}; got shape {bias_shape}")
     stride = ntuple(opname, "stride", stride, nd)
     dilation = ntuple(opname, "dilation", dilation, nd)
     mode = padding_mode_code(opname, padding_mode)
@@ -347,15 +375,29 @@ def check_conv(opname, nd, x, weight, bias, stride, padding, dilation, groups,
             f"padding {tuple(zip(before, after))} is smaller than the dilated kernel "
             f"{tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))}")
     full_out = (n, c_out) + out_size
-    check_nbytes(opname, "the output", full_out, dtype.itemsize)
-    check_nbytes(opname, "x", xb.shape, dtype.itemsize)
-    check_nbytes(opname, "weight", weight.shape, dtype.itemsize)
-    out_shape = full_out[1:] if unbatched else full_out
-    if out is not None:
-        check_out(opname, out, out_shape, dtype, {"x": x, "weight": weight, "bias": bias})
+    check_nbytes(opname, "the output", full_out, itemsize)
+    check_nbytes(opname, "x", xb_shape, itemsize)
+    check_nbytes(opname, "weight", weight_shape, itemsize)
     spec = ConvSpec(n, c_in, c_out, groups, _pad3(in_size, 1), _pad3(out_size, 1),
                     _pad3(kernel, 1), _pad3(stride, 1), _pad3(dilation, 1),
                     _pad3(before, 0), _pad3(after, 0), mode)
+    return spec, full_out
+
+
+def check_conv(opname, nd, x, weight, bias, stride, padding, dilation, groups,
+               padding_mode, out, grad_output=FORWARD):
+    """Validate a conv{1,2,3}d call (or, with grad_output, its backward); return a
+    ConvCall."""
+    x, weight, bias, grad_output, dtype, xb, unbatched = _conv_arrays(
+        opname, nd, x, weight, bias, grad_output, "C", "C_out, C_in/groups")
+    spec, full_out = _conv_geometry(opname, nd, x.shape, xb.shape, weight.shape,
+                                    None if bias is None else bias.shape, stride, padding,
+                                    dilation, groups, padding_mode, dtype.itemsize)
+    n, c_in, c_out = spec.n, spec.c_in, spec.c_out
+    c_in_g = c_in // spec.groups
+    out_shape = full_out[1:] if unbatched else full_out
+    if out is not None:
+        check_out(opname, out, out_shape, dtype, {"x": x, "weight": weight, "bias": bias})
     g5 = None
     if grad_output is not None:
         if grad_output.shape != tuple(out_shape):
@@ -541,34 +583,6 @@ def _pool_finish(opname, x, xb, grad, dtype, unbatched, out_spatial, spec_fields
                              f"result for x of shape {x.shape} has shape {tuple(result_shape)}")
         g5 = as_c_float(grad, dtype).reshape((n, c) + spec.out_size)
     return PoolCall(x5, g5, spec, dtype, tuple(result_shape), x.shape, out)
-
-
-def _memoized(fn):
-    """fn, remembering its results for up to 1024 argument tuples.  The key holds
-    each argument's type too, so 1 and True (equal, same hash) stay apart and a
-    call that should raise TypeError does; unhashable arguments (lists) are
-    not remembered.  Only for pure functions of their arguments; exceptions are
-    never remembered, so bad input always raises."""
-    memo = {}
-
-    def typed(a):  # elements of sequences too: (2, True) and (2, 1) are different keys
-        if isinstance(a, (tuple, list)):
-            return type(a), tuple(typed(e) for e in a)
-        return type(a), a
-
-    def wrapper(*args):
-        try:
-            key = tuple(typed(a) for a in args)
-            return memo[key]
-        except TypeError:
-            return fn(*args)
-        except KeyError:
-            result = fn(*args)
-            if len(memo) >= 1024:
-                memo.clear()
-            memo[key] = result
-            return result
-    return wrapper
 
 
 @_memoized
