@@ -1425,6 +1425,13 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
     const int nt = q->num_threads > 0 ? q->num_threads : 1;
     /* positions per tile: K x pb values within the separable tile budget */
     fc_index pb = FC_SEP_TILE_BYTES / (K * (fc_index)sizeof(FC_REAL));
+    /* With whole-vector rows (P a multiple of the vector, so of a cache line) a
+     * task's segments of the output rows share no cache line with another's:
+     * then cut the positions finer, for about 4 tasks per thread. */
+    if (P % FC_VL == 0) {
+        const fc_index per_task = (q->n * P + 4 * nt - 1) / (4 * nt);
+        pb = pb < per_task ? pb : per_task;
+    }
     pb = pb < 2 * FC_VL ? 2 * FC_VL : pb / (2 * FC_VL) * (2 * FC_VL);
     if (pb > P)
         pb = P;
@@ -1442,10 +1449,11 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
         return FC_ENOMEM;
     }
     const fc_index nblk = (P + pb - 1) / pb;
-    /* Too few position tiles for about 4 tasks per thread (small planes: ResNet's
-     * 14x14 downsampling, a group of ShuffleNet's 1x1s): split the output channels
-     * too, in whole mr tiles.  Not the positions: tasks writing neighbouring
-     * segments of every output row share a cache line at each segment's end. */
+    /* Still too few position tiles for about 4 tasks per thread (small planes
+     * of ragged width: ResNet's 14x14 downsampling): split the output channels
+     * too, in whole mr tiles (each such task copies the input tile again).  Not
+     * the positions: tasks writing neighbouring segments of every output row
+     * would share a cache line at each segment's end. */
     const fc_index ntile = (M + (nv == 2 ? FC_MR : 2 * FC_MR) - 1) / (nv == 2 ? FC_MR : 2 * FC_MR);
     fc_index msplit = 1;
     while (msplit < ntile && q->n * nblk * msplit < 4 * (fc_index)nt)
