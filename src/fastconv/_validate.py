@@ -867,6 +867,21 @@ def _scale_factors(opname, scale_factor, nd):
     return tuple(out)
 
 
+def _resample_input(opname, x, grad_output):
+    """What upsample and pad check first, forward or backward (grad_output is
+    FORWARD for a forward call): x as an array, grad_output, whether this is a
+    backward call, the computation dtype and the number of spatial axes."""
+    x = as_array(opname, "x", x)
+    grad_output = grad_array(opname, grad_output)
+    backward = grad_output is not None
+    if backward:
+        dtype = result_dtype(opname, grad_output=grad_output, x=x)
+    else:
+        dtype = result_dtype(opname, x=x)
+    nd = _batched_spatial(opname, x)
+    return x, grad_output, backward, dtype, nd
+
+
 @_memoized
 def _upsample_geometry(opname, nd, shape, size, scale_factor, mode, align_corners):
     """The checked mode, align_corners, output size and scale factors of an
@@ -914,14 +929,7 @@ def check_upsample(opname, x, size, scale_factor, mode, align_corners, out=None,
     """Validate an upsample call (forward when grad_output is FORWARD, its default,
     else backward); return a ResampleCall whose src is x (forward) or grad_output
     (backward) as 5-D."""
-    x = as_array(opname, "x", x)
-    grad_output = grad_array(opname, grad_output)
-    backward = grad_output is not None
-    if backward:
-        dtype = result_dtype(opname, grad_output=grad_output, x=x)
-    else:
-        dtype = result_dtype(opname, x=x)
-    nd = _batched_spatial(opname, x)
+    x, grad_output, backward, dtype, nd = _resample_input(opname, x, grad_output)
     mode, align_corners, in_size, out_size, scale = _upsample_geometry(
         opname, nd, x.shape, size, scale_factor, mode, align_corners)
     n, c = x.shape[:2]
@@ -980,14 +988,7 @@ def pad_pairs(opname, pad, nd):
 def check_pad(opname, x, pad, mode, value, out=None, grad_output=FORWARD):
     """Validate a pad call (forward when grad_output is FORWARD, its default, else
     backward); return a ResampleCall whose src is x (forward) or grad_output (backward) as 5-D."""
-    x = as_array(opname, "x", x)
-    grad_output = grad_array(opname, grad_output)
-    backward = grad_output is not None
-    if backward:
-        dtype = result_dtype(opname, grad_output=grad_output, x=x)
-    else:
-        dtype = result_dtype(opname, x=x)
-    nd = _batched_spatial(opname, x)
+    x, grad_output, backward, dtype, nd = _resample_input(opname, x, grad_output)
     if not isinstance(mode, str) or mode not in PAD_OP_MODES:
         raise ValueError(f"{opname}: mode must be one of {tuple(PAD_OP_MODES)}, got {mode!r}")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating,
