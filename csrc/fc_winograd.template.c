@@ -116,30 +116,30 @@ typedef struct {
 } WG_JOB;
 
 #define WG_WEIGHTS FC_CAT(fc_wg_weights_, FC_DT)
-/* u[xi][r][MR] = transformed weights of oc tile ot of group g, stores of MR
- * consecutive values.  With MR a power of two the MR channels are the lanes of
- * one vector (half the Winograd time of a 256-channel 14x14 layer went here
- * when the compiler was left to vectorise the scalar loops). */
+/* The MR output channels of a tile as the lanes of one vector (MR rounded up
+ * to a power of two, the extra lanes unused): the scalar loops left to the
+ * compiler took half the Winograd time of a 256-channel 14x14 layer. */
+#define WG_MLANES (FC_MR <= 4 ? 4 : FC_MR <= 8 ? 8 : 16)
+_Static_assert(FC_MR <= 16, "WG_MLANES covers MR <= 16");
+/* u[xi][r][MR] = transformed weights of oc tile ot of group g.  u's 36 rows xi
+ * are R * MR apart (often a multiple of 4 KiB, so 36 scattered stores per r
+ * thrash one cache set): blocks of RB channels r are stored as 36 runs. */
 static void WG_WEIGHTS(const WG_JOB *j, fc_index g, fc_index ot, FC_REAL *u)
 {
+    typedef FC_REAL mvec __attribute__((vector_size(WG_MLANES * sizeof(FC_REAL))));
+    enum { RB = 16 };
     const fc_index cog = j->p->c_out / j->p->groups, R = j->R;
-#if (FC_MR & (FC_MR - 1)) == 0
-    typedef FC_REAL mvec __attribute__((vector_size(FC_MR * sizeof(FC_REAL))));
     const FC_REAL *wrow[FC_MR];
     for (int m = 0; m < FC_MR; m++) {
         const fc_index o = ot * FC_MR + m;
         wrow[m] = o < cog ? j->w + (g * cog + o) * R * 9 : NULL;
     }
-    /* blocks of RB channels r: u's 36 rows xi are R * MR apart (often a multiple
-     * of 4 KiB, so 36 single-vector stores per r thrash one cache set); a block
-     * is stored as 36 runs of RB vectors */
-    enum { RB = 16 };
     mvec blk[36][RB];
     for (fc_index r0 = 0; r0 < R; r0 += RB) {
         const int nr = (int)(R - r0 < RB ? R - r0 : RB);
         for (int i = 0; i < nr; i++) {
             const fc_index r = r0 + i;
-            mvec k[9], t[18], uu[36];
+            mvec k[9] = {{0}}, t[18], uu[36];
             for (int e = 0; e < 9; e++)
                 for (int m = 0; m < FC_MR; m++)
                     k[e][m] = wrow[m] ? wrow[m][r * 9 + e] : (FC_REAL)0;
@@ -150,28 +150,15 @@ static void WG_WEIGHTS(const WG_JOB *j, fc_index g, fc_index ot, FC_REAL *u)
             for (int xi = 0; xi < 36; xi++)
                 blk[xi][i] = uu[xi];
         }
-        for (int xi = 0; xi < 36; xi++)
-            memcpy(u + ((size_t)xi * R + r0) * FC_MR, blk[xi], (size_t)nr * sizeof(mvec));
-    }
-#else
-    for (fc_index r = 0; r < R; r++) {
-        FC_REAL k[9][FC_MR], t[18][FC_MR], uu[36][FC_MR];
-        for (int m = 0; m < FC_MR; m++) {
-            const fc_index o = ot * FC_MR + m;
-            for (int e = 0; e < 9; e++)
-                k[e][m] = o < cog ? j->w[((g * cog + o) * R + r) * 9 + e] : (FC_REAL)0;
+        for (int xi = 0; xi < 36; xi++) {
+            FC_REAL *dst = u + ((size_t)xi * R + r0) * FC_MR;
+            if (WG_MLANES == FC_MR)
+                memcpy(dst, blk[xi], (size_t)nr * sizeof(mvec));
+            else
+                for (int i = 0; i < nr; i++)
+                    memcpy(dst + i * FC_MR, &blk[xi][i], FC_MR * sizeof(FC_REAL));
         }
-        for (int c = 0; c < 3; c++) /* t = G k (6x3) */
-            for (int m = 0; m < FC_MR; m++)
-                WG_G3(&k[c][m], 3 * FC_MR, &t[c][m], 3 * FC_MR);
-        for (int a = 0; a < 6; a++) /* uu = t G^T (6x6) */
-            for (int m = 0; m < FC_MR; m++)
-                WG_G3(&t[3 * a][m], FC_MR, &uu[6 * a][m], FC_MR);
-        for (int xi = 0; xi < 36; xi++)
-            for (int m = 0; m < FC_MR; m++)
-                u[((size_t)xi * R + r) * FC_MR + m] = uu[xi][m];
     }
-#endif
 }
 
 #define WG_WEIGHT_TASK FC_CAT(fc_wg_weight_task_, FC_DT)
@@ -486,6 +473,7 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, con
 #undef WG_JOB
 #undef WG_WEIGHT_TASK
 #undef WG_WEIGHTS
+#undef WG_MLANES
 #undef WG_GATHER
 #undef WG_UKERNEL
 #undef WG_TASK
