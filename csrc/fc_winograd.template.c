@@ -361,6 +361,13 @@ static void WG_TASK(void *ctx, fc_index task, int slot)
     WG_PRODUCT(j, g, tiles, nvalid, 0, j->ntile, V, M);
 }
 
+#define WG_SHARED_V FC_CAT(fc_wg_shared_v_, FC_DT)
+/* Two passes: block gb (= g * nblk + b)'s part of the shared transformed input. */
+FC_INLINE FC_REAL *WG_SHARED_V(const WG_JOB *j, fc_index gb)
+{
+    return j->v + (size_t)gb * 36 * j->R * j->NT;
+}
+
 #define WG_INPUT_TASK FC_CAT(fc_wg_input_task_, FC_DT)
 /* Two passes (few blocks), pass 1: channel chunk c of block b of group g into
  * the shared transformed input. */
@@ -371,7 +378,7 @@ static void WG_INPUT_TASK(void *ctx, fc_index task, int slot)
     WG_TILE tiles[FC_WG_MAX_TILES];
     const fc_index nvalid = WG_BLOCK_TILES(j, gb % j->nblk, tiles);
     WG_INPUT(j, gb / j->nblk, tiles, nvalid, c * j->R / j->nchunk, (c + 1) * j->R / j->nchunk,
-             j->v + (size_t)gb * 36 * j->R * j->NT);
+             WG_SHARED_V(j, gb));
 }
 
 #define WG_PRODUCT_TASK FC_CAT(fc_wg_product_task_, FC_DT)
@@ -383,7 +390,7 @@ static void WG_PRODUCT_TASK(void *ctx, fc_index task, int slot)
     WG_TILE tiles[FC_WG_MAX_TILES];
     const fc_index nvalid = WG_BLOCK_TILES(j, gb % j->nblk, tiles);
     WG_PRODUCT(j, gb / j->nblk, tiles, nvalid, s * j->ntile / j->nsplit,
-               (s + 1) * j->ntile / j->nsplit, j->v + (size_t)gb * 36 * j->R * j->NT,
+               (s + 1) * j->ntile / j->nsplit, WG_SHARED_V(j, gb),
                j->scratch + (size_t)slot * j->per_slot);
 }
 
@@ -482,3 +489,4 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, con
 #undef WG_PRODUCT
 #undef WG_INPUT_TASK
 #undef WG_PRODUCT_TASK
+#undef WG_SHARED_V
