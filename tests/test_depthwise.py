@@ -172,6 +172,15 @@ def _close(got, expected, dtype, tol, k, params):
                                err_msg=f"tolerance {t:.3g}; parameters: {params}")
 
 
+def _check_backward(case, gy, x, w, dtype, tol, params):
+    """depthwise_conv2d_backward's three gradients against the NumPy reference."""
+    gx, gw, gb = fastconv.depthwise_conv2d_backward(gy, x, w, **case.kwargs())
+    rx, rw, rb = depthwise_backward_reference(gy, x, w, *case.ref_args())
+    _close(gx, rx, dtype, tol, _k_gx(case), "grad_input " + params)
+    _close(gw, rw, dtype, tol, _k_gw(case), "grad_weight " + params)
+    _close(gb, rb, dtype, tol, _k_gw(case), "grad_bias " + params)
+
+
 def _k_fwd(case):
     return int(np.prod(case.kernel))
 
@@ -352,11 +361,7 @@ def test_depthwise_fast_paths(case, dtype, rng, tol):
     _close(fastconv.depthwise_conv2d(x, w, b, **case.kwargs()),
            depthwise_reference(x, w, b, *case.ref_args()), dtype, tol, _k_fwd(case), params)
     gy = case.grad_output(rng, dtype)
-    gx, gw, gb = fastconv.depthwise_conv2d_backward(gy, x, w, **case.kwargs())
-    rx, rw, rb = depthwise_backward_reference(gy, x, w, *case.ref_args())
-    _close(gx, rx, dtype, tol, _k_gx(case), "grad_input " + params)
-    _close(gw, rw, dtype, tol, _k_gw(case), "grad_weight " + params)
-    _close(gb, rb, dtype, tol, _k_gw(case), "grad_bias " + params)
+    _check_backward(case, gy, x, w, dtype, tol, params)
 
 
 # -------------------------------------------------------- backward vs reference ----
@@ -839,11 +844,7 @@ def test_every_simd_path(case, dtype, simd_path, rng, tol):
     _close(got, separable_reference(x, w, pw, b, pb, *case.ref_args()), dtype, tol,
            _k_sep(case), "separable " + params)
     gy = case.grad_output(rng, dtype)
-    gx, gw, gb = fastconv.depthwise_conv2d_backward(gy, x, w, **case.kwargs())
-    rx, rw, rb = depthwise_backward_reference(gy, x, w, *case.ref_args())
-    _close(gx, rx, dtype, tol, _k_gx(case), "grad_input " + params)
-    _close(gw, rw, dtype, tol, _k_gw(case), "grad_weight " + params)
-    _close(gb, rb, dtype, tol, _k_gw(case), "grad_bias " + params)
+    _check_backward(case, gy, x, w, dtype, tol, params)
     gy2 = case.grad_output(rng, dtype, channels=case.c_pw)
     got = fastconv.separable_conv2d_backward(gy2, x, w, pw, b, **case.kwargs())
     ref = separable_backward_reference(gy2, x, w, pw, b, *case.ref_args())
