@@ -1,7 +1,8 @@
 /*
  * fc_depthwise.template.c - depthwise / separable / pointwise kernels, one dtype.
- * Included by fc_depthwise_simd.c with FC_REAL (float/double), FC_DT (f32/f64)
- * and FC_ILANE (the integer of the same width, for lane masks).
+ * Included by fc_depthwise_simd.c with FC_REAL (float/double), FC_REAL_BYTES
+ * (its size, for the preprocessor), FC_DT (f32/f64) and FC_ILANE (the integer of
+ * the same width, for lane masks).
  *
  * Depthwise forward (o = c*m + j reads input channel c only):
  *   out[n, o, z, y, x] = bias[o] + sum_{kd, kh, kw} w[o, kd, kh, kw]
@@ -18,7 +19,9 @@
  *     kernels (row stride 1 or 2, row dilation 1) the micro-kernel walks the
  *     tile's padded rows instead, loading each once per tap and vector for all
  *     the output rows that read it (DW_UKERNEL_2D).
- * Only a block's rows are ever padded, never the whole input.
+ * Only a block's rows are ever padded, never the whole input.  2-D 3x3 kernels
+ * with zero padding and equal strides 1 or 2 skip the panel on the AVX2 and
+ * AVX-512 paths: DW_DIRECT_TASKS reads the input in place with masked loads.
  *
  * Backward (each output element owned by one thread, fixed summation order):
  *  - input, stride 1, zero padding, multiplier 1: the forward kernel on gy
@@ -643,6 +646,232 @@ static void DW_FWD_TASKS(void *ctx, fc_index task0, fc_index task1, int slot)
     }
 }
 
+/* ------------------------------------------- direct 3x3 depthwise forward ---- */
+
+/* 2-D 3x3 kernels with zero padding, dilation 1 and the same stride S (1 or 2)
+ * on both axes (MobileNet's and Xception's depthwise layers) read the input in
+ * place instead of through a panel: a tap in the padding is a masked-off lane
+ * of a fault-suppressing masked load, a padding row is skipped.  Stride 2 loads
+ * two vectors of a row and splits them into even and odd columns in registers.
+ * Filling the panel was half of these layers' time.  Needs masked loads and
+ * stores (AVX2, AVX-512); the baseline path keeps the panel. */
+#if FC_VBYTES >= 32
+#define FC_DW_DIRECT 1
+#define FC_DW_LANES (FC_VBYTES / FC_REAL_BYTES)
+/* Output rows a tile keeps in registers, beside the 9 weights and the taps. */
+#define FC_DW_DIRECT_ROWS (FC_VBYTES >= 64 ? 8 : 4)
+
+/* A lane mask for LOADV_MASK: lanes [lo, hi), clamped to the vector. */
+#if FC_VBYTES >= 64
+#define DW_LANES unsigned
+#else
+#define DW_LANES IVEC
+#endif
+#define LANE_MASK FC_CAT(fc_dw_lane_mask_, FC_DT)
+FC_INLINE DW_LANES LANE_MASK(fc_index lo, fc_index hi)
+{
+    lo = lo > 0 ? lo : 0;
+    hi = hi < FC_VL ? hi : FC_VL;
+#if FC_VBYTES >= 64
+    return hi > lo ? ((1u << hi) - 1) & ~((1u << lo) - 1) : 0;
+#else
+    IVEC m;
+    for (int l = 0; l < FC_VL; l++)
+        m[l] = l >= lo && l < hi ? (FC_ILANE)-1 : 0;
+    return m;
+#endif
+}
+
+/* The lanes of p[0 .. FC_VL) that mask selects, zeros elsewhere.  Masked-off
+ * lanes are never read, so p may point before or past the row. */
+#define LOADV_MASK FC_CAT(fc_dw_loadv_mask_, FC_DT)
+FC_INLINE VEC LOADV_MASK(const FC_REAL *p, DW_LANES mask)
+{
+#if FC_VBYTES >= 64 && FC_REAL_BYTES == 4
+    return (VEC)_mm512_maskz_loadu_ps((__mmask16)mask, p);
+#elif FC_VBYTES >= 64
+    return (VEC)_mm512_maskz_loadu_pd((__mmask8)mask, p);
+#elif FC_REAL_BYTES == 4
+    return (VEC)_mm256_maskload_ps(p, (__m256i)mask);
+#else
+    return (VEC)_mm256_maskload_pd(p, (__m256i)mask);
+#endif
+}
+
+/* Store the first n (< FC_VL) lanes of v; p[n ..] is not touched. */
+#define STOREV_MASK FC_CAT(fc_dw_storev_mask_, FC_DT)
+FC_INLINE void STOREV_MASK(FC_REAL *p, VEC v, fc_index n)
+{
+#if FC_VBYTES >= 64
+    const unsigned bits = (1u << n) - 1;
+#if FC_REAL_BYTES == 4
+    _mm512_mask_storeu_ps(p, (__mmask16)bits, (__m512)v);
+#else
+    _mm512_mask_storeu_pd(p, (__mmask8)bits, (__m512d)v);
+#endif
+#else
+    IVEC m;
+    for (int l = 0; l < FC_VL; l++)
+        m[l] = l < n ? (FC_ILANE)-1 : 0;
+#if FC_REAL_BYTES == 4
+    _mm256_maskstore_ps(p, (__m256i)m, (__m256)v);
+#else
+    _mm256_maskstore_pd(p, (__m256i)m, (__m256d)v);
+#endif
+#endif
+}
+
+/* Lane permutations for __builtin_shuffle(a, b, .) (lanes of b numbered from
+ * FC_VL): the even and the odd lanes of a:b, and a shifted down by one lane
+ * with b's first lane last. */
+#if FC_DW_LANES == 16
+#define FC_DW_EVENS {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
+#define FC_DW_ODDS {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}
+#define FC_DW_NEXT {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+#elif FC_DW_LANES == 8
+#define FC_DW_EVENS {0, 2, 4, 6, 8, 10, 12, 14}
+#define FC_DW_ODDS {1, 3, 5, 7, 9, 11, 13, 15}
+#define FC_DW_NEXT {1, 2, 3, 4, 5, 6, 7, 8}
+#else
+#define FC_DW_EVENS {0, 2, 4, 6}
+#define FC_DW_ODDS {1, 3, 5, 7}
+#define FC_DW_NEXT {1, 2, 3, 4}
+#endif
+
+/* Output rows [y, y + R) x the vector of outputs from column j0 (the first nout
+ * lanes kept) of one channel, R and the stride S constant: xc the H x W input
+ * plane, (ph, pw) the padding, wv the 9 weights broadcast, bv the bias.  Each
+ * of the (R-1)*S + 3 input rows is loaded once per tap and FMA'd into every
+ * output row that reads it, in kernel-row then tap order; row r goes to
+ * dst + r*OW. */
+#define DW_DIRECT_TILE FC_CAT(fc_dw_direct_tile_, FC_DT)
+FC_INLINE void DW_DIRECT_TILE(int R, int S, const FC_REAL *xc, fc_index H, fc_index W,
+                              fc_index ph, fc_index pw, fc_index y, fc_index j0,
+                              const VEC *wv, VEC bv, FC_REAL *dst, fc_index OW, fc_index nout)
+{
+    VEC acc[FC_DW_DIRECT_ROWS];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+        acc[r] = bv;
+    const fc_index c0 = j0 * S - pw; /* column of lane 0's first tap */
+    const fc_index c1 = c0 + (S == 1 ? 1 : FC_VL), c2 = c0 + (S == 1 ? 2 : 2 * FC_VL);
+    /* the lanes of the three loads per row that fall in [0, W) */
+    const DW_LANES m0 = LANE_MASK(-c0, W - c0), m1 = LANE_MASK(-c1, W - c1),
+                   m2 = LANE_MASK(-c2, S == 1 || W - c2 < 1 ? W - c2 : 1);
+#pragma GCC unroll 17
+    for (int i = 0; i < (R - 1) * S + 3; i++) {
+        const fc_index iy = y * S - ph + i;
+        if (iy < 0 || iy >= H)
+            continue; /* a padding row adds nothing */
+        const FC_REAL *row = xc + iy * W;
+        VEC t0 = LOADV_MASK(row + c0, m0), t1 = LOADV_MASK(row + c1, m1),
+            t2 = LOADV_MASK(row + c2, m2);
+        if (S == 2) { /* t0:t1 is the row from c0, t2 the element after it */
+            const VEC a = t0, b = t1;
+            t0 = __builtin_shuffle(a, b, (IVEC)FC_DW_EVENS);
+            t1 = __builtin_shuffle(a, b, (IVEC)FC_DW_ODDS);
+            t2 = __builtin_shuffle(t0, t2, (IVEC)FC_DW_NEXT);
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            const int kh = i - r * S;
+            if (kh >= 0 && kh < 3) {
+                acc[r] += wv[3 * kh] * t0;
+                acc[r] += wv[3 * kh + 1] * t1;
+                acc[r] += wv[3 * kh + 2] * t2;
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        if (nout >= FC_VL)
+            memcpy(dst + r * OW, &acc[r], sizeof acc[r]);
+        else
+            STOREV_MASK(dst + r * OW, acc[r], nout);
+    }
+}
+
+/* DW_DIRECT_TILE with run-time R (1 .. FC_DW_DIRECT_ROWS) and S (1 or 2). */
+#define DW_DIRECT_RUN FC_CAT(fc_dw_direct_run_, FC_DT)
+static void DW_DIRECT_RUN(int R, int S, const FC_REAL *xc, fc_index H, fc_index W,
+                          fc_index ph, fc_index pw, fc_index y, fc_index j0, const VEC *wv,
+                          VEC bv, FC_REAL *dst, fc_index OW, fc_index nout)
+{
+#define FC_DW_DCASE(r_)                                                                      \
+    case r_:                                                                                 \
+        if (S == 1)                                                                          \
+            DW_DIRECT_TILE(r_, 1, xc, H, W, ph, pw, y, j0, wv, bv, dst, OW, nout);           \
+        else                                                                                 \
+            DW_DIRECT_TILE(r_, 2, xc, H, W, ph, pw, y, j0, wv, bv, dst, OW, nout);           \
+        break;
+    switch (R) {
+        FC_DW_DCASE(1)
+        FC_DW_DCASE(2)
+        FC_DW_DCASE(3)
+        FC_DW_DCASE(4)
+#if FC_DW_DIRECT_ROWS >= 8
+        FC_DW_DCASE(5)
+        FC_DW_DCASE(6)
+        FC_DW_DCASE(7)
+        FC_DW_DCASE(8)
+#endif
+    default:
+        break;
+    }
+#undef FC_DW_DCASE
+}
+
+/* Tasks task0 .. task1 of (n, c, row block of j->rows output rows); the
+ * output rows of a block are cut into tiles of equal height (at most
+ * FC_DW_DIRECT_ROWS), each swept along the row one vector at a time. */
+#define DW_DIRECT_TASKS FC_CAT(fc_dw_direct_tasks_, FC_DT)
+static void DW_DIRECT_TASKS(void *ctx, fc_index task0, fc_index task1, int slot)
+{
+    (void)slot;
+    const DW_JOB *j = ctx;
+    const fc_conv_params *p = j->p;
+    DW_SIZES(p);
+    const fc_index H = p->in[1], W = p->in[2];
+    const int S = (int)p->stride[2];
+    for (fc_index task = task0; task < task1; task++) {
+        const fc_index blk = task % j->nblk;
+        const fc_index c = task / j->nblk % p->c_in;
+        const fc_index n = task / j->nblk / p->c_in;
+        const fc_index y0 = blk * j->rows;
+        const fc_index ny = OH - y0 < j->rows ? OH - y0 : j->rows;
+        const fc_index tiles = (ny + FC_DW_DIRECT_ROWS - 1) / FC_DW_DIRECT_ROWS;
+        const FC_REAL *xc = j->x + (n * p->c_in + c) * in_plane;
+        for (fc_index jm = 0; jm < m; jm++) {
+            const fc_index o = c * m + jm;
+            VEC wv[9];
+            for (int t = 0; t < 9; t++)
+                wv[t] = BCAST(j->w[o * 9 + t]);
+            const VEC bv = BCAST(j->bias ? j->bias[o] : (FC_REAL)0);
+            FC_REAL *op = j->out + (n * p->c_out + o) * out_plane;
+            for (fc_index t = 0, yl = 0; t < tiles; t++) {
+                const int R = (int)((ny - yl + (tiles - t) - 1) / (tiles - t));
+                for (fc_index j0 = 0; j0 < OW; j0 += FC_VL)
+                    DW_DIRECT_RUN(R, S, xc, H, W, p->pad[1], p->pad[2], y0 + yl, j0, wv, bv,
+                                  op + (y0 + yl) * OW + j0, OW, OW - j0);
+                yl += R;
+            }
+        }
+    }
+}
+#else
+#define FC_DW_DIRECT 0
+#endif
+
+/* Whether DW_DIRECT_TASKS computes this convolution (see above). */
+#define DW_DIRECT_FITS FC_CAT(fc_dw_direct_fits_, FC_DT)
+static int DW_DIRECT_FITS(const fc_conv_params *p)
+{
+    return FC_DW_DIRECT && p->pad_mode == FC_PAD_ZEROS && p->in[0] == 1 && p->out[0] == 1
+           && p->k[0] == 1 && p->k[1] == 3 && p->k[2] == 3 && p->pad[0] == 0
+           && p->dil[1] == 1 && p->dil[2] == 1 && p->stride[1] == p->stride[2]
+           && (p->stride[2] == 1 || p->stride[2] == 2);
+}
+
 int FC_ISA_FN(FC_CAT(fc_depthwise_fwd_, FC_DT))(const fc_conv_params *p, const FC_REAL *x,
                                                 const FC_REAL *w, const FC_REAL *bias,
                                                 FC_REAL *out)
@@ -651,6 +880,15 @@ int FC_ISA_FN(FC_CAT(fc_depthwise_fwd_, FC_DT))(const fc_conv_params *p, const F
     if (p->n == 0 || out_plane == 0 || p->c_out == 0)
         return FC_OK;
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
+    if (DW_DIRECT_FITS(p)) {
+#if FC_DW_DIRECT
+        const fc_index rows = DW_BLOCK_ROWS(p, nt);
+        DW_JOB j = {.p = p, .x = x, .w = w, .bias = bias, .out = out, .rows = rows,
+                    .nblk = (OH + rows - 1) / rows};
+        fc_parallel_range(nt, p->n * p->c_in * j.nblk, DW_DIRECT_TASKS, &j);
+#endif
+        return FC_OK;
+    }
 
     fc_dw_geom g;
     if (fc_dw_geom_init(&g, p, DW_BLOCK_ROWS(p, nt), FC_DW_CHUNK, FC_VL) != FC_OK)

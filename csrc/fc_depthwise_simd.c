@@ -12,6 +12,10 @@
 #include "fc_simd.h"
 #include "fc_parallel.h"
 
+#if defined(FC_ISA_AVX512_BUILD) || defined(FC_ISA_AVX2_BUILD)
+#include <immintrin.h> /* masked loads and stores of the direct 3x3 kernel */
+#endif
+
 /* prototypes, so -Wmissing-prototypes is happy */
 #define FC_DW_PROTOTYPES(R, DT)                                                              \
     int FC_ISA_FN(fc_depthwise_fwd_##DT)(const fc_conv_params *, const R *, const R *,      \
@@ -31,17 +35,21 @@ FC_DW_PROTOTYPES(double, f64)
 #undef FC_DW_PROTOTYPES
 
 #define FC_REAL float
+#define FC_REAL_BYTES 4
 #define FC_DT f32
 #define FC_ILANE int32_t
 #include "fc_depthwise.template.c"
 #undef FC_REAL
+#undef FC_REAL_BYTES
 #undef FC_DT
 #undef FC_ILANE
 
 #define FC_REAL double
+#define FC_REAL_BYTES 8
 #define FC_DT f64
 #define FC_ILANE int64_t
 #include "fc_depthwise.template.c"
 #undef FC_REAL
+#undef FC_REAL_BYTES
 #undef FC_DT
 #undef FC_ILANE

@@ -349,6 +349,13 @@ FAST_GEOMETRIES = [
     G(1, 2, 1, (11, 21), (3, 3), "k3 dilation_cols", dilation=(1, 2), padding=(1, 3)),
     G(1, 2, 1, (11, 21), (3, 3), "k3 dilation_rows", dilation=(2, 1), padding=2),
     G(1, 2, 1, (10, 18), (3, 3), "k3 overpadded", padding=(3, 4)),
+    # the direct 3x3 kernel (zero padding, equal strides 1 or 2): padding 0
+    # and 2, odd and even widths, one-sided padding, a multiplier
+    G(1, 2, 2, (20, 71), (3, 3), "k3 stride2 pad0 multiplier2", stride=2),
+    G(1, 2, 1, (15, 36), (3, 3), "k3 stride2 pad2", stride=2, padding=2),
+    G(1, 1, 1, (12, 35), (3, 3), "k3 stride2 one-sided", stride=2,
+      padding=((2, 0), (0, 2))),
+    G(1, 2, 1, (13, 34), (3, 3), "k3 one-sided", padding=((0, 2), (2, 1))),
 ]
 FAST_CASES = _expand(FAST_GEOMETRIES)
 
@@ -824,6 +831,8 @@ SIMD_CASES = _expand([
     G(1, 1, 1, (2, 600), (1, 5), padding=(0, 2)),
     G(1, 2, 1, (19, 58), (3, 3), padding=1),
     G(1, 1, 1, (21, 45), (3, 3), stride=2, padding=1),
+    G(1, 2, 2, (17, 67), (3, 3), stride=2),
+    G(1, 1, 1, (8, 9), (3, 3), stride=2, padding=2),
     G(1, 2, 1, (16, 31), (5, 5), stride=2, padding=2),
     G(1, 2, 1, (13, 37), (5, 5), padding=3),
 ], modes=("zeros", "circular"))

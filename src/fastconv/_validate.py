@@ -292,9 +292,25 @@ def _memoized(fn):
             return type(a), tuple(typed(e) for e in a)
         return type(a), a
 
+    def key_of(args):
+        # The usual arguments are scalars, strings and flat tuples (shapes),
+        # whose types are listed without recursing; anything nested is typed
+        # all the way down.  (Building the key is most of a cache hit's cost.)
+        types = []
+        for a in args:
+            t = type(a)
+            if t is tuple:
+                t = tuple(map(type, a))
+                if tuple in t or list in t:
+                    return tuple(typed(a) for a in args)
+            elif t is list:
+                return tuple(typed(a) for a in args)
+            types.append(t)
+        return args, tuple(types)
+
     def wrapper(*args):
         try:
-            key = tuple(typed(a) for a in args)
+            key = key_of(args)
             return memo[key]
         except TypeError:
             return fn(*args)
