@@ -2,8 +2,13 @@
  * fc_parallel.c - the elastic thread pool (see fc_parallel.h).
  *
  * A call posts a job on the list of open jobs and wakes workers; a worker takes a
- * job with a free slot, claims tasks from the job's counter until none is left,
- * then looks for another job or sleeps.  A job leaves the list once its tasks are
+ * job with a free slot, claims tasks until none is left, then looks for another
+ * job or sleeps.  The tasks are cut into one segment per slot: a participant
+ * claims from its own segment first, then from the others'.  Slot 0 is the
+ * caller and workers take slots in the order they join, so consecutive calls
+ * of a kernel mostly give a participant the same tasks, whose data its core
+ * still caches (a single shared counter scattered the tasks at random, and a
+ * kernel whose input fits the L2 caches read half of it from the other core).  A job leaves the list once its tasks are
  * all claimed or its slots all taken (by the worker that saw it, or by its caller
  * when the caller runs out of tasks), so a job on the list is always alive.  The
  * caller's job lives on its stack: participants claim their next task before
@@ -17,15 +22,26 @@
 #include <stdatomic.h>
 #include <time.h>
 
+/* Segments a job's tasks are cut into, at most (slots beyond share them). */
+#define FC_JOB_SEGMENTS 8
+
+/* Tasks [next, end) of a segment are unclaimed (next may run past end); one
+ * cache line each, so participants claiming from their own do not collide. */
+typedef struct {
+    _Alignas(64) atomic_ptrdiff_t next;
+    fc_index end;
+} fc_segment;
+
 typedef struct fc_job {
     fc_task_fn fn;
     void *ctx;
     fc_index ntasks;
     int nt;                /* participants at most, the caller included */
+    int nseg;              /* segments in use: min(nt, FC_JOB_SEGMENTS) */
     int slots;             /* slots handed out (slot 0 is the caller's); under pool.lock */
-    atomic_ptrdiff_t next; /* the next unclaimed task */
     atomic_ptrdiff_t done; /* tasks completed */
     struct fc_job *link;   /* the next open job */
+    fc_segment seg[FC_JOB_SEGMENTS];
 } fc_job;
 
 /* Upper bound on pool threads (callers ask for nt - 1 each). */
@@ -117,13 +133,28 @@ static void unlink_job(fc_job *job)
         }
 }
 
+/* An unclaimed task, from the slot's own segment if it has one left, else from
+ * the next segments in turn; job->ntasks when every task is claimed. */
+static fc_index claim_task(fc_job *job, int slot)
+{
+    for (int k = 0; k < job->nseg; k++) {
+        fc_segment *sg = &job->seg[(slot + k) % job->nseg];
+        if (atomic_load_explicit(&sg->next, memory_order_relaxed) >= sg->end)
+            continue; /* drained: do not touch its line again */
+        const fc_index t = atomic_fetch_add(&sg->next, 1);
+        if (t < sg->end)
+            return t;
+    }
+    return job->ntasks;
+}
+
 /* Run claimed task t, then claim and run more until none is left. */
 static void run_tasks(fc_job *job, fc_index t, int slot, int notify)
 {
     const fc_index n = job->ntasks;
     while (t < n) {
         job->fn(job->ctx, t, slot);
-        const fc_index next = atomic_fetch_add(&job->next, 1);
+        const fc_index next = claim_task(job, slot);
         if (atomic_fetch_add(&job->done, 1) + 1 == n && notify) {
             pthread_mutex_lock(&pool.lock);
             pthread_cond_broadcast(&pool.finished);
@@ -152,8 +183,8 @@ static void *worker_main(void *arg)
             continue;
         }
         const int slot = job->slots++;
-        const fc_index t = atomic_fetch_add(&job->next, 1);
-        if (job->slots >= job->nt || t + 1 >= job->ntasks)
+        const fc_index t = claim_task(job, slot);
+        if (job->slots >= job->nt || t >= job->ntasks)
             unlink_job(job);
         if (t >= job->ntasks)
             continue;
@@ -196,7 +227,11 @@ static void pool_run(int nt, fc_index ntasks, fc_task_fn fn, void *ctx)
     if ((fc_index)nt > ntasks)
         nt = (int)ntasks;
     fc_job job = {.fn = fn, .ctx = ctx, .ntasks = ntasks, .nt = nt, .slots = 1, .link = NULL};
-    atomic_init(&job.next, 0);
+    job.nseg = nt < FC_JOB_SEGMENTS ? nt : FC_JOB_SEGMENTS;
+    for (int s = 0; s < job.nseg; s++) {
+        atomic_init(&job.seg[s].next, ntasks * s / job.nseg);
+        job.seg[s].end = ntasks * (s + 1) / job.nseg;
+    }
     atomic_init(&job.done, 0);
 
     pthread_mutex_lock(&pool.lock);
@@ -214,7 +249,7 @@ static void pool_run(int nt, fc_index ntasks, fc_task_fn fn, void *ctx)
         pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
 
-    run_tasks(&job, atomic_fetch_add(&job.next, 1), 0, 0);
+    run_tasks(&job, claim_task(&job, 0), 0, 0);
 
     /* every task is claimed: close the job, then wait for the claimed ones */
     pthread_mutex_lock(&pool.lock);

@@ -701,12 +701,56 @@ static int AVG_DIVISORS(const fc_pool_params *p, const fc_pool_tables *t, FC_REA
     return pow2;
 }
 
+/* Whether every output of an average pooling is a full 2x2 window at stride
+ * 2 of a 2-D plane (no padding): AVG_ROW_2X2 computes its rows. */
+#define AVG_IS_2X2 FC_POOL_NAME(fc_avg_is_2x2)
+FC_INLINE int AVG_IS_2X2(const fc_pool_params *p)
+{
+    return p->in[0] == 1 && p->k[0] == 1 && p->k[1] == 2 && p->k[2] == 2
+           && p->stride[1] == 2 && p->stride[2] == 2 && p->pad[1] == 0 && p->pad[2] == 0
+           && 2 * p->out[1] <= p->in[1] && 2 * p->out[2] <= p->in[2] && p->out[2] >= NL;
+}
+
+/* Output row oy of a 2x2 / stride 2 average (AVG_IS_2X2) from plane xp: each
+ * block's two input rows are loaded as 2 vectors each and split into even and
+ * odd cells in registers, summed in the (kh, kw) order of the general path and
+ * scaled by the same divisors, so the bits are the same; the last block
+ * overlaps its predecessor.  The general path's per-tap strided loads and
+ * loop bookkeeping cost twice as much per output. */
+#define AVG_ROW_2X2 FC_POOL_NAME(fc_avg_row_2x2)
+static void AVG_ROW_2X2(const fc_pool_params *p, const FC_REAL *FC_RESTRICT xp, fc_index oy,
+                        const FC_REAL *FC_RESTRICT div, int recip, FC_REAL *FC_RESTRICT o)
+{
+    const fc_index W = p->in[2], OW = p->out[2];
+    const FC_REAL *r0 = xp + 2 * oy * W, *r1 = r0 + W;
+    const LMASK ev = IOTA() * 2, od = ev + 1;
+    for (fc_index ox = 0;; ox += NL) {
+        if (ox + NL > OW)
+            ox = OW - NL;
+        LVEC a0, b0, a1, b1, d;
+        memcpy(&a0, r0 + 2 * ox, sizeof a0);
+        memcpy(&b0, r0 + 2 * ox + NL, sizeof b0);
+        memcpy(&a1, r1 + 2 * ox, sizeof a1);
+        memcpy(&b1, r1 + 2 * ox + NL, sizeof b1);
+        LVEC s = __builtin_shuffle(a0, b0, ev);
+        s += __builtin_shuffle(a0, b0, od);
+        s += __builtin_shuffle(a1, b1, ev);
+        s += __builtin_shuffle(a1, b1, od);
+        memcpy(&d, div + ox, sizeof d);
+        s = recip ? s * d : s / d;
+        memcpy(o + ox, &s, sizeof s);
+        if (ox + NL == OW)
+            break;
+    }
+}
+
 #define AVG_FWD_ROWS FC_POOL_NAME(fc_avg_pool_fwd_rows)
 static void AVG_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
 {
     const POOL_JOB *j = ctx;
     const fc_pool_params *p = j->p;
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2], sw = p->stride[2];
+    const int is_2x2 = AVG_IS_2X2(p);
     fc_rowpos q = fc_rowpos_at(r0, OD, OH);
     for (fc_index row = r0; row < r1; row++, fc_rowpos_next(&q)) {
         const fc_index plane = q.plane, oz = q.z, oy = q.y;
@@ -714,6 +758,10 @@ static void AVG_FWD_ROWS(void *ctx, fc_index r0, fc_index r1, int slot)
         FC_REAL *o = j->out + row * OW;
         const FC_REAL *div = j->div + (oz * OH + oy) * OW;
         const int recip = j->div_recip;
+        if (is_2x2) {
+            AVG_ROW_2X2(p, xp, oy, div, recip, o);
+            continue;
+        }
         const ROW_TAPS r = ROW_TAPS_OF(p, j->t, oz, oy);
         fc_index done;
 #define CALL_(S) done = SUM_BLOCKS(p, &r, xp, S, div, recip, o)

@@ -1001,3 +1001,24 @@ def test_bad_input(name, call, exc, match):
     with pytest.raises(exc, match=match) as info:
         call()
     assert "pool" in str(info.value)       # the message names the operation
+
+
+# 2x2 windows at stride 2 without padding run by whole-row even/odd splits
+# (AVG_ROW_2X2): widths around the vector blocks (the last block overlapping),
+# odd input sizes (the last cell unread), float32 and float64 on every SIMD
+# path.  The sum is taken in the (kh, kw) scan order, then scaled by 1/4, so
+# the bits equal this NumPy formula.
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS.get)
+@pytest.mark.parametrize("shape", [(2, 3, 4, 32), (1, 2, 5, 33), (1, 1, 6, 35), (1, 2, 3, 64),
+                                   (2, 1, 7, 81), (1, 1, 4, 97)], ids=str)
+def test_avg_pool_2x2_by_rows_bitwise(shape, dtype, rng, simd_path):
+    x = rng.standard_normal(shape).astype(dtype)
+    h, w = shape[2] // 2 * 2, shape[3] // 2 * 2
+    a, b = x[..., 0:h:2, 0:w:2], x[..., 0:h:2, 1:w:2]
+    c, d = x[..., 1:h:2, 0:w:2], x[..., 1:h:2, 1:w:2]
+    expected = (((a + b) + c) + d) * dtype(0.25)
+    got = fastconv.avg_pool2d(x, 2, 2)
+    assert got.shape == expected.shape
+    assert got.tobytes() == expected.tobytes()
+    np.testing.assert_allclose(got, avg_pool_ref(x, (2, 2), (2, 2), (0, 0), False, True),
+                               atol=1e-6 if dtype == np.float32 else 1e-14)
