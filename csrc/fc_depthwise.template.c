@@ -195,6 +195,7 @@ typedef struct {
     size_t scratch_elems;
     fc_index nblk, rows, cols, nyb, nxb, tstride, c_pw;
     int nv;
+    int direct; /* separable: the depthwise part by DW_DIRECT_BLOCK */
 } DW_JOB;
 
 /* The sizes every depthwise task derives from its parameters. */
@@ -747,7 +748,7 @@ FC_INLINE void STOREV_MASK(FC_REAL *p, VEC v, fc_index n)
 #define DW_DIRECT_TILE FC_CAT(fc_dw_direct_tile_, FC_DT)
 FC_INLINE void DW_DIRECT_TILE(int R, int S, const FC_REAL *xc, fc_index H, fc_index W,
                               fc_index ph, fc_index pw, fc_index y, fc_index j0,
-                              const VEC *wv, VEC bv, FC_REAL *dst, fc_index OW, fc_index nout)
+                              const VEC *wv, VEC bv, FC_REAL *dst, fc_index rstride, fc_index nout)
 {
     VEC acc[FC_DW_DIRECT_ROWS];
 #pragma GCC unroll 8
@@ -785,9 +786,9 @@ FC_INLINE void DW_DIRECT_TILE(int R, int S, const FC_REAL *xc, fc_index H, fc_in
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
         if (nout >= FC_VL)
-            memcpy(dst + r * OW, &acc[r], sizeof acc[r]);
+            memcpy(dst + r * rstride, &acc[r], sizeof acc[r]);
         else
-            STOREV_MASK(dst + r * OW, acc[r], nout);
+            STOREV_MASK(dst + r * rstride, acc[r], nout);
     }
 }
 
@@ -795,14 +796,14 @@ FC_INLINE void DW_DIRECT_TILE(int R, int S, const FC_REAL *xc, fc_index H, fc_in
 #define DW_DIRECT_RUN FC_CAT(fc_dw_direct_run_, FC_DT)
 static void DW_DIRECT_RUN(int R, int S, const FC_REAL *xc, fc_index H, fc_index W,
                           fc_index ph, fc_index pw, fc_index y, fc_index j0, const VEC *wv,
-                          VEC bv, FC_REAL *dst, fc_index OW, fc_index nout)
+                          VEC bv, FC_REAL *dst, fc_index rstride, fc_index nout)
 {
 #define FC_DW_DCASE(r_)                                                                      \
     case r_:                                                                                 \
         if (S == 1)                                                                          \
-            DW_DIRECT_TILE(r_, 1, xc, H, W, ph, pw, y, j0, wv, bv, dst, OW, nout);           \
+            DW_DIRECT_TILE(r_, 1, xc, H, W, ph, pw, y, j0, wv, bv, dst, rstride, nout);           \
         else                                                                                 \
-            DW_DIRECT_TILE(r_, 2, xc, H, W, ph, pw, y, j0, wv, bv, dst, OW, nout);           \
+            DW_DIRECT_TILE(r_, 2, xc, H, W, ph, pw, y, j0, wv, bv, dst, rstride, nout);           \
         break;
     switch (R) {
         FC_DW_DCASE(1)
@@ -821,9 +822,32 @@ static void DW_DIRECT_RUN(int R, int S, const FC_REAL *xc, fc_index H, fc_index 
 #undef FC_DW_DCASE
 }
 
-/* Tasks task0 .. task1 of (n, c, row block of j->rows output rows); the
- * output rows of a block are cut into tiles of equal height (at most
- * FC_DW_DIRECT_ROWS), each swept along the row one vector at a time. */
+/* Output rows [y0, y0 + ny) x columns [x0, x0 + cw) of one output channel
+ * (input plane xc, 3x3 weights wk, bias b) into dst[yl*rstride + x - x0]: the
+ * rows cut into tiles of equal height (at most FC_DW_DIRECT_ROWS), each swept
+ * along the row one vector at a time. */
+#define DW_DIRECT_BLOCK FC_CAT(fc_dw_direct_block_, FC_DT)
+static void DW_DIRECT_BLOCK(const fc_conv_params *p, const FC_REAL *xc, const FC_REAL *wk,
+                            FC_REAL b, fc_index y0, fc_index ny, fc_index x0, fc_index cw,
+                            FC_REAL *dst, fc_index rstride)
+{
+    const fc_index H = p->in[1], W = p->in[2];
+    const int S = (int)p->stride[2];
+    const fc_index tiles = (ny + FC_DW_DIRECT_ROWS - 1) / FC_DW_DIRECT_ROWS;
+    VEC wv[9];
+    for (int t = 0; t < 9; t++)
+        wv[t] = BCAST(wk[t]);
+    const VEC bv = BCAST(b);
+    for (fc_index t = 0, yl = 0; t < tiles; t++) {
+        const int R = (int)((ny - yl + (tiles - t) - 1) / (tiles - t));
+        for (fc_index j0 = x0; j0 < x0 + cw; j0 += FC_VL)
+            DW_DIRECT_RUN(R, S, xc, H, W, p->pad[1], p->pad[2], y0 + yl, j0, wv, bv,
+                          dst + yl * rstride + j0 - x0, rstride, x0 + cw - j0);
+        yl += R;
+    }
+}
+
+/* Tasks task0 .. task1 of (n, c, row block of j->rows output rows). */
 #define DW_DIRECT_TASKS FC_CAT(fc_dw_direct_tasks_, FC_DT)
 static void DW_DIRECT_TASKS(void *ctx, fc_index task0, fc_index task1, int slot)
 {
@@ -831,31 +855,16 @@ static void DW_DIRECT_TASKS(void *ctx, fc_index task0, fc_index task1, int slot)
     const DW_JOB *j = ctx;
     const fc_conv_params *p = j->p;
     DW_SIZES(p);
-    const fc_index H = p->in[1], W = p->in[2];
-    const int S = (int)p->stride[2];
     for (fc_index task = task0; task < task1; task++) {
         const fc_index blk = task % j->nblk;
         const fc_index c = task / j->nblk % p->c_in;
         const fc_index n = task / j->nblk / p->c_in;
         const fc_index y0 = blk * j->rows;
         const fc_index ny = OH - y0 < j->rows ? OH - y0 : j->rows;
-        const fc_index tiles = (ny + FC_DW_DIRECT_ROWS - 1) / FC_DW_DIRECT_ROWS;
-        const FC_REAL *xc = j->x + (n * p->c_in + c) * in_plane;
-        for (fc_index jm = 0; jm < m; jm++) {
-            const fc_index o = c * m + jm;
-            VEC wv[9];
-            for (int t = 0; t < 9; t++)
-                wv[t] = BCAST(j->w[o * 9 + t]);
-            const VEC bv = BCAST(j->bias ? j->bias[o] : (FC_REAL)0);
-            FC_REAL *op = j->out + (n * p->c_out + o) * out_plane;
-            for (fc_index t = 0, yl = 0; t < tiles; t++) {
-                const int R = (int)((ny - yl + (tiles - t) - 1) / (tiles - t));
-                for (fc_index j0 = 0; j0 < OW; j0 += FC_VL)
-                    DW_DIRECT_RUN(R, S, xc, H, W, p->pad[1], p->pad[2], y0 + yl, j0, wv, bv,
-                                  op + (y0 + yl) * OW + j0, OW, OW - j0);
-                yl += R;
-            }
-        }
+        for (fc_index o = c * m; o < (c + 1) * m; o++)
+            DW_DIRECT_BLOCK(p, j->x + (n * p->c_in + c) * in_plane, j->w + o * 9,
+                            j->bias ? j->bias[o] : (FC_REAL)0, y0, ny, 0, OW,
+                            j->out + (n * p->c_out + o) * out_plane + y0 * OW, OW);
     }
 }
 #else
@@ -1562,6 +1571,14 @@ static void SEP_FWD_TASK(void *ctx, fc_index task, int slot)
     /* depthwise of every channel into the tile: row yl of channel o at
      * tile[o*tstride + yl*cw] (ny == 1 or cw == OW, so a tile row is a
      * contiguous run of each output plane) */
+#if FC_DW_DIRECT
+    if (j->direct) {
+        for (fc_index o = 0; o < p->c_out; o++)
+            DW_DIRECT_BLOCK(p, x + (n * p->c_in + o / m) * in_plane, w + o * 9,
+                            bias ? bias[o] : (FC_REAL)0, y0, ny, x0, cw, tile + o * tstride,
+                            cw);
+    } else
+#endif
     for (fc_index c = 0; c < p->c_in; c++)
         DW_BLOCK(p, &g, x + (n * p->c_in + c) * in_plane, w + c * m * nq * KW,
                  bias ? bias + c * m : NULL, z, y0, ny, x0, cw, panel, rowptr,
@@ -1616,7 +1633,8 @@ int FC_ISA_FN(FC_CAT(fc_separable_fwd_, FC_DT))(const fc_conv_params *p, fc_inde
     DW_JOB j = {.p = p, .g = &g, .x = x, .w = w, .bias = bias, .out = out, .panels = panels,
                 .rowptrs = rowptrs, .scratch = tiles, .scratch_elems = tile_elems,
                 .wpack = wpack, .bpack = bpack, .rows = rows, .cols = cols, .nyb = nyb,
-                .nxb = nxb, .tstride = tstride, .c_pw = c_pw, .nv = nv};
+                .nxb = nxb, .tstride = tstride, .c_pw = c_pw, .nv = nv,
+                .direct = DW_DIRECT_FITS(p)};
     fc_parallel_for(nt, p->n * OD * nyb * nxb, SEP_FWD_TASK, &j);
     fc_scratch_free(tiles);
     fc_scratch_free(wpack);
