@@ -5,6 +5,7 @@ bad user input.  Messages name the operation, the argument and the shapes.
 Size products are computed with Python integers (which cannot overflow) and
 checked against limits before anything is allocated or handed to C.
 """
+import math as _math
 import numbers
 from typing import NamedTuple
 
@@ -35,14 +36,22 @@ FORWARD = _Forward()
 
 
 # ---------------------------------------------------------------- dtypes ----
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
 def result_dtype(opname, **arrays):
     """The computation dtype for these arrays: float32, or float64 when any is
     float64 (mixed float32/float64 promotes).  Any other dtype -> TypeError."""
-    dtype = np.dtype(np.float32)
+    dtype = _F32
     for name, a in arrays.items():
         if a is None:
             continue
-        dt = a.dtype if a.dtype.isnative else a.dtype.newbyteorder("=")  # copied to native
+        dt = a.dtype
+        if dt is _F32:  # NumPy's native float dtypes are singletons: the fast checks
+            continue
+        if dt is _F64:
+            dtype = _F64
+            continue
+        dt = dt if dt.isnative else dt.newbyteorder("=")  # copied to native
         if dt == np.float64:
             dtype = np.dtype(np.float64)
         elif dt != np.float32:
@@ -206,9 +215,11 @@ def pool_out_size(size, kernel, stride, padding, dilation, ceil_mode):
 def check_nbytes(opname, name, shape, itemsize):
     """Refuse an array whose element or byte count is beyond what can be allocated.
     Empty axes do not count: NumPy refuses an empty shape whose other axes overflow."""
-    count = 1
-    for s in shape:
-        count *= max(int(s), 1)
+    count = _math.prod(shape) if type(shape) is tuple else 0  # the usual case, at C speed
+    if count <= 0:  # an empty axis, or not a tuple of ints
+        count = 1
+        for s in shape:
+            count *= max(int(s), 1)
     if count > MAX_ELEMENTS or count * itemsize > MAX_BYTES:
         raise ValueError(f"{opname}: {name} of shape {tuple(shape)} would need "
                          f"{count * itemsize} bytes (its non-empty axes), more than fastconv "
@@ -789,7 +800,6 @@ def adaptive_grad_output_size(opname, nd, grad_output, x):
 # Checks for fastconv.upsampling, fastconv.padding and fastconv.shuffle (forward
 # and backward).  upsample and pad become 5-D (N, C, D, H, W) calls, channel
 # shuffle an (N, C, plane) one; each returns a ResampleCall.
-import math as _math  # noqa: E402  (kept inside this section: append-only file)
 
 RESAMPLE_RANKS = "(N, C, L), (N, C, H, W) or (N, C, D, H, W)"
 UPSAMPLE_MODES = {"nearest": 0, "linear": 1, "bilinear": 1, "trilinear": 1}
