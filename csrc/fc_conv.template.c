@@ -30,6 +30,7 @@
 #endif
 
 #include "fc_col.template.c"
+#include "fc_rows.template.h"
 
 #define FC_VL (FC_VBYTES / (int)sizeof(FC_REAL))
 
@@ -85,12 +86,14 @@ FC_INLINE VEC BCAST(FC_REAL s) { return s - (VEC){0}; }
  * panel: `nrows` rows, `row_stride` apart; taps[t]: where kernel tap t of output
  * j0 starts in a row, less j0; wp: packed weights [nrows][kw][mr]; bias_tile: mr
  * biases.  Writes the
- * tile as mr rows of nv * FC_VL values. */
+ * tile as mr rows of nv * FC_VL values, row m at tile + m*tstride (a scratch
+ * tile, or the output itself when the whole tile is valid). */
 #define UKERNEL FC_CAT(fc_conv_direct_ukernel_, FC_DT)
 FC_INLINE void UKERNEL(int mr, int nv, const FC_REAL *FC_RESTRICT panel, fc_index nrows,
                        fc_index row_stride, const fc_index *FC_RESTRICT taps, fc_index kw,
                        fc_index j0, const FC_REAL *FC_RESTRICT wp,
-                       const FC_REAL *FC_RESTRICT bias_tile, FC_REAL *FC_RESTRICT tile)
+                       const FC_REAL *FC_RESTRICT bias_tile, FC_REAL *FC_RESTRICT tile,
+                       fc_index tstride)
 {
     VEC acc[2 * FC_MR][2];
 #pragma GCC unroll 16
@@ -117,9 +120,9 @@ FC_INLINE void UKERNEL(int mr, int nv, const FC_REAL *FC_RESTRICT panel, fc_inde
     }
 #pragma GCC unroll 16
     for (int m = 0; m < mr; m++) {
-        memcpy(tile + m * nv * FC_VL, &acc[m][0], sizeof(VEC));
+        memcpy(tile + m * tstride, &acc[m][0], sizeof(VEC));
         if (nv > 1)
-            memcpy(tile + m * nv * FC_VL + FC_VL, &acc[m][1], sizeof(VEC));
+            memcpy(tile + m * tstride + FC_VL, &acc[m][1], sizeof(VEC));
     }
 }
 
@@ -167,6 +170,10 @@ static void FILL_PANEL(const fc_conv_params *p, const FC_REAL *FC_RESTRICT xn, f
                     continue;
                 }
                 const FC_REAL *src = xc + (iz * H + iy) * W;
+                if (sw == 2 && phase_used[0] && phase_used[1]) {
+                    FC_SPLIT_S2(src, W, x0 * 2 - pw, plen, mode, dst, dst + plen);
+                    continue;
+                }
                 for (fc_index q = 0; q < sw; q++) {
                     if (!phase_used[q])
                         continue; /* no kernel tap reads this phase */
@@ -219,17 +226,27 @@ static void FWD_DIRECT_TASK(void *ctx, fc_index task, int slot)
             const FC_REAL *bp = bpack + (g * ntile + t) * mr;
             const fc_index o0 = t * mr;
             const int mvalid = (int)(cog - o0 < mr ? cog - o0 : mr);
+            FC_REAL *dst0 = out + ((size_t)(n * p->c_out + g * cog + o0) * OD + z) * OH * OW
+                            + y * OW + x0;
             for (fc_index j0 = 0; j0 < cw; j0 += nr) {
                 const fc_index nvalid = cw - j0 < nr ? cw - j0 : nr;
-                if (nv == 2)
-                    UKERNEL(FC_MR, 2, panel, nrows, row_stride, taps, KW, j0, wp, bp, tile);
+                /* a whole tile goes straight to the output */
+                const int whole = nvalid == nr && mvalid == mr;
+                FC_REAL *dst = whole ? dst0 + j0 : tile;
+                const fc_index dstride = whole ? out_plane : nr;
+                if (nv == 2 && nvalid <= FC_VL) /* a last half tile: one vector */
+                    UKERNEL(FC_MR, 1, panel, nrows, row_stride, taps, KW, j0, wp, bp, dst,
+                            dstride);
+                else if (nv == 2)
+                    UKERNEL(FC_MR, 2, panel, nrows, row_stride, taps, KW, j0, wp, bp, dst,
+                            dstride);
                 else
-                    UKERNEL(2 * FC_MR, 1, panel, nrows, row_stride, taps, KW, j0, wp, bp, tile);
-                for (int m = 0; m < mvalid; m++) {
-                    FC_REAL *dst = out + ((size_t)(n * p->c_out + g * cog + o0 + m) * OD + z) * OH * OW
-                                   + y * OW + x0 + j0;
-                    memcpy(dst, tile + m * nv * FC_VL, (size_t)nvalid * sizeof(FC_REAL));
-                }
+                    UKERNEL(2 * FC_MR, 1, panel, nrows, row_stride, taps, KW, j0, wp, bp, dst,
+                            dstride);
+                if (!whole)
+                    for (int m = 0; m < mvalid; m++)
+                        memcpy(dst0 + m * out_plane + j0, tile + m * nr,
+                               (size_t)nvalid * sizeof(FC_REAL));
             }
         }
     }
@@ -342,7 +359,7 @@ static void FWD_GEMM_TASK(void *ctx, fc_index task, int slot)
         const int mvalid = (int)(cog - o0 < mr ? cog - o0 : mr);
         for (fc_index j0 = 0; j0 < tn; j0 += nr) {
             const fc_index nvalid = tn - j0 < nr ? tn - j0 : nr;
-            UKERNEL(FC_MR, 2, col, K, tn, &zero_tap, 1, j0, wp, bp, tile);
+            UKERNEL(FC_MR, 2, col, K, tn, &zero_tap, 1, j0, wp, bp, tile, nr);
             for (int m = 0; m < mvalid; m++)
                 memcpy(out + ((size_t)n * p->c_out + g * cog + o0 + m) * P + p0 + j0,
                        tile + m * nr, (size_t)nvalid * sizeof(FC_REAL));
@@ -523,10 +540,10 @@ static void BWD_INPUT_TASK(void *ctx, fc_index task, int slot)
                             const fc_index nvalid = cw - j0 < nr ? cw - j0 : nr;
                             if (nv == 2)
                                 UKERNEL(FC_MR, 2, panel, nrows, plen, taps + xs[qx], ntap, j0, wp,
-                                        zero_bias, tile);
+                                        zero_bias, tile, nr);
                             else
                                 UKERNEL(2 * FC_MR, 1, panel, nrows, plen, taps + xs[qx], ntap, j0,
-                                        wp, zero_bias, tile);
+                                        wp, zero_bias, tile, nr);
                             /* fold phase positions P = j*sw + qx onto input cells */
                             for (int m = 0; m < mvalid; m++) {
                                 FC_REAL *dst = gxn + (c0 + m) * in_plane + (iz * H + iy) * W;
@@ -1127,6 +1144,7 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_bias_, FC_DT))(const fc_conv_params *p, const F
 #undef WG_JOB
 #undef PHASE_TAPS
 #undef UKERNEL
+#undef FC_SPLIT_S2
 #undef FILL_PANEL
 #undef CONV_JOB
 #undef CONV_SIZES

@@ -62,6 +62,8 @@
 #error "FC_ILANE must be defined (int32_t or int64_t) before including this template"
 #endif
 
+#include "fc_rows.template.h"
+
 #define FC_VL (FC_VBYTES / (int)sizeof(FC_REAL))
 #define VEC FC_CAT(fc_dw_vec_, FC_DT)
 #define IVEC FC_CAT(fc_dw_ivec_, FC_DT)
@@ -216,37 +218,6 @@ typedef struct {
  * by vector lanes whose results are discarded or masked, so they are left as
  * they are (the panel is zeroed once when allocated).  Slots read only by rows
  * >= ny are skipped. */
-#define DW_FILL_S2 FC_CAT(fc_dw_fill_s2_, FC_DT)
-/* Both phases of a stride-2 row at once: d0[j] = xpad[c0 + 2j] and
- * d1[j] = xpad[c0 + 2j + 1] for j < fill, where xpad is the row src (W wide)
- * through padding `mode`.  The interior is a plain even/odd split that the
- * compiler vectorises (a scalar gather per phase was most of the stride-2 time). */
-static void DW_FILL_S2(const FC_REAL *FC_RESTRICT src, fc_index W, fc_index c0, fc_index fill,
-                       int mode, FC_REAL *FC_RESTRICT d0, FC_REAL *FC_RESTRICT d1)
-{
-    /* interior: lo <= j < hi has 0 <= c0 + 2j and c0 + 2j + 1 < W */
-    fc_index lo = c0 >= 0 ? 0 : (1 - c0) / 2;
-    fc_index hi = W - c0 > 0 ? (W - c0) / 2 : 0;
-    lo = lo < fill ? lo : fill;
-    hi = hi < fill ? hi : fill;
-    hi = hi > lo ? hi : lo;
-    const FC_REAL *FC_RESTRICT s = src + c0;
-    for (fc_index j = lo; j < hi; j++) {
-        d0[j] = s[2 * j];
-        d1[j] = s[2 * j + 1];
-    }
-    for (fc_index j = 0; j < fill; j++) {
-        if (j == lo)
-            j = hi; /* skip the interior */
-        if (j == fill)
-            break;
-        const fc_index a = fc_pad_index(c0 + 2 * j, W, mode);
-        const fc_index b = fc_pad_index(c0 + 2 * j + 1, W, mode);
-        d0[j] = a < 0 ? (FC_REAL)0 : src[a];
-        d1[j] = b < 0 ? (FC_REAL)0 : src[b];
-    }
-}
-
 #define DW_FILL FC_CAT(fc_dw_fill_, FC_DT)
 static void DW_FILL(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL *xc,
                     fc_index z, fc_index y0, fc_index ny, fc_index x0, fc_index cw,
@@ -273,7 +244,7 @@ static void DW_FILL(const fc_conv_params *p, const fc_dw_geom *g, const FC_REAL 
             }
             const FC_REAL *src = xc + (iz * H + iy) * W;
             if (sw == 2 && g->phase_used[0] && g->phase_used[1]) {
-                DW_FILL_S2(src, W, x0 * 2 - pw, fill, mode, dst, dst + g->plen);
+                FC_SPLIT_S2(src, W, x0 * 2 - pw, fill, mode, dst, dst + g->plen);
                 continue;
             }
             for (fc_index q = 0; q < sw; q++) {
@@ -1845,7 +1816,7 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_bwd_weight_, FC_DT))(const fc_pointwise_params
 #undef KEEP_LANES
 #undef SCRATCH_BYTES
 #undef DW_FILL
-#undef DW_FILL_S2
+#undef FC_SPLIT_S2
 #undef DW_UKERNEL
 #undef DW_TILE
 #undef DW_TILE_OFFS
