@@ -35,6 +35,7 @@ enum {
     FC_OK = 0,
     FC_ENOMEM = 1,  /* a scratch allocation failed -> MemoryError */
     FC_EINVAL = 2,  /* arguments the Python layer should have rejected (a bug) */
+    FC_ERANGE = 3,  /* a saved max-pooling index outside its plane (user input) */
 };
 
 /*

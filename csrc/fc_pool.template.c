@@ -356,6 +356,7 @@ typedef struct {
     const FC_REAL *div;       /* avg: the divisor of every output of a plane ... */
     int div_recip;            /* ... or, when 1, its reciprocal (AVG_DIVISORS) */
     size_t in_plane, out_plane;
+    atomic_int *bad_index;    /* route: set when a saved index is out of range */
 } POOL_JOB;
 
 /* ------------------------------------------------------- max pooling ---- */
@@ -596,8 +597,14 @@ static void MAX_ROUTE(void *ctx, fc_index plane0, fc_index plane1, int slot)
         const FC_REAL *go = j->g + plane * j->out_plane;
         const int64_t *ip = j->idx + plane * j->out_plane;
         memset(gi, 0, j->in_plane * sizeof(FC_REAL));
-        for (size_t o = 0; o < j->out_plane; o++)
+        for (size_t o = 0; o < j->out_plane; o++) {
+            /* as unsigned, a negative offset is huge: one compare checks both ends */
+            if ((uint64_t)ip[o] >= (uint64_t)j->in_plane) {
+                atomic_store_explicit(j->bad_index, 1, memory_order_relaxed);
+                break;
+            }
             gi[ip[o]] += go[o];
+        }
     }
 }
 
@@ -666,10 +673,11 @@ int FC_POOL_KERNEL(fc_max_pool_route)(const fc_pool_params *p, const int64_t *id
     size_t in_plane, out_plane, out_total;
     if (fc_pool_sizes(p, &in_plane, &out_plane, &out_total) != FC_OK)
         return FC_EINVAL;
+    atomic_int bad_index = 0;
     POOL_JOB j = {.p = p, .g = grad_out, .out = grad_in, .idx = (int64_t *)idx,
-                  .in_plane = in_plane, .out_plane = out_plane};
+                  .in_plane = in_plane, .out_plane = out_plane, .bad_index = &bad_index};
     fc_parallel_range(p->num_threads, p->planes, MAX_ROUTE, &j);
-    return FC_OK;
+    return atomic_load(&bad_index) ? FC_ERANGE : FC_OK;
 }
 
 /* ------------------------------------------------------- avg pooling ---- */

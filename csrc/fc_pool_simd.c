@@ -6,6 +6,8 @@
  * its vector width.  fc_pool.c picks the path at run time.
  */
 #include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 

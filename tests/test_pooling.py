@@ -323,6 +323,15 @@ def test_saved_indices_are_checked(rng):
             bwd(indices=wrong)
     with pytest.raises(ValueError, match="adaptive_max_pool2d_backward: indices must lie"):
         fastconv.adaptive_max_pool2d_backward(g, x, indices=idx + 40)
+    # checked by the routing kernel as it reads them: also on a team of threads,
+    # in the last plane, and for the most negative int64
+    x = rng.standard_normal((4, 16, 40, 40))
+    vals, idx = fastconv.max_pool2d(x, 2, return_indices=True)
+    for bad in (np.iinfo(np.int64).min, 1600):
+        wrong = idx.copy()
+        wrong[-1, -1, -1, -1] = bad
+        with pytest.raises(ValueError, match=r"indices must lie in \[0, 1600\)"):
+            fastconv.max_pool2d_backward(np.ones_like(vals), x, 2, indices=wrong)
 
 
 # ------------------------------------------------------------ avg pooling ----

@@ -670,8 +670,9 @@ def check_window_pool(opname, nd, x, kernel_size, stride, padding, dilation, cei
 def check_pool_indices(opname, indices, call):
     """The int64 offsets a max pooling forward returned, for its backward
     (`call` from check_window_pool / check_adaptive_pool with grad_output):
-    grad_output's shape, every offset inside the input's (n, c) plane.
-    Returns them 5-D and C-contiguous."""
+    grad_output's shape.  Returns them 5-D and C-contiguous.  That every
+    offset lies inside the input's (n, c) plane is checked by the routing
+    kernel as it reads them (pool_indices_out_of_range makes the error)."""
     if not isinstance(indices, np.ndarray) or indices.dtype != np.int64:
         got = indices.dtype if isinstance(indices, np.ndarray) else type(indices).__name__
         raise TypeError(f"{opname}: indices must be an int64 ndarray (as the forward's "
@@ -680,13 +681,16 @@ def check_pool_indices(opname, indices, call):
         raise ValueError(f"{opname}: indices has shape {indices.shape} but grad_output has "
                          f"shape {call.out_shape}")
     spec = call.spec
-    plane = spec.in_size[0] * spec.in_size[1] * spec.in_size[2]
-    # as unsigned, a negative offset is huge: one pass checks both ends
-    if indices.size and indices.view(np.uint64).max() >= plane:
-        raise ValueError(f"{opname}: indices must lie in [0, {plane}) (offsets in an input "
-                         f"plane of x of shape {call.in_shape}), got values in "
-                         f"[{indices.min()}, {indices.max()}]")
     return np.ascontiguousarray(indices).reshape((spec.n, spec.c) + spec.out_size)
+
+
+def pool_indices_out_of_range(opname, indices, call):
+    """The ValueError for saved max-pooling indices outside the input plane."""
+    spec = call.spec
+    plane = spec.in_size[0] * spec.in_size[1] * spec.in_size[2]
+    return ValueError(f"{opname}: indices must lie in [0, {plane}) (offsets in an input "
+                      f"plane of x of shape {call.in_shape}), got values in "
+                      f"[{indices.min()}, {indices.max()}]")
 
 
 def adaptive_output_size(opname, output_size, in_size):

@@ -126,8 +126,10 @@ def _max_backward(recompute, opname, call, indices):
     grad_in = np.empty(call.in_shape, call.dtype)
     if grad_in.size:
         spec = call.spec
-        _pool.max_pool_route(indices, call.grad, grad_in.reshape((spec.n, spec.c) + spec.in_size),
-                             spec, _threads.team_size(spec.work), _config.isa_code())
+        if not _pool.max_pool_route(indices, call.grad,
+                                    grad_in.reshape((spec.n, spec.c) + spec.in_size),
+                                    spec, _threads.team_size(spec.work), _config.isa_code()):
+            raise _validate.pool_indices_out_of_range(opname, indices, call)
     return grad_in
 
 

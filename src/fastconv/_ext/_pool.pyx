@@ -63,7 +63,8 @@ def max_pool_bwd(const floating[:, :, :, :, ::1] x, const floating[:, :, :, :, :
 def max_pool_route(const int64_t[:, :, :, :, ::1] indices,
                    const floating[:, :, :, :, ::1] grad_out, floating[:, :, :, :, ::1] grad_in,
                    spec, int num_threads, int isa):
-    """grad_out added at the saved `indices` (max and adaptive max), into `grad_in`."""
+    """grad_out added at the saved `indices` (max and adaptive max), into `grad_in`.
+    Returns False, with grad_in partly written, when an index is outside its plane."""
     cdef fc_pool_params p = make_pool_params(spec, num_threads, isa)
     cdef int status
     with nogil:
@@ -73,7 +74,10 @@ def max_pool_route(const int64_t[:, :, :, :, ::1] indices,
         else:
             status = fc_max_pool_route_f64(&p, &indices[0, 0, 0, 0, 0], &grad_out[0, 0, 0, 0, 0],
                                            &grad_in[0, 0, 0, 0, 0])
+    if status == FC_ERANGE:
+        return False
     check_status(status, "max_pool_backward")
+    return True
 
 
 # ------------------------------------------------------------ avg pooling ----

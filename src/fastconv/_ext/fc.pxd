@@ -7,6 +7,7 @@ cdef extern from "fc_common.h" nogil:
         FC_OK
         FC_ENOMEM
         FC_EINVAL
+        FC_ERANGE
     enum:
         FC_ISA_BASELINE
         FC_ISA_AVX2
