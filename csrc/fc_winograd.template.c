@@ -185,14 +185,15 @@ static void WG_GATHER(const fc_conv_params *p, const FC_REAL *xc, fc_index ty, f
                 d[(a * 6 + b) * ds] = xc[(y0 + a) * W + x0 + b];
         return;
     }
-    for (int a = 0; a < 6; a++) {
-        const fc_index iy = xc && 4 * ty + a < HP ? fc_pad_index(y0 + a, H, p->pad_mode) : -1;
-        for (int b = 0; b < 6; b++) {
-            const fc_index ix = iy >= 0 && 4 * tx + b < WP ? fc_pad_index(x0 + b, W, p->pad_mode)
-                                                           : -1;
-            d[(a * 6 + b) * ds] = ix >= 0 ? xc[iy * W + ix] : (FC_REAL)0;
-        }
-    }
+    /* a border tile: each row's and column's source once (-1: reads 0) */
+    fc_index iy[6], ix[6];
+    for (int a = 0; a < 6; a++)
+        iy[a] = xc && 4 * ty + a < HP ? fc_pad_index(y0 + a, H, p->pad_mode) : -1;
+    for (int b = 0; b < 6; b++)
+        ix[b] = 4 * tx + b < WP ? fc_pad_index(x0 + b, W, p->pad_mode) : -1;
+    for (int a = 0; a < 6; a++)
+        for (int b = 0; b < 6; b++)
+            d[(a * 6 + b) * ds] = iy[a] >= 0 && ix[b] >= 0 ? xc[iy[a] * W + ix[b]] : (FC_REAL)0;
 }
 
 #define WG_UKERNEL FC_CAT(fc_wg_ukernel_, FC_DT)
