@@ -112,6 +112,7 @@ typedef struct {
     FC_REAL *out, *u, *scratch, *v; /* v: the shared transformed input (two passes) */
     size_t per_slot, v_offset;      /* v_offset: a one-pass slot's V, after M (and U) */
     fc_index R, ntile, th, tw, ntiles, NT, nblk, nsplit, nchunk;
+    fc_index VS; /* elements from one V row xi to the next: R*NT and a vector (see below) */
     int fused; /* transform each oc tile's weights in the task that uses it */
 } WG_JOB;
 
@@ -250,7 +251,7 @@ static void WG_INPUT(const WG_JOB *j, fc_index g, const WG_TILE *tiles, fc_index
     const fc_conv_params *p = j->p;
     const fc_index cig = p->c_in / p->groups;
     const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
-    const fc_index KD = p->k[0], R = j->R, NT = j->NT;
+    const fc_index KD = p->k[0], NT = j->NT, VS = j->VS;
     /* input transform, WG_VL tiles at a time (one per vector lane):
      * V[xi][r][i] = (B^T d B)[xi] of tile i, channel r */
     for (fc_index r = r0; r < r1; r++) {
@@ -278,7 +279,7 @@ static void WG_INPUT(const WG_JOB *j, fc_index g, const WG_TILE *tiles, fc_index
             for (int a = 0; a < 6; a++)
                 WG_BT6(t + 6 * a, 1, dv + 6 * a, 1);
             for (int xi = 0; xi < 36; xi++)
-                memcpy(V + ((size_t)xi * R + r) * NT + i0, &dv[xi], sizeof(WVEC));
+                memcpy(V + (size_t)xi * VS + r * NT + i0, &dv[xi], sizeof(WVEC));
         }
     }
 
@@ -306,7 +307,7 @@ static void WG_PRODUCT(const WG_JOB *j, fc_index g, const WG_TILE *tiles, fc_ind
         }
         /* 36 GEMMs into M[xi][MR][NT] */
         for (int xi = 0; xi < 36; xi++) {
-            const FC_REAL *Ux = U + (size_t)xi * R * FC_MR, *Vx = V + (size_t)xi * R * NT;
+            const FC_REAL *Ux = U + (size_t)xi * R * FC_MR, *Vx = V + (size_t)xi * j->VS;
             FC_REAL *Mx = M + (size_t)xi * FC_MR * NT;
             fc_index t0 = 0;
             for (; t0 + 2 * WG_VL <= NT; t0 += 2 * WG_VL)
@@ -366,7 +367,7 @@ static void WG_TASK(void *ctx, fc_index task, int slot)
 /* Two passes: block gb (= g * nblk + b)'s part of the shared transformed input. */
 FC_INLINE FC_REAL *WG_SHARED_V(const WG_JOB *j, fc_index gb)
 {
-    return j->v + (size_t)gb * 36 * j->R * j->NT;
+    return j->v + (size_t)gb * 36 * j->VS;
 }
 
 #define WG_INPUT_TASK FC_CAT(fc_wg_input_task_, FC_DT)
@@ -435,8 +436,14 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, con
         while (nchunk < R && blocks * nchunk < 4 * (fc_index)nt)
             nchunk++;
     }
-    size_t v_elems, m_elems, w_elems = 0, vshared_elems = 0;
-    if (fc_mul_overflows(36 * R, NT, &v_elems) || fc_mul_overflows(36 * FC_MR, NT, &m_elems)
+    /* V's 36 rows one vector more than R*NT apart: R*NT is often a multiple of
+     * 2 or 4 KiB, and a tile's 36 stores (one per row) then all fell into one
+     * or two L1 cache sets (a third of a 3-D input transform's time). */
+    size_t v_elems, m_elems, w_elems = 0, vshared_elems = 0, rnt;
+    if (fc_mul_overflows(R, NT, &rnt))
+        return FC_ENOMEM;
+    const fc_index VS = (fc_index)rnt + WG_VL;
+    if (fc_mul_overflows(36, VS, &v_elems) || fc_mul_overflows(36 * FC_MR, NT, &m_elems)
         || (fused && fc_mul_overflows(36 * R, FC_MR, &w_elems))
         || (two_pass && fc_mul_overflows((fc_index)v_elems, blocks, &vshared_elems)))
         return FC_ENOMEM;
@@ -456,7 +463,7 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, con
     WG_JOB j = {.p = p, .x = x, .w = w, .bias = bias, .out = out, .u = u, .scratch = scratch,
                 .v = v, .per_slot = per_slot, .v_offset = m_elems + w_elems, .R = R,
                 .ntile = ntile, .th = th, .tw = tw, .ntiles = (fc_index)ntiles, .NT = NT,
-                .nblk = nblk, .nsplit = nsplit, .nchunk = nchunk, .fused = fused};
+                .nblk = nblk, .nsplit = nsplit, .nchunk = nchunk, .VS = VS, .fused = fused};
     if (!fused)
         fc_parallel_for(nt, G * ntile, WG_WEIGHT_TASK, &j);
     if (two_pass) {
