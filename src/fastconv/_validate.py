@@ -7,6 +7,7 @@ checked against limits before anything is allocated or handed to C.
 """
 import math as _math
 import numbers
+import types as _types
 from typing import NamedTuple
 
 import numpy as np
@@ -615,8 +616,9 @@ def _pool_finish(opname, x, xb, grad, dtype, unbatched, out_spatial, spec_fields
 @_memoized
 def _window_geometry(opname, nd, in_size, kernel_size, stride, padding, dilation, ceil_mode,
                      count_include_pad):
-    """The checked hyper-parameters of a max/avg pooling call and its output size
-    (a small pooling call spends as long validating as computing: remembered)."""
+    """The output size of a max/avg pooling call and its PoolSpec fields (all but
+    work), after checking its hyper-parameters (a small pooling call spends as long
+    validating as computing: remembered)."""
     kernel = ntuple(opname, "kernel_size", kernel_size, nd)
     stride = kernel if stride is None else ntuple(opname, "stride", stride, nd)
     padding = ntuple(opname, "padding", padding, nd, minimum=0)
@@ -647,7 +649,11 @@ def _window_geometry(opname, nd, in_size, kernel_size, stride, padding, dilation
                     f"(kernel_size={kernel}, dilation={dilation}, padding={padding}, "
                     f"x spatial shape {tuple(in_size)})")
             o += 1
-    return kernel, stride, padding, dilation, count_include_pad, out_size
+    # the PoolSpec fields, 3-D (remembered with the rest, so read-only)
+    return out_size, _types.MappingProxyType(dict(
+        in_size=_pad3(in_size, 1), out_size=_pad3(out_size, 1), kernel=_pad3(kernel, 1),
+        stride=_pad3(stride, 1), dilation=_pad3(dilation, 1), padding=_pad3(padding, 0),
+        count_include_pad=count_include_pad))
 
 
 def check_window_pool(opname, nd, x, kernel_size, stride, padding, dilation, ceil_mode,
@@ -655,15 +661,10 @@ def check_window_pool(opname, nd, x, kernel_size, stride, padding, dilation, cei
     """Validate a max_pool / avg_pool call (avg passes dilation=1) or its backward."""
     x, xb, grad, dtype, unbatched = _pool_input(opname, nd, x, grad_output, True)
     in_size = xb.shape[2:]
-    kernel, stride, padding, dilation, count_include_pad, out_size = _window_geometry(
-        opname, nd, in_size, kernel_size, stride, padding, dilation, ceil_mode,
-        count_include_pad)
+    out_size, fields = _window_geometry(opname, nd, in_size, kernel_size, stride, padding,
+                                        dilation, ceil_mode, count_include_pad)
     n, c = xb.shape[:2]
-    fields = dict(in_size=_pad3(in_size, 1), out_size=_pad3(out_size, 1),
-                  kernel=_pad3(kernel, 1), stride=_pad3(stride, 1),
-                  dilation=_pad3(dilation, 1), padding=_pad3(padding, 0),
-                  count_include_pad=count_include_pad,
-                  work=n * c * _math.prod(out_size) * _math.prod(kernel))
+    fields = dict(fields, work=n * c * _math.prod(out_size) * _math.prod(fields["kernel"]))
     return _pool_finish(opname, x, xb, grad, dtype, unbatched, out_size, fields, out)
 
 
