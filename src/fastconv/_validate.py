@@ -740,16 +740,42 @@ def check_adaptive_pool(opname, nd, x, output_size, out=None, grad_output=FORWAR
 
 def check_global_pool(opname, x, keepdims, out=None, grad_output=FORWARD):
     """Validate a global_{avg,max}_pool call (x: (N, C, *spatial)) or its backward.
-    Each plane is passed to C as (1, 1, size)."""
-    x, xb, grad, dtype, _ = _pool_input(opname, None, x, grad_output, False)
+    Each plane is passed to C as (1, 1, size).  (Global pooling is the cheapest
+    call a network makes, so all its shape checks are remembered per shape.)"""
+    x = as_array(opname, "x", x)
+    grad = grad_array(opname, grad_output)
+    dtype = result_dtype(opname, x=x, grad_output=grad)
+    result_shape, spec = _global_geometry(opname, x.shape, keepdims, dtype.itemsize)
+    if out is not None:
+        check_out(opname, out, result_shape, dtype, {"x": x})
+    x5 = as_c_float(x, dtype).reshape((spec.n, spec.c) + spec.in_size)
+    g5 = None
+    if grad is not None:
+        if grad.shape != result_shape:
+            raise ValueError(f"{opname}: grad_output has shape {grad.shape} but the forward "
+                             f"result for x of shape {x.shape} has shape {result_shape}")
+        g5 = as_c_float(grad, dtype).reshape((spec.n, spec.c) + spec.out_size)
+    return PoolCall(x5, g5, spec, dtype, result_shape, x.shape, out)
+
+
+@_memoized
+def _global_geometry(opname, shape, keepdims, itemsize):
+    """(result shape, PoolSpec) of a global pooling of an x of `shape`, after the
+    shape checks of _pool_input and _pool_finish, in their order."""
+    if len(shape) < 3:
+        raise ValueError(f"{opname}: x must have shape (N, C, *spatial) with at least "
+                         f"one spatial axis; got shape {shape}")
+    if shape[1] < 1 or min(shape[2:]) < 1:
+        raise ValueError(f"{opname}: x of shape {shape} has an empty channel or spatial axis")
+    check_nbytes(opname, "x", shape, itemsize)
     keepdims = check_bool(opname, "keepdims", keepdims)
-    n, c = xb.shape[:2]
-    size = _math.prod(xb.shape[2:])
-    result_shape = (n, c) + ((1,) * (xb.ndim - 2) if keepdims else ())
+    n, c = shape[:2]
+    check_nbytes(opname, "the output", (n, c), itemsize)
+    size = _math.prod(shape[2:])
     one = (1, 1, 1)
-    fields = dict(in_size=(1, 1, size), out_size=one, kernel=one, stride=one, dilation=one,
-                  padding=(0, 0, 0), count_include_pad=True, work=n * c * size)
-    return _pool_finish(opname, x, xb, grad, dtype, False, (), fields, out, result_shape)
+    spec = PoolSpec(n, c, in_size=(1, 1, size), out_size=one, kernel=one, stride=one,
+                    dilation=one, padding=(0, 0, 0), count_include_pad=True, work=n * c * size)
+    return (n, c) + ((1,) * (len(shape) - 2) if keepdims else ()), spec
 
 
 POOL_MODES = ("max", "avg")
