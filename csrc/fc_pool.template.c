@@ -542,7 +542,9 @@ static void MAX_FWD_ROWS_CACHED(void *ctx, fc_index r0, fc_index r1, int slot)
                 memcpy(&v, hs[i] + ox0, sizeof v);
                 m = VTAKE(m, v);
             }
-            if (ox0 + NL <= OW) {
+            if (ox0 + NL <= OW || r * OW + ox0 + NL <= r1 * OW) {
+                /* a whole vector; past the row it writes the start of this
+                 * task's next rows, which their own stores rewrite later */
                 memcpy(o + ox0, &m, sizeof m);
             } else { /* through a buffer, so that m stays in a register */
                 FC_REAL tail[NL];

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _config, analysis
+from fastconv import _config, _threads, analysis
 from ref_pool import (adaptive_bins, adaptive_pool_backward_ref, adaptive_pool_ref,
                       avg_pool_backward_ref, avg_pool_ref, global_pool_backward_ref,
                       global_pool_ref, max_pool_backward_ref, max_pool_ref, pool_out_len,
@@ -1031,3 +1031,22 @@ def test_avg_pool_2x2_by_rows_bitwise(shape, dtype, rng, simd_path):
     assert got.tobytes() == expected.tobytes()
     np.testing.assert_allclose(got, avg_pool_ref(x, (2, 2), (2, 2), (0, 0), False, True),
                                atol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+# Value-only rows by cached row maxima store whole vectors, spilling into the
+# task's next rows (rewritten by their own stores) but never past the task:
+# rows narrower than a vector, many planes, teams of 2 and 3 threads.
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("width", [3, 7, 15, 17])
+def test_max_pool_row_spill_stays_in_task(width, threads, rng, restore_threads):
+    x = rng.standard_normal((8, 64, 41, width)).astype(np.float32)
+    fastconv.set_num_threads(threads)
+    work = x.shape[0] * x.shape[1] * 21 * ((width - 1) // 2 + 1) * 9
+    assert _threads.team_size(work) >= 2  # the rows are shared out
+    # the 9 taps of each window as strided views of the -inf padded input
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    oh, ow = 21, (width - 1) // 2 + 1
+    ref = np.max([xp[..., a:a + 2 * oh:2, b:b + 2 * ow:2] for a in range(3) for b in range(3)],
+                 axis=0)
+    for _ in range(3):
+        np.testing.assert_array_equal(fastconv.max_pool2d(x, 3, 2, 1), ref)
