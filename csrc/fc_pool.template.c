@@ -556,6 +556,75 @@ static void MAX_FWD_ROWS_CACHED(void *ctx, fc_index r0, fc_index r1, int slot)
     }
 }
 
+/* Whether a value-only max pooling is the 2-D 3x3 / stride 2 / padding 1
+ * window (ResNet's stem; floor mode, so every window's first row and column
+ * lie in the input): MAX_FWD_3X3S2 computes it. */
+#define MAX_IS_3X3S2 FC_POOL_NAME(fc_max_is_3x3s2)
+FC_INLINE int MAX_IS_3X3S2(const fc_pool_params *p)
+{
+    return p->in[0] == 1 && p->k[0] == 1 && p->k[1] == 3 && p->k[2] == 3
+           && p->stride[1] == 2 && p->stride[2] == 2 && p->pad[1] == 1 && p->pad[2] == 1
+           && p->dil[1] == 1 && p->dil[2] == 1 && 2 * p->out[1] - 1 <= p->in[1]
+           && 2 * p->out[2] - 1 <= p->in[2];
+}
+
+/* Output rows r0 .. r1 of a 3x3 / stride 2 / padding 1 max pooling
+ * (MAX_IS_3X3S2).  Output row oy folds input rows 2oy-1, 2oy, 2oy+1, each
+ * reduced along x first (taps 2ox-1, 2ox, 2ox+1: the odd cell of the block
+ * before, then the even and odd cells of its own), in the scan order of
+ * MAX_FWD_ROWS_CACHED, so the bits are the same.  Row 2oy+1's maxima are
+ * kept in the slot's buffer as the next output row's first row; each block
+ * of a row is reduced and folded in registers, with none of the cached path's
+ * per-row bookkeeping. */
+#define MAX_FWD_3X3S2 FC_POOL_NAME(fc_max_pool_fwd_3x3s2)
+static void MAX_FWD_3X3S2(void *ctx, fc_index r0, fc_index r1, int slot)
+{
+    const POOL_JOB *j = ctx;
+    const fc_pool_params *p = j->p;
+    const fc_index H = p->in[1], W = p->in[2], OH = p->out[1], OW = p->out[2];
+    FC_REAL *kept = j->rows + (size_t)slot * FC_POOL_CACHE_ROW(OW, NL); /* row 2oy-1 */
+    const LVEC ninf = (LVEC){0} - (FC_REAL)INFINITY;
+    const LMASK prev = IOTA() + (NL - 1); /* lane l <- lane l - 1 of (a, b), lane 0 <- a's last */
+    for (fc_index r = r0; r < r1; r++) {
+        const fc_index plane = r / OH, oy = r % OH;
+        const FC_REAL *x0 = j->x + plane * j->in_plane + 2 * oy * W; /* input row 2oy */
+        const int top = oy > 0 && r > r0;     /* row 2oy-1 is in `kept` */
+        const int fresh_top = oy > 0 && r == r0; /* ... or must be reduced here */
+        const int bottom = 2 * oy + 1 < H;   /* row 2oy+1 exists */
+        FC_REAL *FC_RESTRICT o = j->out + r * OW;
+        LVEC opt = ninf, op0 = ninf, op1 = ninf; /* the previous blocks' odd cells */
+        for (fc_index ox0 = 0; ox0 < OW; ox0 += NL) {
+            LVEC e, od, m;
+            if (top) {
+                memcpy(&m, kept + ox0, sizeof m);
+            } else if (fresh_top) {
+                LOAD_EO(x0 - W, W, ox0, &e, &od);
+                m = VTAKE(VTAKE(__builtin_shuffle(opt, od, prev), e), od);
+                opt = od;
+            }
+            LOAD_EO(x0, W, ox0, &e, &od);
+            const LVEC h0 = VTAKE(VTAKE(__builtin_shuffle(op0, od, prev), e), od);
+            op0 = od;
+            m = oy > 0 ? VTAKE(m, h0) : h0;
+            if (bottom) {
+                LOAD_EO(x0 + W, W, ox0, &e, &od);
+                const LVEC h1 = VTAKE(VTAKE(__builtin_shuffle(op1, od, prev), e), od);
+                op1 = od;
+                m = VTAKE(m, h1);
+                memcpy(kept + ox0, &h1, sizeof h1);
+            }
+            if (ox0 + NL <= OW || r * OW + ox0 + NL <= r1 * OW) {
+                memcpy(o + ox0, &m, sizeof m); /* past the row: rewritten later */
+            } else {
+                FC_REAL tail[NL];
+                memcpy(tail, &m, sizeof m);
+                for (fc_index l = 0; l < OW - ox0; l++)
+                    o[ox0 + l] = tail[l];
+            }
+        }
+    }
+}
+
 /*
  * Max pooling forward: out[plane, oz, oy, ox] = max over the window's real
  * cells; idx (optional) gets the winners' offsets.  Tasks: output rows.
@@ -574,7 +643,13 @@ int FC_POOL_KERNEL(fc_max_pool_fwd)(const fc_pool_params *p, const FC_REAL *x, F
     /* by rows when windows overlap along y (input rows are reused) */
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
     size_t cache_bytes;
-    if (!idx && fc_pool_s2_rows_ok(p)
+    if (!idx && MAX_IS_3X3S2(p)
+        && !fc_mul_overflows((fc_index)nt * FC_POOL_CACHE_ROW(p->out[2], NL),
+                             (fc_index)sizeof(FC_REAL), &cache_bytes)
+        && (j.rows = fc_scratch_alloc(cache_bytes))) {
+        fc_parallel_range(nt, rows, MAX_FWD_3X3S2, &j);
+        fc_scratch_free(j.rows);
+    } else if (!idx && fc_pool_s2_rows_ok(p)
         && !fc_mul_overflows((fc_index)nt * 2 * FC_POOL_CACHED_ROWS
                                  * FC_POOL_CACHE_ROW(p->out[2], NL),
                              (fc_index)sizeof(FC_REAL), &cache_bytes)
