@@ -228,9 +228,12 @@ static void pool_run(int nt, fc_index ntasks, fc_task_fn fn, void *ctx)
         nt = (int)ntasks;
     fc_job job = {.fn = fn, .ctx = ctx, .ntasks = ntasks, .nt = nt, .slots = 1, .link = NULL};
     job.nseg = nt < FC_JOB_SEGMENTS ? nt : FC_JOB_SEGMENTS;
+    /* segment s: [s*q + min(s, r), (s+1)*q + min(s+1, r)), q = ntasks / nseg and
+     * r = ntasks % nseg (no product that could overflow) */
+    const fc_index q = ntasks / job.nseg, r = ntasks % job.nseg;
     for (int s = 0; s < job.nseg; s++) {
-        atomic_init(&job.seg[s].next, ntasks * s / job.nseg);
-        job.seg[s].end = ntasks * (s + 1) / job.nseg;
+        atomic_init(&job.seg[s].next, s * q + (s < r ? s : r));
+        job.seg[s].end = (s + 1) * q + (s + 1 < r ? s + 1 : r);
     }
     atomic_init(&job.done, 0);
 
