@@ -1495,8 +1495,15 @@ static void PW_GEMM(const FC_REAL *tile, fc_index K, fc_index tstride, fc_index 
     const fc_index step = (fc_index)nv * FC_VL;
     for (fc_index p0 = 0; p0 < P; p0 += step) {
         fc_index nvalid = P - p0 < step ? P - p0 : step;
-        if (nvalid < step && P >= step) {
-            p0 = P - step; /* ragged last tile moved back (see DW_BLOCK); ends the loop */
+        /* a ragged last tile is moved back to end at P (see DW_BLOCK; it ends
+         * the loop), as one vector when one vector covers what is left */
+        int half = 0;
+        if (nvalid < step && nv == 2 && nvalid <= FC_VL && P >= FC_VL) {
+            p0 = P - FC_VL;
+            nvalid = FC_VL;
+            half = 1;
+        } else if (nvalid < step && P >= step) {
+            p0 = P - step;
             nvalid = step;
         }
         for (fc_index t = 0; t < ntile; t++) {
@@ -1504,7 +1511,9 @@ static void PW_GEMM(const FC_REAL *tile, fc_index K, fc_index tstride, fc_index 
             const FC_REAL *wp = wpack + t * K * mr;
             const FC_REAL *bp = bpack + t * mr;
             FC_REAL *o = out + t * mr * ocstride + p0;
-            if (nv == 2)
+            if (half)
+                PW_UKERNEL(FC_MR, 1, tile + p0, tstride, K, wp, bp, o, ocstride, mvalid, nvalid);
+            else if (nv == 2)
                 PW_UKERNEL(FC_MR, 2, tile + p0, tstride, K, wp, bp, o, ocstride, mvalid, nvalid);
             else
                 PW_UKERNEL(2 * FC_MR, 1, tile + p0, tstride, K, wp, bp, o, ocstride, mvalid,
