@@ -594,7 +594,7 @@ static void MAX_FWD_3X3S2(void *ctx, fc_index r0, fc_index r1, int slot)
         FC_REAL *FC_RESTRICT o = j->out + r * OW;
         LVEC opt = ninf, op0 = ninf, op1 = ninf; /* the previous blocks' odd cells */
         for (fc_index ox0 = 0; ox0 < OW; ox0 += NL) {
-            LVEC e, od, m;
+            LVEC e, od, m = ninf; /* oy == 0: replaced by row 2oy's maxima */
             if (top) {
                 memcpy(&m, kept + ox0, sizeof m);
             } else if (fresh_top) {
