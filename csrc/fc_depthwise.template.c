@@ -674,22 +674,15 @@ FC_INLINE VEC LOADV_MASK(const FC_REAL *p, DW_LANES mask)
 #define STOREV_MASK FC_CAT(fc_dw_storev_mask_, FC_DT)
 FC_INLINE void STOREV_MASK(FC_REAL *p, VEC v, fc_index n)
 {
-#if FC_VBYTES >= 64
-    const unsigned bits = (1u << n) - 1;
-#if FC_REAL_BYTES == 4
-    _mm512_mask_storeu_ps(p, (__mmask16)bits, (__m512)v);
+    const DW_LANES mask = LANE_MASK(0, n);
+#if FC_VBYTES >= 64 && FC_REAL_BYTES == 4
+    _mm512_mask_storeu_ps(p, (__mmask16)mask, (__m512)v);
+#elif FC_VBYTES >= 64
+    _mm512_mask_storeu_pd(p, (__mmask8)mask, (__m512d)v);
+#elif FC_REAL_BYTES == 4
+    _mm256_maskstore_ps(p, (__m256i)mask, (__m256)v);
 #else
-    _mm512_mask_storeu_pd(p, (__mmask8)bits, (__m512d)v);
-#endif
-#else
-    IVEC m;
-    for (int l = 0; l < FC_VL; l++)
-        m[l] = l < n ? (FC_ILANE)-1 : 0;
-#if FC_REAL_BYTES == 4
-    _mm256_maskstore_ps(p, (__m256i)m, (__m256)v);
-#else
-    _mm256_maskstore_pd(p, (__m256i)m, (__m256d)v);
-#endif
+    _mm256_maskstore_pd(p, (__m256i)mask, (__m256d)v);
 #endif
 }
 
@@ -1530,16 +1523,12 @@ static void SEP_FWD_TASK(void *ctx, fc_index task, int slot)
     const DW_JOB *j = ctx;
     const fc_conv_params *p = j->p;
     DW_SIZES(p);
-    const fc_dw_geom g = *j->g;
     const FC_REAL *x = j->x, *w = j->w, *bias = j->bias, *wpack = j->wpack, *bpack = j->bpack;
     FC_REAL *out = j->out;
     const fc_index rows = j->rows, cols = j->cols, nyb = j->nyb, nxb = j->nxb;
     const fc_index tstride = j->tstride, K = p->c_out, c_pw = j->c_pw;
     const int nv = j->nv;
-    FC_REAL *panel = j->panels + (size_t)slot * g.panel_elems;
-    const FC_REAL **rowptr = j->rowptrs + (size_t)slot * g.rows * nq;
     FC_REAL *tile = j->scratch + (size_t)slot * j->scratch_elems;
-    DW_ROWPTRS(p, &g, panel, rowptr);
     fc_index rem = task;
     const fc_index xb = rem % nxb; rem /= nxb;
     const fc_index yb = rem % nyb; rem /= nyb;
@@ -1559,10 +1548,16 @@ static void SEP_FWD_TASK(void *ctx, fc_index task, int slot)
                             cw);
     } else
 #endif
-    for (fc_index c = 0; c < p->c_in; c++)
-        DW_BLOCK(p, &g, x + (n * p->c_in + c) * in_plane, w + c * m * nq * KW,
-                 bias ? bias + c * m : NULL, z, y0, ny, x0, cw, panel, rowptr,
-                 tile + c * m * tstride, tstride, cw);
+    {
+        const fc_dw_geom g = *j->g;
+        FC_REAL *panel = j->panels + (size_t)slot * g.panel_elems;
+        const FC_REAL **rowptr = j->rowptrs + (size_t)slot * g.rows * nq;
+        DW_ROWPTRS(p, &g, panel, rowptr);
+        for (fc_index c = 0; c < p->c_in; c++)
+            DW_BLOCK(p, &g, x + (n * p->c_in + c) * in_plane, w + c * m * nq * KW,
+                     bias ? bias + c * m : NULL, z, y0, ny, x0, cw, panel, rowptr,
+                     tile + c * m * tstride, tstride, cw);
+    }
     PW_GEMM(tile, K, tstride, ny * cw, wpack, bpack, c_pw, nv,
             out + n * c_pw * out_plane + (z * OH + y0) * OW + x0, out_plane);
 }
@@ -1582,12 +1577,15 @@ int FC_ISA_FN(FC_CAT(fc_separable_fwd_, FC_DT))(const fc_conv_params *p, fc_inde
     fc_separable_tile(p, sizeof(FC_REAL), &rows, &cols);
     const int nv = rows * cols > FC_VL ? 2 : 1;
     const fc_index tstride = (rows * cols + 2 * FC_VL - 1) / (2 * FC_VL) * (2 * FC_VL);
-    fc_dw_geom g;
-    if (fc_dw_geom_init(&g, p, rows, cols, FC_VL) != FC_OK)
+    /* the panel geometry and scratch, unless the direct kernel (which reads the
+     * input in place) does the depthwise part */
+    const int direct = DW_DIRECT_FITS(p);
+    fc_dw_geom g = {0};
+    FC_REAL *panels = NULL, *wpack, *bpack, *tiles = NULL;
+    const FC_REAL **rowptrs = NULL;
+    if (!direct && fc_dw_geom_init(&g, p, rows, cols, FC_VL) != FC_OK)
         return FC_ENOMEM;
-    FC_REAL *panels, *wpack, *bpack, *tiles = NULL;
-    const FC_REAL **rowptrs;
-    if (DW_SCRATCH(&g, p, nt, &panels, &rowptrs) != FC_OK) {
+    if (!direct && DW_SCRATCH(&g, p, nt, &panels, &rowptrs) != FC_OK) {
         fc_dw_geom_free(&g);
         return FC_ENOMEM;
     }
@@ -1613,8 +1611,7 @@ int FC_ISA_FN(FC_CAT(fc_separable_fwd_, FC_DT))(const fc_conv_params *p, fc_inde
     DW_JOB j = {.p = p, .g = &g, .x = x, .w = w, .bias = bias, .out = out, .panels = panels,
                 .rowptrs = rowptrs, .scratch = tiles, .scratch_elems = tile_elems,
                 .wpack = wpack, .bpack = bpack, .rows = rows, .cols = cols, .nyb = nyb,
-                .nxb = nxb, .tstride = tstride, .c_pw = c_pw, .nv = nv,
-                .direct = DW_DIRECT_FITS(p)};
+                .nxb = nxb, .tstride = tstride, .c_pw = c_pw, .nv = nv, .direct = direct};
     fc_parallel_for(nt, p->n * OD * nyb * nxb, SEP_FWD_TASK, &j);
     fc_scratch_free(tiles);
     fc_scratch_free(wpack);
@@ -1826,6 +1823,21 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_bwd_weight_, FC_DT))(const fc_pointwise_params
 #undef SCRATCH_BYTES
 #undef DW_FILL
 #undef FC_SPLIT_S2
+#undef FC_DW_DIRECT
+#undef FC_DW_LANES
+#undef FC_DW_DIRECT_ROWS
+#undef FC_DW_EVENS
+#undef FC_DW_ODDS
+#undef FC_DW_NEXT
+#undef DW_LANES
+#undef LANE_MASK
+#undef LOADV_MASK
+#undef STOREV_MASK
+#undef DW_DIRECT_TILE
+#undef DW_DIRECT_RUN
+#undef DW_DIRECT_BLOCK
+#undef DW_DIRECT_TASKS
+#undef DW_DIRECT_FITS
 #undef DW_UKERNEL
 #undef DW_TILE
 #undef DW_TILE_OFFS
