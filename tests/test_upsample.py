@@ -449,6 +449,10 @@ X2 = np.zeros((1, 2, 4, 4), np.float32)
     ((X2,), dict(scale_factor=(2, 2, 2)), ValueError, "scale_factor must be a number or 2"),
     ((X2,), dict(scale_factor="2"), TypeError, "scale_factor"),
     ((X2,), dict(scale_factor=0.1), ValueError, r"scale_factor=0.1 gives output size \(0, 0\)"),
+    # finite, but in * scale overflows a double (found by tools/fuzz.py)
+    ((X2,), dict(scale_factor=1e308), ValueError,
+     r"gives an output size beyond any float for x of spatial shape \(4, 4\)"),
+    ((X2,), dict(scale_factor=(2, 1e308)), ValueError, "beyond any float"),
     ((np.zeros((1, 2, 0, 4)),), dict(scale_factor=2), ValueError, "x .* empty spatial axis"),
     ((np.zeros((1, 2, 4, 4), np.int32),), dict(scale_factor=2), TypeError, "x has dtype int32"),
     ((np.zeros((1, 2, 4, 4), np.float16),), dict(scale_factor=2), TypeError, "x has dtype float16"),
@@ -478,3 +482,8 @@ def test_bad_backward_input():
     with pytest.raises(ValueError, match="align_corners"):
         fastconv.upsample_backward(np.zeros((1, 2, 8, 8)), X2, scale_factor=2,
                                    align_corners=False)
+    # the fuzzer's case: an empty batch, a scale whose output size overflows
+    with pytest.raises(ValueError, match="scale_factor=.* beyond any float"):
+        fastconv.upsample_backward(np.zeros((0, 1, 18), np.float32),
+                                   np.zeros((0, 1, 9), np.float32),
+                                   scale_factor=1.9974368165136842e+307)

@@ -973,7 +973,11 @@ def _upsample_geometry(opname, nd, shape, size, scale_factor, mode, align_corner
         scale = (0.0,) * nd
     else:
         scale = _scale_factors(opname, scale_factor, nd)
-        # PyTorch's rule: floor(in * scale) in double precision
+        # PyTorch's rule: floor(in * scale) in double precision (a finite scale
+        # can still overflow it)
+        if not all(_math.isfinite(i * s) for i, s in zip(in_size, scale)):
+            raise ValueError(f"{opname}: scale_factor={scale_factor!r} gives an output size "
+                             f"beyond any float for x of spatial shape {in_size}")
         out_size = tuple(_math.floor(i * s) for i, s in zip(in_size, scale))
         if min(out_size) < 1:
             raise ValueError(f"{opname}: scale_factor={scale_factor!r} gives output size "
