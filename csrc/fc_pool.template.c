@@ -1173,52 +1173,70 @@ int FC_POOL_KERNEL(fc_adaptive_max_pool_bwd)(const fc_pool_params *p, const FC_R
 /* ---------------------------------------------------- global pooling ---- */
 
 /* Sum of x[0..n): FC_POOL_LANES = 16 interleaved partial sums, halved pairwise
- * (lane j += lane j + w for w = 8, 4, 2, 1), then the tail in order.  The
- * lanes are vectors of 16, 8, 4 and 2 elements (GCC splits them into the
- * path's registers), so the halvings are register adds, not a loop through
- * memory. */
+ * (lane j += lane j + w for w = 8, 4, 2, 1), then the tail in order, so every
+ * SIMD path adds in the same order.  The sums stay in the path's native
+ * vectors and are split with shuffles: splitting through memory (memcpy) made
+ * GCC keep the running sum on the stack, a store and reload per step. */
 #define LANE_SUM FC_POOL_NAME(fc_pool_lane_sum)
 #define LV(n) FC_CAT(FC_POOL_NAME(fc_pool_lanes), n)
-typedef FC_REAL LV(16) __attribute__((vector_size(16 * sizeof(FC_REAL))));
-typedef FC_REAL LV(8) __attribute__((vector_size(8 * sizeof(FC_REAL))));
-typedef FC_REAL LV(4) __attribute__((vector_size(4 * sizeof(FC_REAL))));
-typedef FC_REAL LV(2) __attribute__((vector_size(2 * sizeof(FC_REAL))));
+typedef FC_REAL LV(8) __attribute__((vector_size(8 * FC_REAL_BYTES)));
+typedef FC_REAL LV(4) __attribute__((vector_size(4 * FC_REAL_BYTES)));
+typedef FC_REAL LV(2) __attribute__((vector_size(2 * FC_REAL_BYTES)));
 _Static_assert(FC_POOL_LANES == 16, "LANE_SUM halves 16 lanes");
-/* w = the lower half of v + its upper half */
-#define HALVE_(w, v, n)                                      \
-    do {                                                     \
-        LV(n) lo_, hi_;                                      \
-        memcpy(&lo_, &(v), sizeof lo_);                      \
-        memcpy(&hi_, (const char *)&(v) + sizeof lo_, sizeof hi_); \
-        (w) = lo_ + hi_;                                     \
-    } while (0)
+#define LANE_NV (FC_POOL_LANES / NL)
+#define LANES_PER_VECTOR (FC_VBYTES / FC_REAL_BYTES) /* NL, for #if */
+/* the lower half of v plus its upper half, for v of 16, 8 and 4 lanes */
+#define HALVE16(v) (__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + \
+                    __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15))
+#define HALVE8(v) (__builtin_shufflevector(v, v, 0, 1, 2, 3) + \
+                   __builtin_shufflevector(v, v, 4, 5, 6, 7))
+#define HALVE4(v) (__builtin_shufflevector(v, v, 0, 1) + __builtin_shufflevector(v, v, 2, 3))
 static FC_REAL LANE_SUM(const FC_REAL *FC_RESTRICT x, size_t n)
 {
-    LV(16) acc = {0}, v;
+    LVEC acc[LANE_NV];
+    for (int k = 0; k < LANE_NV; k++)
+        acc[k] = (LVEC){0};
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        memcpy(&v, x + i, sizeof v);
-        acc += v;
-    }
-    LV(8) a8;
-    LV(4) a4;
-    LV(2) a2;
-    HALVE_(a8, acc, 8);
-    HALVE_(a4, a8, 4);
-    HALVE_(a2, a4, 2);
+    for (; i + FC_POOL_LANES <= n; i += FC_POOL_LANES)
+        for (int k = 0; k < LANE_NV; k++) {
+            LVEC v;
+            memcpy(&v, x + i + (size_t)k * NL, sizeof v);
+            acc[k] += v;
+        }
+    /* the halvings with w >= NL add whole vectors; the rest split acc[0] */
+    for (int w = LANE_NV / 2; w >= 1; w /= 2)
+        for (int k = 0; k < w; k++)
+            acc[k] += acc[k + w];
+#if LANES_PER_VECTOR == 16
+    const LV(8) a8 = HALVE16(acc[0]);
+#elif LANES_PER_VECTOR == 8
+    const LV(8) a8 = acc[0];
+#endif
+#if LANES_PER_VECTOR >= 8
+    const LV(4) a4 = HALVE8(a8);
+#elif LANES_PER_VECTOR == 4
+    const LV(4) a4 = acc[0];
+#endif
+#if LANES_PER_VECTOR >= 4
+    const LV(2) a2 = HALVE4(a4);
+#else
+    const LV(2) a2 = acc[0];
+#endif
     FC_REAL s = a2[0] + a2[1];
     for (; i < n; i++)
         s += x[i];
     return s;
 }
-#undef HALVE_
+#undef HALVE16
+#undef HALVE8
+#undef HALVE4
+#undef LANES_PER_VECTOR
 
 /* Maximum of x[0..n) under the max rule (NaN if there is one).  The select does
  * not auto-vectorise, so the FC_POOL_LANES lanes are written as native vectors
  * (lane j still takes elements j, j + FC_POOL_LANES, ... on every path); lanes
  * are combined pairwise in a fixed order, then the tail in order. */
 #define LANE_MAX FC_POOL_NAME(fc_pool_lane_max)
-#define LANE_NV (FC_POOL_LANES / NL)
 static FC_REAL LANE_MAX(const FC_REAL *FC_RESTRICT x, size_t n)
 {
     LVEC acc[LANE_NV];

@@ -286,17 +286,21 @@ FC_POOL_PROTOTYPES(f32, float)
 FC_POOL_PROTOTYPES(f64, double)
 
 #define FC_REAL float
+#define FC_REAL_BYTES 4
 #define FC_DT f32
 #define FC_ILANE int32_t
 #include "fc_pool.template.c"
 #undef FC_REAL
+#undef FC_REAL_BYTES
 #undef FC_DT
 #undef FC_ILANE
 
 #define FC_REAL double
+#define FC_REAL_BYTES 8
 #define FC_DT f64
 #define FC_ILANE int64_t
 #include "fc_pool.template.c"
 #undef FC_REAL
+#undef FC_REAL_BYTES
 #undef FC_DT
 #undef FC_ILANE
