@@ -15,6 +15,7 @@ The case table (CASES) and the helpers that turn a case into arrays and calls
 (Workload) are shared with the asv suite in ``benchmarks/``.
 """
 import math
+import random
 import statistics
 import sys
 import time
@@ -893,24 +894,33 @@ def _blas_limits(threads):
     return threadpool_limits(limits=threads, user_api="blas"), None
 
 
-def _time_rounds(calls, repeat, settle):
-    """Seconds per timed call, per backend.
+# Timed calls per backend per round; the round's sample is their median.
+TIMED_PER_ROUND = 5
 
-    Round r runs every backend in turn; the starting backend rotates so none
-    always follows the same neighbour.  Before its timed call, a backend runs
-    untimed for `settle` seconds (at least once): the previous backend's
-    thread pool is still spinning for a while after its call and would
-    otherwise steal cores from this one, so what we measure is each backend's
-    steady state, not the cost of switching pools.  OpenBLAS's idle threads
-    (fastconv's 'im2col') poll for about 0.1 s, longer than the default
-    settle: the backend after it settles for at least BLAS_SETTLE.
+
+def _time_rounds(calls, repeat, settle):
+    """Seconds per call, per backend: one sample per round.
+
+    Round r runs every backend in turn, in an order shuffled afresh each
+    round (seeded, so runs repeat): with a fixed cyclic order each backend
+    would nearly always follow the same neighbour and inherit the same
+    neighbour's leftovers.  Before its timed calls, a backend runs untimed for
+    `settle` seconds (at least once): the previous backend's thread pool is
+    still spinning for a while after its call and would otherwise steal cores
+    from this one, so what we measure is each backend's steady state, not the
+    cost of switching pools.  OpenBLAS's idle threads (fastconv's 'im2col')
+    poll for about 0.1 s, longer than the default settle: the backend after it
+    settles for at least BLAS_SETTLE.  The round's sample is the median of
+    TIMED_PER_ROUND consecutive timed calls, so one preempted call on this
+    shared machine does not stand for the round.
     """
     names = list(calls)
     times = {name: [] for name in names}
+    order = random.Random(0)
     previous = None
-    for r in range(repeat):
-        for i in range(len(names)):
-            name = names[(r + i) % len(names)]
+    for _ in range(repeat):
+        order.shuffle(names)
+        for name in names:
             call = calls[name]
             wait = max(settle, BLAS_SETTLE) if previous == "im2col" else settle
             previous = name
@@ -918,9 +928,12 @@ def _time_rounds(calls, repeat, settle):
             call()
             while time.perf_counter() < settled:
                 call()
-            t0 = time.perf_counter()
-            call()
-            times[name].append(time.perf_counter() - t0)
+            samples = []
+            for _ in range(TIMED_PER_ROUND):
+                t0 = time.perf_counter()
+                call()
+                samples.append(time.perf_counter() - t0)
+            times[name].append(statistics.median(samples))
     return times
 
 
@@ -1107,7 +1120,9 @@ def run(args):
           "forward graph built once")
     print("  max pool backward: both sides route the argmax indices their untimed forward "
           "saved (fastconv: indices=)")
-    print(f"  each timed call follows {args.settle:g} ms of untimed calls of the same backend")
+    print(f"  per round, in a shuffled order: each backend runs {args.settle:g} ms untimed, "
+          f"then {TIMED_PER_ROUND} timed calls (their median is the round's sample); "
+          "median ms = median over rounds")
     print()
 
     print(_row([title for title, _ in _CASE_COLUMNS], _CASE_COLUMNS))
