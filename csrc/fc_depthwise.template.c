@@ -1641,10 +1641,20 @@ static void PW_FWD_TASK(void *ctx, fc_index task, int slot)
     const fc_index m0 = t0 * mr, m1 = t1 * mr < M ? t1 * mr : M;
     if (m1 <= m0)
         return;
-    for (fc_index k = 0; k < K; k++)
-        memcpy(tile + k * tstride, in + (n * K + k) * P + p0,
-               (size_t)len * sizeof(FC_REAL));
-    PW_GEMM(tile, K, tstride, len, wpack + t0 * K * mr, bpack + m0, m1 - m0, nv,
+    const fc_index step = (fc_index)nv * FC_VL;
+    const FC_REAL *src = in + n * K * P + p0;
+    fc_index sstride = P;
+    /* PW_GEMM reads whole steps, a ragged last one moved back to end at len:
+     * in place when that stays inside the rows (no copy per task, which split
+     * channels repeated) */
+    if (!(len >= step || p0 + step <= P)) {
+        for (fc_index k = 0; k < K; k++)
+            memcpy(tile + k * tstride, in + (n * K + k) * P + p0,
+                   (size_t)len * sizeof(FC_REAL));
+        src = tile;
+        sstride = tstride;
+    }
+    PW_GEMM(src, K, sstride, len, wpack + t0 * K * mr, bpack + m0, m1 - m0, nv,
             out + (n * M + m0) * P + p0, P);
 }
 
