@@ -1623,14 +1623,14 @@ int FC_ISA_FN(FC_CAT(fc_separable_fwd_, FC_DT))(const fc_conv_params *p, fc_inde
 }
 
 #define PW_FWD_TASK FC_CAT(fc_pw_fwd_task_, FC_DT)
-/* Positions p0 .. p0 + pb of one image, through the slot's tile. */
+/* Positions p0 .. p0 + pb of one image, read in place (or through the slot's tile). */
 static void PW_FWD_TASK(void *ctx, fc_index task, int slot)
 {
     const DW_JOB *j = ctx;
     const fc_index K = j->q->c_in, M = j->q->c_out, P = j->q->size;
     const fc_index pb = j->cols, nblk = j->nblk, tstride = j->tstride;
     const FC_REAL *in = j->x;
-    FC_REAL *out = j->out, *tile = j->scratch + (size_t)slot * j->scratch_elems;
+    FC_REAL *out = j->out;
     const FC_REAL *wpack = j->wpack, *bpack = j->bpack;
     const int nv = j->nv, mr = nv == 2 ? FC_MR : 2 * FC_MR;
     const fc_index msplit = j->nyb, ntile = (M + mr - 1) / mr;
@@ -1648,6 +1648,7 @@ static void PW_FWD_TASK(void *ctx, fc_index task, int slot)
      * in place when that stays inside the rows (no copy per task, which split
      * channels repeated) */
     if (!(len >= step || p0 + step <= P)) {
+        FC_REAL *tile = j->scratch + (size_t)slot * j->scratch_elems;
         for (fc_index k = 0; k < K; k++)
             memcpy(tile + k * tstride, in + (n * K + k) * P + p0,
                    (size_t)len * sizeof(FC_REAL));
@@ -1684,17 +1685,21 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
     FC_REAL *wpack, *bpack, *tiles = NULL;
     if (PW_PACK(w, bias, M, K, nv == 2 ? FC_MR : 2 * FC_MR, &wpack, &bpack) != FC_OK)
         return FC_ENOMEM;
+    const fc_index nblk = (P + pb - 1) / pb;
+    /* Tasks read their rows in place but for a last block shorter than a step
+     * ending past P (see PW_FWD_TASK): only then a tile per thread. */
+    const fc_index last0 = (nblk - 1) * pb, step = (fc_index)nv * FC_VL;
+    const int need_tiles = !(P - last0 >= step || last0 + step <= P);
     if (fc_mul_overflows(K, tstride, &tile_elems)
         || SCRATCH_BYTES(nt, tile_elems, &tiles_bytes)
-        || !(tiles = fc_scratch_calloc(1, tiles_bytes))) {
+        || (need_tiles && !(tiles = fc_scratch_calloc(1, tiles_bytes)))) {
         fc_scratch_free(wpack);
         fc_scratch_free(bpack);
         return FC_ENOMEM;
     }
-    const fc_index nblk = (P + pb - 1) / pb;
     /* Still too few position tiles for about 4 tasks per thread (small planes
      * of ragged width: ResNet's 14x14 downsampling): split the output channels
-     * too, in whole mr tiles (each such task copies the input tile again).  Not
+     * too, in whole mr tiles (each such task reads the input block again).  Not
      * the positions: tasks writing neighbouring segments of every output row
      * would share a cache line at each segment's end. */
     const fc_index ntile = (M + (nv == 2 ? FC_MR : 2 * FC_MR) - 1) / (nv == 2 ? FC_MR : 2 * FC_MR);

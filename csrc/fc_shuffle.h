@@ -33,6 +33,21 @@ int fc_shuffle_fwd_f64(const fc_shuffle_params *p, const double *x, double *out)
 int fc_shuffle_bwd_f32(const fc_shuffle_params *p, const float *grad_out, float *grad_in);
 int fc_shuffle_bwd_f64(const fc_shuffle_params *p, const double *grad_out, double *grad_in);
 
+/* Strided subsample, the input a strided unpadded 1x1 convolution reads:
+ *     dst[p, z, y, x] = src[p, z*s0, y*s1, x*s2]
+ * over planes p (batch x channels); src (P, in...) and dst (P, out...),
+ * C-contiguous, (out - 1) * s < in on each axis; output rows in parallel. */
+typedef struct {
+    fc_index planes;     /* batch x channels (>= 0)                    */
+    fc_index in[3];      /* source (Z, Y, X)                           */
+    fc_index out[3];     /* destination (Z, Y, X)                      */
+    fc_index stride[3];  /* >= 1                                       */
+    int num_threads;     /* OpenMP team size for this call, >= 1       */
+} fc_subsample_params;
+
+int fc_subsample_f32(const fc_subsample_params *q, const float *src, float *dst);
+int fc_subsample_f64(const fc_subsample_params *q, const double *src, double *dst);
+
 /* Tap interleave (depth-to-space), the last step of a transposed convolution whose
  * kernel equals its stride (each output cell gets one tap):
  *     dst[b, c, z*s0 + a0, y*s1 + a1, x*s2 + a2] = src[b, (a0*s1 + a1)*s2 + a2, c, z, y, x]

@@ -4,7 +4,8 @@
  *
  * Both directions are the same plane gather, dst[n, k] = src[n, perm(k)]:
  * forward with `groups` groups, backward with C/groups groups (the inverse).
- * Also the tap interleave (fc_shuffle.h), another pure permutation.
+ * Also the tap interleave and the strided subsample (fc_shuffle.h), other
+ * pure data movements.
  */
 #ifndef FC_REAL
 #error "FC_REAL must be defined before including this template"
@@ -93,5 +94,54 @@ int FC_CAT(fc_interleave_taps_, FC_DT)(const fc_taps_params *q, const FC_REAL *s
     fc_parallel_range(q->num_threads,
                       q->b * q->c * q->size[0] * q->stride[0] * q->size[1] * q->stride[1],
                       FC_CAT(fc_taps_rows_, FC_DT), &j);
+    return FC_OK;
+}
+
+typedef struct {
+    const fc_subsample_params *q;
+    const FC_REAL *src;
+    FC_REAL *dst;
+} FC_CAT(fc_subsample_job_, FC_DT);
+
+/* dst rows [r0, r1) of the (p, z, y) rows; x strides 1 and 2 get their own
+ * loops (2, ResNet's downsampling, vectorises as an even-lane split). */
+static void FC_CAT(fc_subsample_rows_, FC_DT)(void *ctx, fc_index r0, fc_index r1, int slot)
+{
+    const FC_CAT(fc_subsample_job_, FC_DT) *j = ctx;
+    const fc_subsample_params *q = j->q;
+    const fc_index OZ = q->out[0], OY = q->out[1], OX = q->out[2];
+    const fc_index Z = q->in[0], Y = q->in[1], X = q->in[2];
+    const fc_index s2 = q->stride[2];
+    /* the row's (p, z, y), stepped rather than divided out per (short) row */
+    fc_index y = r0 % OY, z = r0 / OY % OZ, p = r0 / (OY * OZ);
+    for (fc_index r = r0; r < r1; r++) {
+        const FC_REAL *FC_RESTRICT s = j->src + ((p * Z + z * q->stride[0]) * Y + y * q->stride[1]) * X;
+        FC_REAL *FC_RESTRICT d = j->dst + r * OX;
+        if (++y == OY) {
+            y = 0;
+            if (++z == OZ) {
+                z = 0;
+                p++;
+            }
+        }
+        if (s2 == 1)
+            memcpy(d, s, (size_t)OX * sizeof(FC_REAL));
+        else if (s2 == 2)
+            for (fc_index x = 0; x < OX; x++)
+                d[x] = s[2 * x];
+        else
+            for (fc_index x = 0; x < OX; x++)
+                d[x] = s[x * s2];
+    }
+}
+
+int FC_CAT(fc_subsample_, FC_DT)(const fc_subsample_params *q, const FC_REAL *src, FC_REAL *dst)
+{
+    for (int a = 0; a < 3; a++)
+        if (q->stride[a] < 1 || q->out[a] < 0 || (q->out[a] > 0 && (q->out[a] - 1) * q->stride[a] >= q->in[a]))
+            return FC_EINVAL;
+    FC_CAT(fc_subsample_job_, FC_DT) j = {q, src, dst};
+    fc_parallel_range(q->num_threads, q->planes * q->out[0] * q->out[1],
+                      FC_CAT(fc_subsample_rows_, FC_DT), &j);
     return FC_OK;
 }

@@ -123,6 +123,8 @@ GEOMETRIES_2D = [
     C2(1, 2, 3, (9, 10), (3, 3), "stride_tuple", stride=(1, 2), padding=(1, 0)),
     C2(1, 2, 2, (12, 13), (2, 2), "large_stride", stride=5, padding=1),
     C2(1, 2, 3, (11, 9), (1, 1), "large_stride k1x1", stride=(4, 7), padding=0),
+    C2(2, 4, 6, (9, 33), (1, 1), "k1x1 stride2 groups", stride=2, groups=2),
+    C2(1, 3, 5, (8, 40), (1, 1), "k1x1 stride(2,3) rows past a vector", stride=(2, 3)),
     C2(2, 3, 2, (7, 7), (3, 3), "large_stride stride3", stride=(3, 4), padding=(2, 1)),
     C2(1, 3, 4, (6, 7), (3, 3), "padding_int", padding=2),
     C2(1, 3, 4, (6, 7), (3, 5), "padding_tuple nonsquare", padding=(1, 2)),
@@ -245,6 +247,7 @@ GEOMETRIES_1D = [
     C1(2, 4, 6, 12, 3, groups=2, dilation=2, padding=2),
     C1(1, 4, 8, 9, 3, groups=4, padding=1),
     C1(1, 3, 5, 7, 1),
+    C1(2, 3, 5, 41, 1, stride=2),                     # strided 1x1: the subsample
     C1(1, 2, 2, 5, 7, padding=1),                     # kernel = padded input
     C1(0, 2, 3, 6, 3, padding=1),                     # empty batch
     C1(1, 1, 3, 300, 5, padding=2, stride=1),          # longer than a chunk
@@ -261,6 +264,7 @@ GEOMETRIES_3D = [
     Case(1, 4, 6, (5, 6, 6), (2, 3, 3), groups=2, dilation=(2, 1, 2), padding=1),
     Case(1, 3, 3, (4, 5, 5), (3, 3, 3), groups=3, padding=1),
     Case(1, 3, 4, (3, 4, 5), (1, 1, 1), stride=(1, 2, 2)),
+    Case(2, 3, 4, (5, 4, 7), (1, 1, 1), stride=(2, 1, 3)),
     Case(1, 2, 2, (3, 3, 4), (5, 4, 6), padding=1),   # kernel = padded input
     Case(0, 2, 3, (4, 4, 4), (2, 2, 2), padding=1),   # empty batch
 ]

@@ -6,7 +6,7 @@ with size-1 leading spatial dims, and run by one N-d C kernel.
 import numpy as np
 
 from fastconv import _config, _select, _threads, _validate, _workspace
-from fastconv._ext import _conv, _depthwise
+from fastconv._ext import _conv, _depthwise, _shuffle
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv1d_backward", "conv2d_backward",
            "conv3d_backward"]
@@ -82,18 +82,17 @@ def _winograd_by_phases(call, out5):
 def _pointwise_groups(opname, call, out5):
     """A 1x1 unpadded convolution is a GEMM per group on the input as it lies:
     out[n, group] = w[group] @ x[n, group] over flattened positions, run by the
-    pointwise kernel with no im2col (a strided one first copies the input
-    positions it reads, 1/stride^d of the input).  Each group's slice of an
+    pointwise kernel with no im2col (a strided one first gathers the input
+    positions it reads, 1/stride^d of the input, in C).  Each group's slice of an
     image is contiguous, so a call covers the whole batch when groups == 1 and
     one image otherwise."""
     spec, positions = call.spec, out5[0, 0].size
     cig, cog = spec.c_in // spec.groups, spec.c_out // spec.groups
     x = call.x
     if spec.stride != (1, 1, 1):
-        sd, sh, sw = spec.stride
-        strided = x[:, :, ::sd, ::sh, ::sw]
-        x = _workspace.temporary(strided.shape, strided.dtype)
-        np.copyto(x, strided)
+        sub = _workspace.temporary((spec.n, spec.c_in) + spec.out_size, x.dtype)
+        _shuffle.subsample(x, sub, spec.stride, _threads.team_size(spec.macs), opname)
+        x = sub
     x3 = x.reshape(spec.n, spec.c_in, positions)
     w2 = call.weight.reshape(spec.c_out, cig)
     y3 = out5.reshape(spec.n, spec.c_out, positions)

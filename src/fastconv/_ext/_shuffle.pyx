@@ -1,4 +1,4 @@
-# Channel-shuffle kernels: arrays -> pointers, GIL released.
+# Channel-shuffle and other data-movement kernels: arrays -> pointers, GIL released.
 # Arrays are 3-D (N, C, plane), C-contiguous, non-empty (the Python layer returns
 # early for empty results); `spec` is a fastconv._validate.ShuffleSpec.
 from cython cimport floating
@@ -66,3 +66,24 @@ def interleave_taps(const floating[:, :, :, :, :, ::1] src, floating[:, :, :, :,
         else:
             status = fc_interleave_taps_f64(&q, &src[0, 0, 0, 0, 0, 0], &dst[0, 0, 0, 0, 0])
     check_status(status, "conv_transpose")
+
+
+def subsample(const floating[:, :, :, :, ::1] src, floating[:, :, :, :, ::1] dst, stride,
+              int num_threads, str opname):
+    """dst[n, c, z, y, x] = src[n, c, z*s0, y*s1, x*s2] (fc_shuffle.h)."""
+    cdef fc_subsample_params q
+    if src.shape[0] != dst.shape[0] or src.shape[1] != dst.shape[1]:
+        raise ValueError("subsample: dst does not match src")
+    q.planes = src.shape[0] * src.shape[1]
+    for a in range(3):
+        q.in_[a] = src.shape[2 + a]
+        q.out[a] = dst.shape[2 + a]
+        q.stride[a] = stride[a]
+    q.num_threads = num_threads
+    cdef int status
+    with nogil:
+        if floating is float:
+            status = fc_subsample_f32(&q, &src[0, 0, 0, 0, 0], &dst[0, 0, 0, 0, 0])
+        else:
+            status = fc_subsample_f64(&q, &src[0, 0, 0, 0, 0], &dst[0, 0, 0, 0, 0])
+    check_status(status, opname)

@@ -189,6 +189,16 @@ cdef extern from "fc_pad.h" nogil:
                        double *grad_in) noexcept
 
 cdef extern from "fc_shuffle.h" nogil:
+    ctypedef struct fc_subsample_params:
+        fc_index planes
+        fc_index[3] in_ "in"
+        fc_index[3] out
+        fc_index[3] stride
+        int num_threads
+    int fc_subsample_f32(const fc_subsample_params *q, const float *src, float *dst) noexcept
+    int fc_subsample_f64(const fc_subsample_params *q, const double *src, double *dst) noexcept
+
+cdef extern from "fc_shuffle.h" nogil:
     ctypedef struct fc_taps_params:
         fc_index b, c
         fc_index[3] size
