@@ -99,10 +99,13 @@ typedef struct {
     fc_index size;       /* positions per channel P (>= 1)        */
     int num_threads;     /* OpenMP team size for this call, >= 1  */
     int isa;             /* fc_isa to run                         */
+    int w_kmajor;        /* forward: w is stored (c_in, c_out)    */
 } fc_pointwise_params;
 
 /* out[n, o, p] = bias[o] + sum_k w[o, k] * in[n, k, p]
- * in (n, c_in, size); w (c_out, c_in); bias (c_out,) or NULL; out (n, c_out, size). */
+ * in (n, c_in, size); w (c_out, c_in), or (c_in, c_out) holding w[o, k] at
+ * [k, o] when q->w_kmajor (a transposed product, without a transposed copy);
+ * bias (c_out,) or NULL; out (n, c_out, size). */
 int fc_pointwise_fwd_f32(const fc_pointwise_params *q, const float *in, const float *w,
                          const float *bias, float *out);
 int fc_pointwise_fwd_f64(const fc_pointwise_params *q, const double *in, const double *w,

@@ -1444,11 +1444,12 @@ FC_INLINE void PW_UKERNEL(int mr, int nv, const FC_REAL *FC_RESTRICT in, fc_inde
     }
 }
 
-/* Weights w (M, K) packed as [tile][k][mr], zero past the last channel; biases
- * (or zeros) as [tile][mr].  Returns FC_ENOMEM on allocation failure. */
+/* Weights w (M, K), or (K, M) when kmajor, packed as [tile][k][mr], zero past
+ * the last channel; biases (or zeros) as [tile][mr].  Returns FC_ENOMEM on
+ * allocation failure. */
 #define PW_PACK FC_CAT(fc_pw_pack_, FC_DT)
-static int PW_PACK(const FC_REAL *w, const FC_REAL *bias, fc_index M, fc_index K, int mr,
-                   FC_REAL **wpack, FC_REAL **bpack)
+static int PW_PACK(const FC_REAL *w, int kmajor, const FC_REAL *bias, fc_index M, fc_index K,
+                   int mr, FC_REAL **wpack, FC_REAL **bpack)
 {
     const fc_index ntile = (M + mr - 1) / mr;
     size_t elems;
@@ -1467,7 +1468,8 @@ static int PW_PACK(const FC_REAL *w, const FC_REAL *bias, fc_index M, fc_index K
         for (fc_index k = 0; k < K; k++)
             for (int i = 0; i < mr; i++) {
                 const fc_index o = t * mr + i;
-                (*wpack)[(t * K + k) * mr + i] = o < M ? w[o * K + k] : (FC_REAL)0;
+                (*wpack)[(t * K + k) * mr + i] =
+                    o >= M ? (FC_REAL)0 : kmajor ? w[k * M + o] : w[o * K + k];
             }
     if (bias)
         for (fc_index o = 0; o < M; o++)
@@ -1590,7 +1592,7 @@ int FC_ISA_FN(FC_CAT(fc_separable_fwd_, FC_DT))(const fc_conv_params *p, fc_inde
         return FC_ENOMEM;
     }
     size_t tile_elems, tiles_bytes;
-    int status = PW_PACK(pw, pb, c_pw, K, nv == 2 ? FC_MR : 2 * FC_MR, &wpack, &bpack);
+    int status = PW_PACK(pw, 0, pb, c_pw, K, nv == 2 ? FC_MR : 2 * FC_MR, &wpack, &bpack);
     if (status == FC_OK) {
         if (fc_mul_overflows(K, tstride, &tile_elems)
             || SCRATCH_BYTES(nt, tile_elems, &tiles_bytes)
@@ -1683,7 +1685,8 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
     const fc_index tstride = (pb + 2 * FC_VL - 1) / (2 * FC_VL) * (2 * FC_VL);
     size_t tile_elems, tiles_bytes;
     FC_REAL *wpack, *bpack, *tiles = NULL;
-    if (PW_PACK(w, bias, M, K, nv == 2 ? FC_MR : 2 * FC_MR, &wpack, &bpack) != FC_OK)
+    if (PW_PACK(w, q->w_kmajor, bias, M, K, nv == 2 ? FC_MR : 2 * FC_MR, &wpack, &bpack)
+        != FC_OK)
         return FC_ENOMEM;
     const fc_index nblk = (P + pb - 1) / pb;
     /* Tasks read their rows in place but for a last block shorter than a step

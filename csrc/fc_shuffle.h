@@ -50,8 +50,8 @@ int fc_subsample_f64(const fc_subsample_params *q, const double *src, double *ds
 
 /* Tap interleave (depth-to-space), the last step of a transposed convolution whose
  * kernel equals its stride (each output cell gets one tap):
- *     dst[b, c, z*s0 + a0, y*s1 + a1, x*s2 + a2] = src[b, (a0*s1 + a1)*s2 + a2, c, z, y, x]
- * src (B, s0*s1*s2, C, Z, Y, X) and dst (B, C, Z*s0, Y*s1, X*s2), C-contiguous;
+ *     dst[b, c, z*s0 + a0, y*s1 + a1, x*s2 + a2] = src[b, c, (a0*s1 + a1)*s2 + a2, z, y, x]
+ * src (B, C, s0*s1*s2, Z, Y, X) and dst (B, C, Z*s0, Y*s1, X*s2), C-contiguous;
  * output rows in parallel, each written by one task. */
 typedef struct {
     fc_index b, c;       /* leading blocks (images x groups), channels per block */

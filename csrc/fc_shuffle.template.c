@@ -63,11 +63,11 @@ static void FC_CAT(fc_taps_rows_, FC_DT)(void *ctx, fc_index r0, fc_index r1, in
     const fc_taps_params *q = j->q;
     const fc_index Z = q->size[0], Y = q->size[1], X = q->size[2];
     const fc_index s0 = q->stride[0], s1 = q->stride[1], s2 = q->stride[2];
-    const fc_index C = q->c, YO = Y * s1, ZO = Z * s0, tap_block = C * Z * Y * X;
+    const fc_index C = q->c, YO = Y * s1, ZO = Z * s0, tap_block = Z * Y * X;
     for (fc_index r = r0; r < r1; r++) {
         const fc_index yo = r % YO, zo = r / YO % ZO, c = r / (YO * ZO) % C, b = r / (YO * ZO * C);
         const fc_index first = (zo % s0 * s1 + yo % s1) * s2; /* tap (a0, a1, 0) */
-        const FC_REAL *row = j->src + ((b * s0 * s1 * s2 + first) * C + c) * Z * Y * X
+        const FC_REAL *row = j->src + ((b * C + c) * s0 * s1 * s2 + first) * tap_block
                              + (zo / s0 * Y + yo / s1) * X;
         FC_REAL *FC_RESTRICT d = j->dst + r * X * s2;
         if (s2 == 1) {

@@ -219,7 +219,6 @@ def separable_conv2d_backward(grad_output, x, depthwise_weight, pointwise_weight
     grad_dw = np.zeros(dw.weight.shape, dtype)
     grad_db = np.zeros(cm, dtype) if need_bias else None
     grad_x = np.empty((spec.n, spec.c_in) + spec.in_size, dtype) if need_input else None
-    pw_t = np.ascontiguousarray(call.pw.T)
     go3 = call.grad_output.reshape(spec.n, c_out, positions)
     # Chunks of whole images bound the scratch (the depthwise output of the chunk,
     # later overwritten by the gradient with respect to it) and the partial sums;
@@ -242,7 +241,8 @@ def separable_conv2d_backward(grad_output, x, depthwise_weight, pointwise_weight
         _depthwise.pointwise_bwd_weight(go3[n0:n1], mid3, part_pw, part_pb, nt_pw, isa,
                                         opname)
         # gradient with respect to the depthwise output: pointwise weights transposed
-        _depthwise.pointwise_fwd(go3[n0:n1], pw_t, None, mid3, nt_pw, isa, opname)
+        _depthwise.pointwise_fwd(go3[n0:n1], call.pw, None, mid3, nt_pw, isa, opname,
+                                 w_kmajor=True)
         if need_input:
             _depthwise.depthwise_bwd_input(mid, dw.weight, grad_x[n0:n1], sub, nt_dw, isa,
                                            opname)

@@ -45,17 +45,17 @@ def shuffle_bwd(const floating[:, :, ::1] grad_out, floating[:, :, ::1] grad_in,
 
 def interleave_taps(const floating[:, :, :, :, :, ::1] src, floating[:, :, :, :, ::1] dst,
                     stride, int num_threads):
-    """dst[b, c, z*s0 + a0, y*s1 + a1, x*s2 + a2] = src[b, tap (a0, a1, a2), c, z, y, x]
-    (fc_shuffle.h); src (B, taps, C, Z, Y, X), dst (B, C, Z*s0, Y*s1, X*s2)."""
+    """dst[b, c, z*s0 + a0, y*s1 + a1, x*s2 + a2] = src[b, c, tap (a0, a1, a2), z, y, x]
+    (fc_shuffle.h); src (B, C, taps, Z, Y, X), dst (B, C, Z*s0, Y*s1, X*s2)."""
     cdef fc_taps_params q
     q.b = src.shape[0]
-    q.c = src.shape[2]
+    q.c = src.shape[1]
     for a in range(3):
         q.size[a] = src.shape[3 + a]
         q.stride[a] = stride[a]
         if dst.shape[2 + a] != q.size[a] * q.stride[a]:
             raise ValueError("interleave_taps: dst does not match src and stride")
-    if (src.shape[1] != q.stride[0] * q.stride[1] * q.stride[2] or dst.shape[0] != q.b
+    if (src.shape[2] != q.stride[0] * q.stride[1] * q.stride[2] or dst.shape[0] != q.b
             or dst.shape[1] != q.c):
         raise ValueError("interleave_taps: dst does not match src and stride")
     q.num_threads = num_threads

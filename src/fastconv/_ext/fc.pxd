@@ -223,6 +223,7 @@ cdef extern from "fc_depthwise.h" nogil:
         fc_index n, c_in, c_out, size
         int num_threads
         int isa
+        int w_kmajor
     int fc_depthwise_fwd_f32(const fc_conv_params *p, const float *x, const float *w,
                              const float *bias, float *out) noexcept
     int fc_depthwise_fwd_f64(const fc_conv_params *p, const double *x, const double *w,
