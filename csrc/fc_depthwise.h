@@ -94,18 +94,21 @@ void fc_separable_tile(const fc_conv_params *p, size_t itemsize, fc_index *rows,
 /* Pointwise (1x1) kernels on flattened positions. */
 typedef struct {
     fc_index n;          /* batch size (>= 0)                     */
-    fc_index c_in;       /* input channels K (>= 1)               */
-    fc_index c_out;      /* output channels M (>= 1)              */
+    fc_index c_in;       /* input channels K (>= 1), per group    */
+    fc_index c_out;      /* output channels M (>= 1), per group   */
     fc_index size;       /* positions per channel P (>= 1)        */
     int num_threads;     /* OpenMP team size for this call, >= 1  */
     int isa;             /* fc_isa to run                         */
     int w_kmajor;        /* forward: w is stored (c_in, c_out)    */
+    fc_index groups;     /* forward: G >= 1 independent products  */
 } fc_pointwise_params;
 
-/* out[n, o, p] = bias[o] + sum_k w[o, k] * in[n, k, p]
- * in (n, c_in, size); w (c_out, c_in), or (c_in, c_out) holding w[o, k] at
- * [k, o] when q->w_kmajor (a transposed product, without a transposed copy);
- * bias (c_out,) or NULL; out (n, c_out, size). */
+/* Per group g < G:
+ *     out[n, g*M + o, p] = bias[g*M + o] + sum_k w_g[o, k] * in[n, g*K + k, p]
+ * in (n, G*K, size); w the G groups' weights one after another, each (M, K),
+ * or (K, M) holding w_g[o, k] at [k, o] when q->w_kmajor (a transposed product,
+ * without a transposed copy); bias (G*M,) or NULL; out (n, G*M, size).  One
+ * call, one parallel region, for all groups and images. */
 int fc_pointwise_fwd_f32(const fc_pointwise_params *q, const float *in, const float *w,
                          const float *bias, float *out);
 int fc_pointwise_fwd_f64(const fc_pointwise_params *q, const double *in, const double *w,

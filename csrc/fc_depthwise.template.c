@@ -1444,36 +1444,41 @@ FC_INLINE void PW_UKERNEL(int mr, int nv, const FC_REAL *FC_RESTRICT in, fc_inde
     }
 }
 
-/* Weights w (M, K), or (K, M) when kmajor, packed as [tile][k][mr], zero past
- * the last channel; biases (or zeros) as [tile][mr].  Returns FC_ENOMEM on
+/* The weights of G groups, each (M, K), or (K, M) when kmajor, one after
+ * another, packed per group as [tile][k][mr], zero past the group's last
+ * channel; biases (or zeros) as [group][tile][mr].  Returns FC_ENOMEM on
  * allocation failure. */
 #define PW_PACK FC_CAT(fc_pw_pack_, FC_DT)
 static int PW_PACK(const FC_REAL *w, int kmajor, const FC_REAL *bias, fc_index M, fc_index K,
-                   int mr, FC_REAL **wpack, FC_REAL **bpack)
+                   fc_index G, int mr, FC_REAL **wpack, FC_REAL **bpack)
 {
     const fc_index ntile = (M + mr - 1) / mr;
-    size_t elems;
+    size_t elems, tiles;
     *wpack = NULL;
     *bpack = NULL;
-    if (fc_mul_overflows(ntile * mr, K, &elems))
+    if (fc_mul_overflows(G, ntile * mr, &tiles) || fc_mul_overflows((fc_index)tiles, K, &elems))
         return FC_ENOMEM;
     *wpack = fc_scratch_alloc(elems * sizeof(FC_REAL));
-    *bpack = fc_scratch_calloc((size_t)(ntile * mr), sizeof(FC_REAL));
+    *bpack = fc_scratch_calloc(tiles, sizeof(FC_REAL));
     if (!*wpack || !*bpack) {
         fc_scratch_free(*wpack);
         fc_scratch_free(*bpack);
         return FC_ENOMEM;
     }
-    for (fc_index t = 0; t < ntile; t++)
-        for (fc_index k = 0; k < K; k++)
-            for (int i = 0; i < mr; i++) {
-                const fc_index o = t * mr + i;
-                (*wpack)[(t * K + k) * mr + i] =
-                    o >= M ? (FC_REAL)0 : kmajor ? w[k * M + o] : w[o * K + k];
-            }
-    if (bias)
-        for (fc_index o = 0; o < M; o++)
-            (*bpack)[o] = bias[o];
+    for (fc_index g = 0; g < G; g++) {
+        const FC_REAL *wg = w + g * M * K;
+        FC_REAL *wp = *wpack + g * ntile * mr * K;
+        for (fc_index t = 0; t < ntile; t++)
+            for (fc_index k = 0; k < K; k++)
+                for (int i = 0; i < mr; i++) {
+                    const fc_index o = t * mr + i;
+                    wp[(t * K + k) * mr + i] =
+                        o >= M ? (FC_REAL)0 : kmajor ? wg[k * M + o] : wg[o * K + k];
+                }
+        if (bias)
+            for (fc_index o = 0; o < M; o++)
+                (*bpack)[g * ntile * mr + o] = bias[g * M + o];
+    }
     return FC_OK;
 }
 
@@ -1592,7 +1597,7 @@ int FC_ISA_FN(FC_CAT(fc_separable_fwd_, FC_DT))(const fc_conv_params *p, fc_inde
         return FC_ENOMEM;
     }
     size_t tile_elems, tiles_bytes;
-    int status = PW_PACK(pw, 0, pb, c_pw, K, nv == 2 ? FC_MR : 2 * FC_MR, &wpack, &bpack);
+    int status = PW_PACK(pw, 0, pb, c_pw, K, 1, nv == 2 ? FC_MR : 2 * FC_MR, &wpack, &bpack);
     if (status == FC_OK) {
         if (fc_mul_overflows(K, tstride, &tile_elems)
             || SCRATCH_BYTES(nt, tile_elems, &tiles_bytes)
@@ -1635,8 +1640,11 @@ static void PW_FWD_TASK(void *ctx, fc_index task, int slot)
     FC_REAL *out = j->out;
     const FC_REAL *wpack = j->wpack, *bpack = j->bpack;
     const int nv = j->nv, mr = nv == 2 ? FC_MR : 2 * FC_MR;
-    const fc_index msplit = j->nyb, ntile = (M + mr - 1) / mr;
-    const fc_index ms = task % msplit, n = task / msplit / nblk, p0 = task / msplit % nblk * pb;
+    const fc_index msplit = j->nyb, ntile = (M + mr - 1) / mr, G = j->q->groups;
+    /* task = ((n * G + g) * nblk + block) * msplit + ms */
+    const fc_index ms = task % msplit, p0 = task / msplit % nblk * pb;
+    const fc_index ng = task / msplit / nblk; /* n * G + g */
+    const fc_index g = ng % G;
     const fc_index len = P - p0 < pb ? P - p0 : pb;
     /* this task's output channels: whole mr tiles [t0, t1) */
     const fc_index t0 = ms * ntile / msplit, t1 = (ms + 1) * ntile / msplit;
@@ -1644,7 +1652,7 @@ static void PW_FWD_TASK(void *ctx, fc_index task, int slot)
     if (m1 <= m0)
         return;
     const fc_index step = (fc_index)nv * FC_VL;
-    const FC_REAL *src = in + n * K * P + p0;
+    const FC_REAL *src = in + ng * K * P + p0;
     fc_index sstride = P;
     /* PW_GEMM reads whole steps, a ragged last one moved back to end at len:
      * in place when that stays inside the rows (no copy per task, which split
@@ -1652,30 +1660,31 @@ static void PW_FWD_TASK(void *ctx, fc_index task, int slot)
     if (!(len >= step || p0 + step <= P)) {
         FC_REAL *tile = j->scratch + (size_t)slot * j->scratch_elems;
         for (fc_index k = 0; k < K; k++)
-            memcpy(tile + k * tstride, in + (n * K + k) * P + p0,
+            memcpy(tile + k * tstride, in + (ng * K + k) * P + p0,
                    (size_t)len * sizeof(FC_REAL));
         src = tile;
         sstride = tstride;
     }
-    PW_GEMM(src, K, sstride, len, wpack + t0 * K * mr, bpack + m0, m1 - m0, nv,
-            out + (n * M + m0) * P + p0, P);
+    PW_GEMM(src, K, sstride, len, wpack + (g * ntile + t0) * K * mr, bpack + g * ntile * mr + m0,
+            m1 - m0, nv, out + (ng * M + m0) * P + p0, P);
 }
 
 int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
                                                 const FC_REAL *in, const FC_REAL *w,
                                                 const FC_REAL *bias, FC_REAL *out)
 {
-    const fc_index K = q->c_in, M = q->c_out, P = q->size;
-    if (q->n == 0 || P == 0 || M == 0)
+    const fc_index K = q->c_in, M = q->c_out, P = q->size, G = q->groups;
+    if (q->n == 0 || P == 0 || M == 0 || G == 0)
         return FC_OK;
     const int nt = q->num_threads > 0 ? q->num_threads : 1;
+    const fc_index images = q->n * G; /* independent (image, group) products */
     /* positions per tile: K x pb values within the separable tile budget */
     fc_index pb = FC_SEP_TILE_BYTES / (K * (fc_index)sizeof(FC_REAL));
     /* With whole-vector rows (P a multiple of the vector, so of a cache line) a
      * task's segments of the output rows share no cache line with another's:
      * then cut the positions finer, for about 4 tasks per thread. */
     if (P % FC_VL == 0) {
-        const fc_index per_task = (q->n * P + 4 * nt - 1) / (4 * nt);
+        const fc_index per_task = (images * P + 4 * nt - 1) / (4 * nt);
         pb = pb < per_task ? pb : per_task;
     }
     pb = pb < 2 * FC_VL ? 2 * FC_VL : pb / (2 * FC_VL) * (2 * FC_VL);
@@ -1685,7 +1694,7 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
     const fc_index tstride = (pb + 2 * FC_VL - 1) / (2 * FC_VL) * (2 * FC_VL);
     size_t tile_elems, tiles_bytes;
     FC_REAL *wpack, *bpack, *tiles = NULL;
-    if (PW_PACK(w, q->w_kmajor, bias, M, K, nv == 2 ? FC_MR : 2 * FC_MR, &wpack, &bpack)
+    if (PW_PACK(w, q->w_kmajor, bias, M, K, G, nv == 2 ? FC_MR : 2 * FC_MR, &wpack, &bpack)
         != FC_OK)
         return FC_ENOMEM;
     const fc_index nblk = (P + pb - 1) / pb;
@@ -1707,13 +1716,13 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
      * would share a cache line at each segment's end. */
     const fc_index ntile = (M + (nv == 2 ? FC_MR : 2 * FC_MR) - 1) / (nv == 2 ? FC_MR : 2 * FC_MR);
     fc_index msplit = 1;
-    while (msplit < ntile && q->n * nblk * msplit < 4 * (fc_index)nt)
+    while (msplit < ntile && images * nblk * msplit < 4 * (fc_index)nt)
         msplit++;
 
     DW_JOB j = {.q = q, .x = in, .out = out, .scratch = tiles, .scratch_elems = tile_elems,
                 .wpack = wpack, .bpack = bpack, .nblk = nblk, .nyb = msplit, .cols = pb,
                 .tstride = tstride, .nv = nv};
-    fc_parallel_for(nt, q->n * nblk * msplit, PW_FWD_TASK, &j);
+    fc_parallel_for(nt, images * nblk * msplit, PW_FWD_TASK, &j);
     fc_scratch_free(tiles);
     fc_scratch_free(wpack);
     fc_scratch_free(bpack);

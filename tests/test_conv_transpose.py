@@ -161,7 +161,7 @@ def test_weight_channel_mismatch():
 
 
 # kernel == stride, no padding (U-Net's up-convolution): under 'gemm' and 'auto'
-# one pointwise GEMM per group for all kernel taps, interleaved into the output
+# one grouped pointwise GEMM for all kernel taps, interleaved into the output
 # (strides 1 to 4 per axis, uneven ones, groups, 1-D and 3-D).
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("nd, n, c_in, c_out, size, kernel, groups, bias", [

@@ -83,11 +83,10 @@ def _pointwise_groups(opname, call, out5):
     """A 1x1 unpadded convolution is a GEMM per group on the input as it lies:
     out[n, group] = w[group] @ x[n, group] over flattened positions, run by the
     pointwise kernel with no im2col (a strided one first gathers the input
-    positions it reads, 1/stride^d of the input, in C).  Each group's slice of an
-    image is contiguous, so a call covers the whole batch when groups == 1 and
-    one image otherwise."""
+    positions it reads, 1/stride^d of the input, in C).  One call, one parallel
+    region, covers every image and group."""
     spec, positions = call.spec, out5[0, 0].size
-    cig, cog = spec.c_in // spec.groups, spec.c_out // spec.groups
+    cig = spec.c_in // spec.groups
     x = call.x
     if spec.stride != (1, 1, 1):
         sub = _workspace.temporary((spec.n, spec.c_in) + spec.out_size, x.dtype)
@@ -96,14 +95,8 @@ def _pointwise_groups(opname, call, out5):
     x3 = x.reshape(spec.n, spec.c_in, positions)
     w2 = call.weight.reshape(spec.c_out, cig)
     y3 = out5.reshape(spec.n, spec.c_out, positions)
-    isa = _config.isa_code()
-    images = [slice(None)] if spec.groups == 1 else [slice(n, n + 1) for n in range(spec.n)]
-    nt = _threads.team_size(spec.macs // (len(images) * spec.groups))
-    for g in range(spec.groups):
-        ci, co = slice(g * cig, (g + 1) * cig), slice(g * cog, (g + 1) * cog)
-        bias = None if call.bias is None else call.bias[co]
-        for n in images:
-            _depthwise.pointwise_fwd(x3[n, ci], w2[co], bias, y3[n, co], nt, isa, opname)
+    _depthwise.pointwise_fwd(x3, w2, call.bias, y3, _threads.team_size(spec.macs),
+                             _config.isa_code(), opname, groups=spec.groups)
 
 
 _DOC = """{n}-D convolution (cross-correlation, as ``torch.nn.functional.conv{n}d``).

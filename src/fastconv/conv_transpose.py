@@ -23,7 +23,7 @@ __all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
 
 def _transpose_by_taps(opname, call, out5):
     """Stride == kernel, no padding (U-Net's 2x2 stride-2 up-convolution): every
-    output cell receives exactly one kernel tap, so per group one GEMM gives every
+    output cell receives exactly one kernel tap, so one grouped GEMM gives every
     tap's result at once, tmp[(c, tap)] = w[:, c, tap]^T @ x over the input
     positions (the pointwise kernel, bias included: few channels per tap make
     small GEMMs, all taps together one of prod(kernel) times the rows; the
@@ -36,17 +36,11 @@ def _transpose_by_taps(opname, call, out5):
     taps = list(np.ndindex(*spec.kernel))
     x3 = call.x.reshape(spec.n, spec.c_out, positions)
     # weight (C_x, C_y/groups, *kernel): per group (c_x, c_y * taps), columns (c, tap)
-    w_all = call.weight.reshape(groups, c_x, c_y * len(taps))
-    tmp = _workspace.temporary((spec.n, groups, c_y * len(taps), positions), call.dtype)
-    images = [slice(None)] if groups == 1 else [slice(n, n + 1) for n in range(spec.n)]
-    nt = _threads.team_size(spec.macs // (len(images) * groups))
-    isa = _config.isa_code()
-    for g in range(groups):
-        cx = slice(g * c_x, (g + 1) * c_x)
-        bias = None if call.bias is None else np.repeat(call.bias[g * c_y:(g + 1) * c_y], len(taps))
-        for n in images:
-            _depthwise.pointwise_fwd(x3[n, cx], w_all[g], bias, tmp[n, g], nt, isa, opname,
-                                     w_kmajor=True)
+    w_all = call.weight.reshape(groups * c_x, c_y * len(taps))
+    tmp = _workspace.temporary((spec.n, groups * c_y * len(taps), positions), call.dtype)
+    bias = None if call.bias is None else np.repeat(call.bias, len(taps))
+    _depthwise.pointwise_fwd(x3, w_all, bias, tmp, _threads.team_size(spec.macs),
+                             _config.isa_code(), opname, w_kmajor=True, groups=groups)
     _shuffle.interleave_taps(tmp.reshape((spec.n * groups, c_y, len(taps)) + spec.out_size),
                              out5.reshape((spec.n * groups, c_y) + spec.in_size), spec.stride,
                              _threads.team_size(out5.size))

@@ -106,22 +106,29 @@ cdef fc_pointwise_params _pw_params(fc_index n, fc_index c_in, fc_index c_out, f
     q.num_threads = num_threads
     q.isa = isa
     q.w_kmajor = 0
+    q.groups = 1
     return q
 
 
 def pointwise_fwd(const floating[:, :, ::1] inp, const floating[:, ::1] w,
                   const floating[::1] bias, floating[:, :, ::1] out, int num_threads,
-                  int isa, str opname, bint w_kmajor=False):
-    """out[n, o, p] = bias[o] + sum_k w[o, k] * inp[n, k, p]; with w_kmajor, w is
-    stored (k, o) (the product with w's transpose, without copying it)."""
-    cdef fc_index c_out = w.shape[1] if w_kmajor else w.shape[0]
-    cdef fc_index c_in = w.shape[0] if w_kmajor else w.shape[1]
-    if (inp.shape[1] != c_in or out.shape[0] != inp.shape[0] or out.shape[1] != c_out
-            or out.shape[2] != inp.shape[2] or (bias is not None and bias.shape[0] != c_out)):
+                  int isa, str opname, bint w_kmajor=False, fc_index groups=1):
+    """Per group g: out[n, g*M + o, p] = bias[g*M + o] + sum_k w_g[o, k] * inp[n, g*K + k, p],
+    w the groups' (M, K) weights stacked along its rows; with w_kmajor each is
+    stored (K, M) (the product with its transpose, without copying it)."""
+    if groups < 1 or w.shape[0] % groups:
+        raise ValueError(f"{opname}: pointwise weight rows do not split into {groups} groups")
+    cdef fc_index rows = w.shape[0] // groups
+    cdef fc_index c_out = w.shape[1] if w_kmajor else rows
+    cdef fc_index c_in = rows if w_kmajor else w.shape[1]
+    if (inp.shape[1] != groups * c_in or out.shape[0] != inp.shape[0]
+            or out.shape[1] != groups * c_out or out.shape[2] != inp.shape[2]
+            or (bias is not None and bias.shape[0] != groups * c_out)):
         raise ValueError(f"{opname}: pointwise shapes do not agree")
     cdef fc_pointwise_params q = _pw_params(inp.shape[0], c_in, c_out, inp.shape[2],
                                             num_threads, isa)
     q.w_kmajor = w_kmajor
+    q.groups = groups
     cdef const floating *bptr = NULL
     cdef int status
     if bias is not None:

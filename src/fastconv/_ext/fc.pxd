@@ -224,6 +224,7 @@ cdef extern from "fc_depthwise.h" nogil:
         int num_threads
         int isa
         int w_kmajor
+        fc_index groups
     int fc_depthwise_fwd_f32(const fc_conv_params *p, const float *x, const float *w,
                              const float *bias, float *out) noexcept
     int fc_depthwise_fwd_f64(const fc_conv_params *p, const double *x, const double *w,
