@@ -363,3 +363,55 @@ def test_python_temporaries_are_reused_per_thread():
     assert not np.shares_memory(a, other[0])
     big = _workspace.temporary((1000, 1000), np.float32)   # grows when asked for more
     assert big.nbytes == 4_000_000
+
+
+def test_large_results_reuse_blocks_of_dead_arrays():
+    """A large result (>= 256 KiB) is built on a block that returns to a small
+    free list when its last array dies, so the next result of that size does not
+    fault fresh pages in; a live array's block (or a view's) is never handed out
+    again, and small results stay plain np.empty."""
+    import fastconv
+    from fastconv._ext import _runtime
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 64, 112, 112)).astype(np.float32)
+    expected = x.reshape(1, 64, 56, 2, 56, 2).max(axis=(3, 5))
+    a = fastconv.max_pool2d(x, 2, 2)                   # 0.8 MB
+    b = fastconv.max_pool2d(x, 2, 2)
+    assert not np.shares_memory(a, b)                  # both alive: two blocks
+    assert a.flags.writeable and a.flags.c_contiguous and a.ctypes.data % 64 == 0
+    address = a.ctypes.data
+    view = a[0, :4]
+    del a
+    gc.collect()
+    c = fastconv.max_pool2d(x, 2, 2)
+    assert c.ctypes.data != address                    # the view keeps a's block
+    np.testing.assert_array_equal(view, expected[0, :4])
+    del view
+    gc.collect()
+    kept = _runtime.kept_result_bytes()
+    assert kept >= expected.nbytes
+    d = fastconv.max_pool2d(x, 2, 2)
+    assert d.ctypes.data == address                    # now reused
+    assert _runtime.kept_result_bytes() < kept           # taken off the free list
+    np.testing.assert_array_equal(d, expected)
+    d[...] = 0                                         # writing one result leaves the others
+    np.testing.assert_array_equal(b, expected)
+    np.testing.assert_array_equal(c, expected)
+    small = fastconv.max_pool2d(x[:, :4], 2, 2)
+    assert small.flags.owndata
+
+
+def test_results_are_not_kept_with_keep_scratch_off():
+    code = textwrap.dedent("""
+        import numpy as np, fastconv
+        from fastconv._ext import _runtime
+        x = np.ones((1, 64, 112, 112), np.float32)
+        y = fastconv.max_pool2d(x, 2, 2)
+        assert y.flags.owndata
+        del y
+        assert _runtime.kept_result_bytes() == 0
+        print("ok")
+    """)
+    env = dict(os.environ, FASTCONV_KEEP_SCRATCH="0")
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr

@@ -1,4 +1,6 @@
-"""A reusable buffer for one call's NumPy temporaries, kept per thread.
+"""A reusable buffer for one call's NumPy temporaries, kept per thread; and
+`result(shape, dtype)`, the operations' result arrays (large ones on blocks kept
+for reuse when the array dies, see fastconv/_ext/_runtime.pyx).
 
 Why: a fresh temporary of a few hundred KiB next to a fresh result is given back
 to the OS when freed and faulted back in by the next call, about 0.4 ms per MiB
@@ -10,6 +12,8 @@ import math
 import threading
 
 import numpy as np
+
+from fastconv._ext._runtime import result_array as result  # noqa: F401 (re-exported)
 
 _local = threading.local()
 

@@ -29,7 +29,7 @@ def _convolve(opname, nd, x, weight, bias, stride, padding, dilation, groups, pa
                                 groups, padding_mode, out)
     spec = call.spec
     algorithm = _select.conv_algorithm(opname, spec, algorithm, call.dtype)
-    result = call.out if call.out is not None else np.empty(call.out_shape, call.dtype)
+    result = call.out if call.out is not None else _workspace.result(call.out_shape, call.dtype)
     if result.size == 0:
         return result
     out5 = result.reshape((spec.n, spec.c_out) + spec.out_size)

@@ -10,7 +10,7 @@ whole.  Calls are validated by fastconv._validate, reshaped to 5-D
 """
 import numpy as np
 
-from fastconv import _config, _threads, _validate
+from fastconv import _config, _threads, _validate, _workspace
 from fastconv._ext import _depthwise
 
 __all__ = ["depthwise_conv2d", "depthwise_conv2d_backward", "separable_conv2d",
@@ -31,7 +31,7 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1,
     call = _validate.check_depthwise("depthwise_conv2d", x, weight, bias, stride, padding,
                                      dilation, padding_mode, out)
     spec = call.spec
-    result = call.out if call.out is not None else np.empty(call.out_shape, call.dtype)
+    result = call.out if call.out is not None else _workspace.result(call.out_shape, call.dtype)
     if result.size == 0:
         return result
     out5 = result.reshape((spec.n, spec.c_out) + spec.out_size)
@@ -142,7 +142,7 @@ def separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_bias=None,
                                      padding_mode, out)
     dw = call.dw
     spec = dw.spec
-    result = call.out if call.out is not None else np.empty(call.out_shape, call.dtype)
+    result = call.out if call.out is not None else _workspace.result(call.out_shape, call.dtype)
     if result.size == 0:
         return result
     out5 = result.reshape((spec.n, call.pw.shape[0]) + spec.out_size)

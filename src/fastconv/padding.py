@@ -8,7 +8,7 @@ N-d C kernel.
 """
 import numpy as np
 
-from fastconv import _threads, _validate
+from fastconv import _threads, _validate, _workspace
 from fastconv._ext import _pad
 
 __all__ = ["pad", "pad_backward"]
@@ -61,7 +61,7 @@ def pad(x, pad, mode="zeros", value=0.0, *, out=None):
     """
     call = _validate.check_pad("pad", x, pad, mode, value, out)
     spec = call.spec
-    result = call.out if call.out is not None else np.empty(call.result_shape, call.dtype)
+    result = call.out if call.out is not None else _workspace.result(call.result_shape, call.dtype)
     if result.size == 0:
         return result
     if call.src.size == 0:  # an empty spatial axis (constant modes only): all fill

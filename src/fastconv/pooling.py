@@ -9,7 +9,7 @@ what PyTorch autograd returns for the same forward call.
 """
 import numpy as np
 
-from fastconv import _config, _threads, _validate
+from fastconv import _config, _threads, _validate, _workspace
 from fastconv._ext import _pool
 
 __all__ = [
@@ -34,7 +34,7 @@ def _forward(kernel, call, return_indices=False, takes_indices=False):
     """Run a forward kernel into a new array (or the user's out=); with
     return_indices also return the int64 index array."""
     spec = call.spec
-    result = call.out if call.out is not None else np.empty(call.out_shape, call.dtype)
+    result = call.out if call.out is not None else _workspace.result(call.out_shape, call.dtype)
     indices = np.empty(call.out_shape, np.int64) if return_indices else None
     if result.size:
         shape5 = (spec.n, spec.c) + spec.out_size

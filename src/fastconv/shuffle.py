@@ -6,7 +6,7 @@ whole (n, channel) planes, planes in parallel.
 """
 import numpy as np
 
-from fastconv import _threads, _validate
+from fastconv import _threads, _validate, _workspace
 from fastconv._ext import _shuffle
 
 __all__ = ["channel_shuffle", "channel_shuffle_backward"]
@@ -46,7 +46,7 @@ def channel_shuffle(x, groups, *, out=None):
     array([0., 3., 1., 4., 2., 5.])
     """
     call = _validate.check_channel_shuffle("channel_shuffle", x, groups, out)
-    result = call.out if call.out is not None else np.empty(call.result_shape, call.dtype)
+    result = call.out if call.out is not None else _workspace.result(call.result_shape, call.dtype)
     if result.size == 0:
         return result
     out3 = result.reshape(call.src.shape)

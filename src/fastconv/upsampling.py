@@ -8,7 +8,7 @@ the function.)
 """
 import numpy as np
 
-from fastconv import _threads, _validate
+from fastconv import _threads, _validate, _workspace
 from fastconv._ext import _upsample
 
 __all__ = ["upsample", "upsample_backward"]
@@ -71,7 +71,7 @@ def upsample(x, size=None, scale_factor=None, mode="nearest", align_corners=None
     call = _validate.check_upsample("upsample", x, size, scale_factor, mode, align_corners,
                                     out)
     spec = call.spec
-    result = call.out if call.out is not None else np.empty(call.result_shape, call.dtype)
+    result = call.out if call.out is not None else _workspace.result(call.result_shape, call.dtype)
     if result.size == 0:
         return result
     out5 = result.reshape((spec.n, spec.c) + spec.out_size)
