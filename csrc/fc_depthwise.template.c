@@ -1629,6 +1629,14 @@ int FC_ISA_FN(FC_CAT(fc_separable_fwd_, FC_DT))(const fc_conv_params *p, fc_inde
     return FC_OK;
 }
 
+/* Whether positions [p0, p0 + len) of rows of P can be read in place: PW_GEMM
+ * reads whole steps, a ragged last one moved back to end at len, so a block
+ * shorter than a step needs a step's room in the row (else a tile). */
+FC_INLINE int FC_CAT(fc_pw_in_place_, FC_DT)(fc_index p0, fc_index len, fc_index P, fc_index step)
+{
+    return len >= step || p0 + step <= P;
+}
+
 #define PW_FWD_TASK FC_CAT(fc_pw_fwd_task_, FC_DT)
 /* Positions p0 .. p0 + pb of one image, read in place (or through the slot's tile). */
 static void PW_FWD_TASK(void *ctx, fc_index task, int slot)
@@ -1654,10 +1662,8 @@ static void PW_FWD_TASK(void *ctx, fc_index task, int slot)
     const fc_index step = (fc_index)nv * FC_VL;
     const FC_REAL *src = in + ng * K * P + p0;
     fc_index sstride = P;
-    /* PW_GEMM reads whole steps, a ragged last one moved back to end at len:
-     * in place when that stays inside the rows (no copy per task, which split
-     * channels repeated) */
-    if (!(len >= step || p0 + step <= P)) {
+    /* in place when it can (no copy per task, which split channels repeated) */
+    if (!FC_CAT(fc_pw_in_place_, FC_DT)(p0, len, P, step)) {
         FC_REAL *tile = j->scratch + (size_t)slot * j->scratch_elems;
         for (fc_index k = 0; k < K; k++)
             memcpy(tile + k * tstride, in + (ng * K + k) * P + p0,
@@ -1698,10 +1704,11 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
         != FC_OK)
         return FC_ENOMEM;
     const fc_index nblk = (P + pb - 1) / pb;
-    /* Tasks read their rows in place but for a last block shorter than a step
-     * ending past P (see PW_FWD_TASK): only then a tile per thread. */
-    const fc_index last0 = (nblk - 1) * pb, step = (fc_index)nv * FC_VL;
-    const int need_tiles = !(P - last0 >= step || last0 + step <= P);
+    /* tasks read their rows in place but perhaps the last block: only then a
+     * tile per thread (every block before it is pb >= a step long) */
+    const fc_index last0 = (nblk - 1) * pb;
+    const int need_tiles = !FC_CAT(fc_pw_in_place_, FC_DT)(last0, P - last0, P,
+                                                           (fc_index)nv * FC_VL);
     if (fc_mul_overflows(K, tstride, &tile_elems)
         || SCRATCH_BYTES(nt, tile_elems, &tiles_bytes)
         || (need_tiles && !(tiles = fc_scratch_calloc(1, tiles_bytes)))) {

@@ -31,11 +31,15 @@ static void cache_destroy(void *arg)
 }
 
 /* FASTCONV_KEEP_SCRATCH=0 turns the cache off (every block goes back at once). */
-static void make_cache_key(void)
+int fc_scratch_keeping(void)
 {
     const char *keep = getenv("FASTCONV_KEEP_SCRATCH");
-    cache_key_ok = !(keep && strcmp(keep, "0") == 0)
-                   && pthread_key_create(&cache_key, cache_destroy) == 0;
+    return !(keep && strcmp(keep, "0") == 0);
+}
+
+static void make_cache_key(void)
+{
+    cache_key_ok = fc_scratch_keeping() && pthread_key_create(&cache_key, cache_destroy) == 0;
 }
 
 /* This thread's cache, or NULL (no memory for it: plain malloc / free then). */

@@ -25,4 +25,8 @@ void *fc_scratch_alloc(size_t bytes);
 void *fc_scratch_calloc(size_t count, size_t size);
 void fc_scratch_free(void *block);
 
+/* Whether freed blocks may be kept for reuse: not when FASTCONV_KEEP_SCRATCH=0.
+ * Also decides the Python layer's result blocks (fastconv/_ext/_runtime.pyx). */
+int fc_scratch_keeping(void);
+
 #endif /* FC_SCRATCH_H */

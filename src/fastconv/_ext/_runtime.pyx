@@ -59,12 +59,14 @@ def isa_best():
 # GIL held (by result_array and by a block's deallocation), so it needs no lock.
 from libc.stdlib cimport free
 from cpython.buffer cimport PyBuffer_FillInfo
-import os as _os
 
 import numpy as _np
 
 cdef extern from "<stdlib.h>" nogil:
     void *aligned_alloc(size_t alignment, size_t size)
+
+cdef extern from "fc_scratch.h" nogil:
+    int fc_scratch_keeping()
 
 cdef size_t RESULT_MIN_BYTES = 256 << 10   # smaller results: np.empty
 cdef size_t RESULT_KEEP_BYTES = 64 << 20   # the most the free list holds
@@ -74,7 +76,7 @@ cdef void *_free_ptr[RESULT_SLOTS]
 cdef size_t _free_cap[RESULT_SLOTS]
 cdef int _nfree = 0
 cdef size_t _kept = 0
-cdef bint _keep = _os.environ.get("FASTCONV_KEEP_SCRATCH", "1").strip() != "0"
+cdef bint _keep = fc_scratch_keeping()   # the C scratch cache's rule
 
 
 cdef void _give_back(void *ptr, size_t cap) noexcept:
