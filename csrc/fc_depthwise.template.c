@@ -45,7 +45,7 @@
  * Separable forward: per task (n, z, tile of rows / row segment), the depthwise
  * block of every channel is written to the thread's tile (c_out x positions),
  * then out[q, p] = pb[q] + sum_o pw[q, o] * tile[o, p] by the pointwise
- * micro-kernel (MR channels x 2 vectors of positions, packed weights).
+ * micro-kernel (MR channels x 2 vectors of positions, weights read in place).
  *
  * Pointwise kernels (the separable backward's other half): the forward copies
  * a tile of positions of every input channel and runs the same micro-kernel;
@@ -190,7 +190,7 @@ typedef struct {
     const fc_conv_params *p;
     const fc_pointwise_params *q;
     const fc_dw_geom *g;
-    const FC_REAL *x, *w, *bias, *gy, *wpack, *bpack;
+    const FC_REAL *x, *w, *bias, *gy, *pw, *pb; /* pb: pointwise bias or NULL */
     FC_REAL *out, *gw, *gb;
     FC_REAL *panels, *scratch;
     const FC_REAL **rowptrs;
@@ -1405,34 +1405,39 @@ int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_weight_, FC_DT))(const fc_conv_params *p,
 /* ------------------------------------------------------------ pointwise ---- */
 
 /* mr output channels x nv vectors of positions (mr, nv constant):
- *   out[m*ocstride + j] = bp[m] + sum_k wp[k*mr + m] * in[k*istride + j]
- * for j < nvalid (<= nv * FC_VL) and m < mvalid.  in must be readable for
- * nv * FC_VL elements of each of its K rows. */
+ *   out[m*ocstride + j] = b[m] + sum_k w[k*wk + m*wm] * in[k*istride + j]
+ * for j < nvalid (<= nv * FC_VL) and m < mvalid; b NULL: no bias.  The
+ * weights are read where they are, (M, K) rows (wk = 1, wm = K) or (K, M)
+ * (wk = M, wm = 1): no packed copy, whose serial cost was a large part of a
+ * small layer's time.  Rows past mvalid read row 0 (never stored).  in must be
+ * readable for nv * FC_VL elements of each of its K rows. */
 #define PW_UKERNEL FC_CAT(fc_pw_ukernel_, FC_DT)
 FC_INLINE void PW_UKERNEL(int mr, int nv, const FC_REAL *FC_RESTRICT in, fc_index istride,
-                          fc_index K, const FC_REAL *FC_RESTRICT wp,
-                          const FC_REAL *FC_RESTRICT bp, FC_REAL *FC_RESTRICT out,
+                          fc_index K, const FC_REAL *FC_RESTRICT w, fc_index wk, fc_index wm,
+                          const FC_REAL *FC_RESTRICT b, FC_REAL *FC_RESTRICT out,
                           fc_index ocstride, fc_index mvalid, fc_index nvalid)
 {
     VEC acc[2 * FC_MR][2];
+    const FC_REAL *wrow[2 * FC_MR];
 #pragma GCC unroll 16
     for (int m = 0; m < mr; m++) {
-        const VEC b = BCAST(bp[m]);
-        acc[m][0] = b;
-        acc[m][1] = b;
+        wrow[m] = w + (m < mvalid ? m : 0) * wm;
+        const VEC bv = BCAST(b && m < mvalid ? b[m] : (FC_REAL)0);
+        acc[m][0] = bv;
+        acc[m][1] = bv;
     }
-    for (fc_index k = 0; k < K; k++) {
+    fc_index wi = 0;
+    for (fc_index k = 0; k < K; k++, wi += wk) {
         const FC_REAL *src = in + k * istride;
         const VEC v0 = LOADV(src);
         const VEC v1 = nv > 1 ? LOADV(src + FC_VL) : v0;
 #pragma GCC unroll 16
         for (int m = 0; m < mr; m++) {
-            const VEC wv = BCAST(wp[m]);
+            const VEC wv = BCAST(wrow[m][wi]);
             acc[m][0] += wv * v0;
             if (nv > 1)
                 acc[m][1] += wv * v1;
         }
-        wp += mr;
     }
 #pragma GCC unroll 16
     for (int m = 0; m < mr; m++) {
@@ -1444,51 +1449,14 @@ FC_INLINE void PW_UKERNEL(int mr, int nv, const FC_REAL *FC_RESTRICT in, fc_inde
     }
 }
 
-/* The weights of G groups, each (M, K), or (K, M) when kmajor, one after
- * another, packed per group as [tile][k][mr], zero past the group's last
- * channel; biases (or zeros) as [group][tile][mr].  Returns FC_ENOMEM on
- * allocation failure. */
-#define PW_PACK FC_CAT(fc_pw_pack_, FC_DT)
-static int PW_PACK(const FC_REAL *w, int kmajor, const FC_REAL *bias, fc_index M, fc_index K,
-                   fc_index G, int mr, FC_REAL **wpack, FC_REAL **bpack)
-{
-    const fc_index ntile = (M + mr - 1) / mr;
-    size_t elems, tiles;
-    *wpack = NULL;
-    *bpack = NULL;
-    if (fc_mul_overflows(G, ntile * mr, &tiles) || fc_mul_overflows((fc_index)tiles, K, &elems))
-        return FC_ENOMEM;
-    *wpack = fc_scratch_alloc(elems * sizeof(FC_REAL));
-    *bpack = fc_scratch_calloc(tiles, sizeof(FC_REAL));
-    if (!*wpack || !*bpack) {
-        fc_scratch_free(*wpack);
-        fc_scratch_free(*bpack);
-        return FC_ENOMEM;
-    }
-    for (fc_index g = 0; g < G; g++) {
-        const FC_REAL *wg = w + g * M * K;
-        FC_REAL *wp = *wpack + g * ntile * mr * K;
-        for (fc_index t = 0; t < ntile; t++)
-            for (fc_index k = 0; k < K; k++)
-                for (int i = 0; i < mr; i++) {
-                    const fc_index o = t * mr + i;
-                    wp[(t * K + k) * mr + i] =
-                        o >= M ? (FC_REAL)0 : kmajor ? wg[k * M + o] : wg[o * K + k];
-                }
-        if (bias)
-            for (fc_index o = 0; o < M; o++)
-                (*bpack)[g * ntile * mr + o] = bias[g * M + o];
-    }
-    return FC_OK;
-}
-
-/* out[o*ocstride + j] = bias[o] + sum_k w[o, k] * tile[k*tstride + j], j < P, for
- * all M channels, with the packed weights of PW_PACK(mr).  nv = 2 (mr = FC_MR)
- * or 1 (mr = 2*FC_MR); tile rows readable for P rounded up to nv vectors. */
+/* out[o*ocstride + j] = bias[o] + sum_k w[k*wk + o*wm] * tile[k*tstride + j],
+ * j < P, for all M channels (bias NULL: none; wk, wm as for PW_UKERNEL).
+ * nv = 2 (mr = FC_MR) or 1 (mr = 2*FC_MR); tile rows readable for P rounded up
+ * to nv vectors. */
 #define PW_GEMM FC_CAT(fc_pw_gemm_, FC_DT)
 static void PW_GEMM(const FC_REAL *tile, fc_index K, fc_index tstride, fc_index P,
-                    const FC_REAL *wpack, const FC_REAL *bpack, fc_index M, int nv,
-                    FC_REAL *out, fc_index ocstride)
+                    const FC_REAL *w, fc_index wk, fc_index wm, const FC_REAL *bias, fc_index M,
+                    int nv, FC_REAL *out, fc_index ocstride)
 {
     const int mr = nv == 2 ? FC_MR : 2 * FC_MR;
     const fc_index ntile = (M + mr - 1) / mr;
@@ -1508,16 +1476,18 @@ static void PW_GEMM(const FC_REAL *tile, fc_index K, fc_index tstride, fc_index 
         }
         for (fc_index t = 0; t < ntile; t++) {
             const fc_index mvalid = M - t * mr < mr ? M - t * mr : mr;
-            const FC_REAL *wp = wpack + t * K * mr;
-            const FC_REAL *bp = bpack + t * mr;
+            const FC_REAL *wt = w + t * mr * wm;
+            const FC_REAL *bt = bias ? bias + t * mr : NULL;
             FC_REAL *o = out + t * mr * ocstride + p0;
             if (half)
-                PW_UKERNEL(FC_MR, 1, tile + p0, tstride, K, wp, bp, o, ocstride, mvalid, nvalid);
-            else if (nv == 2)
-                PW_UKERNEL(FC_MR, 2, tile + p0, tstride, K, wp, bp, o, ocstride, mvalid, nvalid);
-            else
-                PW_UKERNEL(2 * FC_MR, 1, tile + p0, tstride, K, wp, bp, o, ocstride, mvalid,
+                PW_UKERNEL(FC_MR, 1, tile + p0, tstride, K, wt, wk, wm, bt, o, ocstride, mvalid,
                            nvalid);
+            else if (nv == 2)
+                PW_UKERNEL(FC_MR, 2, tile + p0, tstride, K, wt, wk, wm, bt, o, ocstride, mvalid,
+                           nvalid);
+            else
+                PW_UKERNEL(2 * FC_MR, 1, tile + p0, tstride, K, wt, wk, wm, bt, o, ocstride,
+                           mvalid, nvalid);
         }
     }
 }
@@ -1530,7 +1500,7 @@ static void SEP_FWD_TASK(void *ctx, fc_index task, int slot)
     const DW_JOB *j = ctx;
     const fc_conv_params *p = j->p;
     DW_SIZES(p);
-    const FC_REAL *x = j->x, *w = j->w, *bias = j->bias, *wpack = j->wpack, *bpack = j->bpack;
+    const FC_REAL *x = j->x, *w = j->w, *bias = j->bias;
     FC_REAL *out = j->out;
     const fc_index rows = j->rows, cols = j->cols, nyb = j->nyb, nxb = j->nxb;
     const fc_index tstride = j->tstride, K = p->c_out, c_pw = j->c_pw;
@@ -1565,7 +1535,7 @@ static void SEP_FWD_TASK(void *ctx, fc_index task, int slot)
                      bias ? bias + c * m : NULL, z, y0, ny, x0, cw, panel, rowptr,
                      tile + c * m * tstride, tstride, cw);
     }
-    PW_GEMM(tile, K, tstride, ny * cw, wpack, bpack, c_pw, nv,
+    PW_GEMM(tile, K, tstride, ny * cw, j->pw, 1, K, j->pb, c_pw, nv,
             out + n * c_pw * out_plane + (z * OH + y0) * OW + x0, out_plane);
 }
 
@@ -1588,7 +1558,7 @@ int FC_ISA_FN(FC_CAT(fc_separable_fwd_, FC_DT))(const fc_conv_params *p, fc_inde
      * input in place) does the depthwise part */
     const int direct = DW_DIRECT_FITS(p);
     fc_dw_geom g = {0};
-    FC_REAL *panels = NULL, *wpack, *bpack, *tiles = NULL;
+    FC_REAL *panels = NULL, *tiles = NULL;
     const FC_REAL **rowptrs = NULL;
     if (!direct && fc_dw_geom_init(&g, p, rows, cols, FC_VL) != FC_OK)
         return FC_ENOMEM;
@@ -1597,32 +1567,21 @@ int FC_ISA_FN(FC_CAT(fc_separable_fwd_, FC_DT))(const fc_conv_params *p, fc_inde
         return FC_ENOMEM;
     }
     size_t tile_elems, tiles_bytes;
-    int status = PW_PACK(pw, 0, pb, c_pw, K, 1, nv == 2 ? FC_MR : 2 * FC_MR, &wpack, &bpack);
-    if (status == FC_OK) {
-        if (fc_mul_overflows(K, tstride, &tile_elems)
-            || SCRATCH_BYTES(nt, tile_elems, &tiles_bytes)
-            || !(tiles = fc_scratch_calloc(1, tiles_bytes))) {
-            fc_scratch_free(wpack);
-            fc_scratch_free(bpack);
-            status = FC_ENOMEM;
-        }
-    }
-    if (status != FC_OK) {
+    if (fc_mul_overflows(K, tstride, &tile_elems) || SCRATCH_BYTES(nt, tile_elems, &tiles_bytes)
+        || !(tiles = fc_scratch_calloc(1, tiles_bytes))) {
         fc_scratch_free(panels);
         fc_scratch_free((void *)rowptrs);
         fc_dw_geom_free(&g);
-        return status;
+        return FC_ENOMEM;
     }
     const fc_index nyb = (OH + rows - 1) / rows, nxb = (OW + cols - 1) / cols;
 
     DW_JOB j = {.p = p, .g = &g, .x = x, .w = w, .bias = bias, .out = out, .panels = panels,
                 .rowptrs = rowptrs, .scratch = tiles, .scratch_elems = tile_elems,
-                .wpack = wpack, .bpack = bpack, .rows = rows, .cols = cols, .nyb = nyb,
+                .pw = pw, .pb = pb, .rows = rows, .cols = cols, .nyb = nyb,
                 .nxb = nxb, .tstride = tstride, .c_pw = c_pw, .nv = nv, .direct = direct};
     fc_parallel_for(nt, p->n * OD * nyb * nxb, SEP_FWD_TASK, &j);
     fc_scratch_free(tiles);
-    fc_scratch_free(wpack);
-    fc_scratch_free(bpack);
     fc_scratch_free(panels);
     fc_scratch_free((void *)rowptrs);
     fc_dw_geom_free(&g);
@@ -1646,7 +1605,6 @@ static void PW_FWD_TASK(void *ctx, fc_index task, int slot)
     const fc_index pb = j->cols, nblk = j->nblk, tstride = j->tstride;
     const FC_REAL *in = j->x;
     FC_REAL *out = j->out;
-    const FC_REAL *wpack = j->wpack, *bpack = j->bpack;
     const int nv = j->nv, mr = nv == 2 ? FC_MR : 2 * FC_MR;
     const fc_index msplit = j->nyb, ntile = (M + mr - 1) / mr, G = j->q->groups;
     /* task = ((n * G + g) * nblk + block) * msplit + ms */
@@ -1671,8 +1629,11 @@ static void PW_FWD_TASK(void *ctx, fc_index task, int slot)
         src = tile;
         sstride = tstride;
     }
-    PW_GEMM(src, K, sstride, len, wpack + (g * ntile + t0) * K * mr, bpack + g * ntile * mr + m0,
-            m1 - m0, nv, out + (ng * M + m0) * P + p0, P);
+    /* group g's weights: (M, K) rows, or (K, M) when w_kmajor */
+    const int kmajor = j->q->w_kmajor;
+    const FC_REAL *wg = j->pw + g * M * K + (kmajor ? m0 : m0 * K);
+    PW_GEMM(src, K, sstride, len, wg, kmajor ? M : 1, kmajor ? 1 : K,
+            j->pb ? j->pb + g * M + m0 : NULL, m1 - m0, nv, out + (ng * M + m0) * P + p0, P);
 }
 
 int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
@@ -1699,10 +1660,7 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
     const int nv = pb > FC_VL ? 2 : 1;
     const fc_index tstride = (pb + 2 * FC_VL - 1) / (2 * FC_VL) * (2 * FC_VL);
     size_t tile_elems, tiles_bytes;
-    FC_REAL *wpack, *bpack, *tiles = NULL;
-    if (PW_PACK(w, q->w_kmajor, bias, M, K, G, nv == 2 ? FC_MR : 2 * FC_MR, &wpack, &bpack)
-        != FC_OK)
-        return FC_ENOMEM;
+    FC_REAL *tiles = NULL;
     const fc_index nblk = (P + pb - 1) / pb;
     /* tasks read their rows in place but perhaps the last block: only then a
      * tile per thread (every block before it is pb >= a step long) */
@@ -1711,11 +1669,8 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
                                                            (fc_index)nv * FC_VL);
     if (fc_mul_overflows(K, tstride, &tile_elems)
         || SCRATCH_BYTES(nt, tile_elems, &tiles_bytes)
-        || (need_tiles && !(tiles = fc_scratch_calloc(1, tiles_bytes)))) {
-        fc_scratch_free(wpack);
-        fc_scratch_free(bpack);
+        || (need_tiles && !(tiles = fc_scratch_calloc(1, tiles_bytes))))
         return FC_ENOMEM;
-    }
     /* Still too few position tiles for about 4 tasks per thread (small planes
      * of ragged width: ResNet's 14x14 downsampling): split the output channels
      * too, in whole mr tiles (each such task reads the input block again).  Not
@@ -1727,12 +1682,10 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
         msplit++;
 
     DW_JOB j = {.q = q, .x = in, .out = out, .scratch = tiles, .scratch_elems = tile_elems,
-                .wpack = wpack, .bpack = bpack, .nblk = nblk, .nyb = msplit, .cols = pb,
+                .pw = w, .pb = bias, .nblk = nblk, .nyb = msplit, .cols = pb,
                 .tstride = tstride, .nv = nv};
     fc_parallel_for(nt, images * nblk * msplit, PW_FWD_TASK, &j);
     fc_scratch_free(tiles);
-    fc_scratch_free(wpack);
-    fc_scratch_free(bpack);
     return FC_OK;
 }
 
@@ -1899,7 +1852,6 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_bwd_weight_, FC_DT))(const fc_pointwise_params
 #undef PW_BWD_TASK
 #undef SUMV
 #undef PW_UKERNEL
-#undef PW_PACK
 #undef PW_GEMM
 #undef PW_BWD_TILE
 #undef FC_PWB_OB
