@@ -640,3 +640,133 @@ def test_crash_prone_input_raises(op, rid, changes, exc, match, isolated_outcome
     assert kind in {e.__name__ for e in allowed}, f"{kind}: {message}"
     if kind != "MemoryError":
         assert message.startswith(f"{op}: ") and re.search(match, message), message
+
+
+# ---------------------------------------------------- remembered checks ----
+# The check_* functions answer plain calls (C-contiguous float arrays, plain
+# hyper-parameters, no out=) from a memo keyed by shapes, dtypes and values.
+# The memo's answer must be the full check's answer, for the arrays of the call
+# at hand, and everything the memo does not see must still be checked.
+from fastconv import _validate as V  # noqa: E402
+
+
+def _arr(rng, *shape, dtype=np.float32):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def _remembered_calls(rng):
+    x4, x3 = _arr(rng, 2, 4, 9, 8), _arr(rng, 4, 9, 8)
+    dw, pw = _arr(rng, 8, 1, 3, 3), _arr(rng, 5, 8, 1, 1)
+    w = _arr(rng, 6, 2, 3, 3)
+    g = _arr(rng, 2, 6, 5, 4)
+    return [
+        (V.check_conv, ("conv2d", 2, x4, w, _arr(rng, 6), 2, 1, 1, 2, "reflect", None), {}),
+        (V.check_conv, ("conv2d", 2, x3, w, None, 1, (1, 2), 1, 2, "zeros", None), {}),
+        (V.check_conv, ("conv2d_backward", 2, x4, w, None, 2, 1, 1, 2, "zeros", None),
+         {"grad_output": g}),
+        (V.check_conv_transpose, ("conv_transpose2d", 2, _arr(rng, 2, 6, 4, 4),
+                                  _arr(rng, 6, 3, 2, 2), None, 2, 0, 0, 1, 1, None), {}),
+        (V.check_depthwise, ("depthwise_conv2d", x4, dw, None, 1, 1, 1, "zeros", None), {}),
+        (V.check_separable, ("separable_conv2d", x4, dw, pw, None, _arr(rng, 5), 1, 1, 1,
+                             "zeros", None), {}),
+        (V.check_window_pool, ("max_pool2d", 2, x4, 3, 2, 1, 1, False), {}),
+        (V.check_window_pool, ("avg_pool2d", 2, x4, 2, 2, 0, 1, True, False), {}),
+        (V.check_adaptive_pool, ("adaptive_avg_pool2d", 2, x4, (3, 2)), {}),
+        (V.check_global_pool, ("global_avg_pool", x4, True), {}),
+        (V.check_upsample, ("upsample", x4, None, 2.0, "bilinear", False), {}),
+        (V.check_pad, ("pad", x4, (1, 2), "constant", -0.0), {}),
+        (V.check_channel_shuffle, ("channel_shuffle", x4, 2), {}),
+    ]
+
+
+def _assert_same_answer(got, want, arrays):
+    """got (from the memo) equals want (the full check's answer): the same type and
+    constants, and each array a view of the same argument with the same shape."""
+    assert type(got) is type(want)
+    if isinstance(want, np.ndarray):
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert got.__array_interface__["data"] == want.__array_interface__["data"]
+        assert any(np.shares_memory(got, a) for a in arrays)
+    elif isinstance(want, tuple):
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            _assert_same_answer(g, w, arrays)
+    elif isinstance(want, float):
+        assert got == want and np.copysign(1, got) == np.copysign(1, want)
+    else:
+        assert got == want
+
+
+def test_remembered_check_answers_as_the_full_check():
+    rng = np.random.default_rng(0)
+    first = _remembered_calls(rng)
+    for check, args, kwargs in first:
+        check(*args, **kwargs)  # fills the memo
+    # the same shapes and values, new arrays: answered from the memo
+    for (check, args, kwargs), (_, args0, _) in zip(_remembered_calls(rng), first):
+        size = len(check.memo)
+        got = check(*args, **kwargs)
+        assert len(check.memo) == size, f"{check.__name__}{args0[:1]}: not remembered"
+        arrays = [a for a in (*args, *kwargs.values()) if isinstance(a, np.ndarray)]
+        _assert_same_answer(got, check.__wrapped__(*args, **kwargs), arrays)
+        assert not any(np.shares_memory(a, b) for a in arrays
+                       for b in args0 if isinstance(b, np.ndarray))
+
+
+def test_remembered_check_keeps_no_arrays_alive():
+    import gc
+    import weakref
+    x = np.ones((1, 3, 5, 5), np.float32)
+    ref = weakref.ref(x)
+    V.check_global_pool("global_avg_pool", x, False)
+    V.check_global_pool("global_avg_pool", x, False)
+    del x
+    gc.collect()
+    assert ref() is None
+
+
+def test_remembered_check_still_checks_what_its_key_does_not_hold():
+    rng = np.random.default_rng(1)
+    x, w = _arr(rng, 1, 4, 6, 6), _arr(rng, 4, 4, 3, 3)
+    V.check_conv("conv2d", 2, x, w, None, 1, 1, 1, 1, "zeros", None)
+    # a bool is not an int, though it hashes like one
+    with pytest.raises(TypeError, match="stride"):
+        V.check_conv("conv2d", 2, x, w, None, True, 1, 1, 1, "zeros", None)
+    with pytest.raises(TypeError, match="stride"):
+        V.check_conv("conv2d", 2, x, w, None, (1, True), 1, 1, 1, "zeros", None)
+    # an integer array of the same shape
+    with pytest.raises(TypeError, match="dtype"):
+        V.check_conv("conv2d", 2, x.astype(np.int32), w, None, 1, 1, 1, 1, "zeros", None)
+    # out= overlapping x, after the same call without out=
+    out = np.empty((1, 4, 6, 6), np.float32)
+    V.check_conv("conv2d", 2, x, w, None, 1, 1, 1, 1, "zeros", None)
+    V.check_conv("conv2d", 2, x, w, None, 1, 1, 1, 1, "zeros", out)
+    with pytest.raises(ValueError, match="overlaps"):
+        V.check_conv("conv2d", 2, x, w, None, 1, 1, 1, 1, "zeros", x)
+    # 0.0 and -0.0 are different pad values
+    z = V.check_pad("pad", x, 1, "constant", 0.0).spec.value
+    nz = V.check_pad("pad", x, 1, "constant", -0.0).spec.value
+    assert np.copysign(1, z) == 1 and np.copysign(1, nz) == -1
+
+
+def test_remembered_check_copies_what_is_not_plain():
+    """Non-contiguous or aliased arrays take the full check, whose answer holds
+    copies where it must; a later plain call with those shapes is not confused."""
+    rng = np.random.default_rng(2)
+    base = _arr(rng, 1, 4, 6, 12)
+    x = base[..., ::2]  # not contiguous
+    w = _arr(rng, 4, 4, 3, 3)
+    for _ in range(2):
+        call = V.check_conv("conv2d", 2, x, w, None, 1, 1, 1, 1, "zeros", None)
+        assert not np.shares_memory(call.x, base)
+        np.testing.assert_array_equal(call.x[:, :, 0], x)
+    xc = np.ascontiguousarray(x)
+    call = V.check_conv("conv2d", 2, xc, w, None, 1, 1, 1, 1, "zeros", None)
+    assert np.shares_memory(call.x, xc)
+    # the same array as x and weight (aliased): answered right, not remembered
+    sq = _arr(rng, 3, 3, 1, 1)
+    size = len(V.check_conv.memo)
+    for _ in range(2):
+        call = V.check_conv("conv2d", 2, sq, sq, None, 1, 0, 1, 1, "zeros", None)
+        assert np.shares_memory(call.x, sq) and np.shares_memory(call.weight, sq)
+    assert len(V.check_conv.memo) == size
