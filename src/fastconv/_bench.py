@@ -14,6 +14,7 @@ one library's idle, still-spinning threads do not slow down the next one.
 The case table (CASES) and the helpers that turn a case into arrays and calls
 (Workload) are shared with the asv suite in ``benchmarks/``.
 """
+import functools
 import math
 import random
 import statistics
@@ -861,6 +862,10 @@ def add_arguments(parser):
                              "for cores (default 50)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: the first selected case only, few rounds")
+    parser.add_argument("--scaling", action="store_true",
+                        help="time fastconv alone at 1 thread and at --threads, side by side "
+                             "in the same rounds, and print each case's speed-up (1-thread / "
+                             "N-thread time of its fastest algorithm at each count)")
     parser.add_argument("--compare", action="store_true",
                         help="also time ONNX Runtime and OpenVINO (f32) on each forward case "
                              "(those installed: pip install onnx onnxruntime openvino), report "
@@ -898,7 +903,7 @@ def _blas_limits(threads):
 TIMED_PER_ROUND = 5
 
 
-def _time_rounds(calls, repeat, settle):
+def _time_rounds(calls, repeat, settle, prepare=None):
     """Seconds per call, per backend: one sample per round.
 
     Round r runs every backend in turn, in an order shuffled afresh each
@@ -912,7 +917,9 @@ def _time_rounds(calls, repeat, settle):
     poll for about 0.1 s, longer than the default settle: the backend after it
     settles for at least BLAS_SETTLE.  The round's sample is the median of
     TIMED_PER_ROUND consecutive timed calls, so one preempted call on this
-    shared machine does not stand for the round.
+    shared machine does not stand for the round.  prepare: for some backends, an
+    untimed call made before their settling (--scaling sets the thread count).
+    Backend names may carry a suffix after '@' ("im2col@2").
     """
     names = list(calls)
     times = {name: [] for name in names}
@@ -923,7 +930,9 @@ def _time_rounds(calls, repeat, settle):
         for name in names:
             call = calls[name]
             wait = max(settle, BLAS_SETTLE) if previous == "im2col" else settle
-            previous = name
+            previous = name.partition("@")[0]
+            if prepare and name in prepare:
+                prepare[name]()
             settled = time.perf_counter() + wait
             call()
             while time.perf_counter() < settled:
@@ -1005,6 +1014,59 @@ _CASE_COLUMNS = (("case", -16), ("backend", -8), ("median ms", 10), ("min ms", 1
 PEER_NAMES = ("torch", "onnxruntime", "openvino")
 
 
+def _use_threads(n):
+    """fastconv and BLAS (fastconv's 'im2col') on n threads."""
+    fastconv.set_num_threads(n)
+    limiter, _ = _blas_limits(n)
+    return limiter
+
+
+def _run_scaling(names, dtype, algorithms, repeat, settle, threads):
+    """`--scaling`: per case, fastconv's algorithms at 1 thread and at `threads`,
+    all in the same shuffled rounds (so a slow spell of the machine hits both
+    counts alike); the speed-up is the 1-thread median of the fastest algorithm
+    at 1 thread over the N-thread median of the fastest at N."""
+    counts = sorted({1, threads})
+    print(f"bench --scaling: {len(names)} case(s), {dtype.name}, fastconv at "
+          f"{' and '.join(map(str, counts))} thread(s), median of {repeat} interleaved rounds "
+          f"(each backend: {settle * 1e3:g} ms untimed, then {TIMED_PER_ROUND} timed calls)")
+    columns = [("case", -16), ("1 thread", -8), ("ms", 9), (f"{threads} threads", -9),
+               ("ms", 9), ("speed-up", 8)]
+    print(_row([title for title, _ in columns], columns))
+    slower, speedups = [], []
+    try:
+        for name in names:
+            work = Workload(name, dtype)
+            calls, prepare = {}, {}
+            for alg in work.backends(algorithms):
+                call = work.fastconv(alg)
+                try:
+                    call()
+                except ValueError:  # the algorithm does not apply to this shape
+                    continue
+                for n in counts:
+                    calls[f"{alg}@{n}"] = call
+                    prepare[f"{alg}@{n}"] = functools.partial(_use_threads, n)
+            med = {b: statistics.median(t)
+                   for b, t in _time_rounds(calls, repeat, settle, prepare).items()}
+            best = {n: min((b for b in med if b.endswith(f"@{n}")), key=med.get)
+                    for n in counts}
+            one, many = med[best[1]], med[best[threads]]
+            speedups.append(one / many)
+            if many > one:
+                slower.append(name)
+            print(_row([name, best[1].partition("@")[0], f"{one * 1e3:.3f}",
+                        best[threads].partition("@")[0], f"{many * 1e3:.3f}",
+                        f"{one / many:.2f}"], columns), flush=True)
+    finally:
+        _use_threads(threads)
+    if speedups:
+        geomean = math.exp(sum(map(math.log, speedups)) / len(speedups))
+        print(f"speed-up: geometric mean {geomean:.2f}, lowest {min(speedups):.2f}; slower on "
+              f"{threads} threads than on 1: " + (", ".join(slower) if slower else "none"))
+    return 0
+
+
 def _onnx_importable():
     try:
         import onnx  # noqa: F401
@@ -1082,6 +1144,9 @@ def run(args):
         print("bench: --threads and --repeat must be >= 1", file=sys.stderr)
         return 2
 
+    if args.scaling:
+        return _run_scaling(names, np.dtype(args.dtype), algorithms, repeat,
+                            args.settle / 1e3, threads)
     fastconv.set_num_threads(threads)
     torch = _import_torch()
     if torch is not None:
