@@ -24,7 +24,7 @@ int fc_conv_fwd_direct_f64(const fc_conv_params *p, const double *x, const doubl
                            const double *bias, double *out);
 
 /* Packed GEMM over column tiles (im2col into a per-thread tile, then the same
- * register-tiled micro-kernel); fastconv's OpenMP team, no BLAS. */
+ * register-tiled micro-kernel); fastconv's thread pool, no BLAS. */
 int fc_conv_fwd_gemm_f32(const fc_conv_params *p, const float *x, const float *w,
                          const float *bias, float *out);
 int fc_conv_fwd_gemm_f64(const fc_conv_params *p, const double *x, const double *w,
@@ -64,7 +64,7 @@ typedef void (*fc_dgemm_fn)(char *transa, char *transb, fc_blas_int *m, fc_blas_
 /* im2col + GEMM: for each image and group, the output positions are processed in
  * tiles; a tile's columns (c, kd, kh, kw) x (positions) are gathered into a
  * workspace of at most fc_conv_im2col_workspace_bytes() and multiplied by the
- * group's weights with `gemm`.  Runs in the calling thread (no OpenMP team):
+ * group's weights with `gemm`.  Runs in the calling thread (no pool threads):
  * the GEMM's threads are BLAS's own (see fc_threads.h). */
 int fc_conv_fwd_im2col_f32(const fc_conv_params *p, const float *x, const float *w,
                            const float *bias, float *out, fc_sgemm_fn gemm);

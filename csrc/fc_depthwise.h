@@ -97,7 +97,7 @@ typedef struct {
     fc_index c_in;       /* input channels K (>= 1), per group    */
     fc_index c_out;      /* output channels M (>= 1), per group   */
     fc_index size;       /* positions per channel P (>= 1)        */
-    int num_threads;     /* OpenMP team size for this call, >= 1  */
+    int num_threads;     /* threads for this call, >= 1           */
     int isa;             /* fc_isa to run                         */
     int w_kmajor;        /* forward: w is stored (c_in, c_out)    */
     fc_index groups;     /* forward: G >= 1 independent products  */

@@ -1658,7 +1658,7 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
     pb = pb < 2 * FC_VL ? 2 * FC_VL : pb / (2 * FC_VL) * (2 * FC_VL);
     if (pb > P)
         pb = P;
-    const int nv = pb > FC_VL ? 2 : 1;
+    const int nv = pb > FC_VL ? 2 : 1, mr = nv == 2 ? FC_MR : 2 * FC_MR;
     const fc_index tstride = (pb + 2 * FC_VL - 1) / (2 * FC_VL) * (2 * FC_VL);
     size_t tile_elems, tiles_bytes;
     FC_REAL *tiles = NULL;
@@ -1677,7 +1677,7 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
      * too, in whole mr tiles (each such task reads the input block again).  Not
      * the positions: tasks writing neighbouring segments of every output row
      * would share a cache line at each segment's end. */
-    const fc_index ntile = (M + (nv == 2 ? FC_MR : 2 * FC_MR) - 1) / (nv == 2 ? FC_MR : 2 * FC_MR);
+    const fc_index ntile = (M + mr - 1) / mr;
     fc_index msplit = 1;
     while (msplit < ntile && images * nblk * msplit < 4 * (fc_index)nt)
         msplit++;

@@ -31,7 +31,7 @@ typedef struct {
     fc_index out[3];     /* output sizes, in + before + after                  */
     fc_index before[3];  /* cells added before each axis (front/top/left), >= 0 */
     int mode;            /* fc_padmode                                         */
-    int num_threads;     /* OpenMP team size for this call, >= 1               */
+    int num_threads;     /* threads for this call, >= 1                        */
 } fc_pad_params;
 
 /* out = pad(x), padded cells of FC_PAD_ZEROS set to `value`.  Parallel over

@@ -21,7 +21,7 @@ typedef struct {
     fc_index dil[3];     /* dilations, >= 1                                     */
     fc_index pad[3];     /* padding before each axis (left/top/front), >= 0     */
     int pad_mode;        /* fc_padmode, how padded cells read the input         */
-    int num_threads;     /* OpenMP team size for this call, >= 1                */
+    int num_threads;     /* threads for this call, >= 1                         */
     int isa;             /* fc_isa to run                                       */
 } fc_conv_params;
 

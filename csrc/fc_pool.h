@@ -37,7 +37,7 @@ typedef struct {
     fc_index pad[3];        /* implicit padding before (and after) each axis,
                                0 <= pad <= k / 2 (max/avg pooling only)            */
     int count_include_pad;  /* avg pooling: padded cells count in the divisor      */
-    int num_threads;        /* OpenMP team size for this call, >= 1                */
+    int num_threads;        /* threads for this call, >= 1                         */
     int isa;                /* fc_isa to run                                       */
 } fc_pool_params;
 

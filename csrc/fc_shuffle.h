@@ -22,7 +22,7 @@ typedef struct {
     fc_index c;          /* channels, a multiple of groups             */
     fc_index groups;     /* >= 1                                       */
     fc_index plane;      /* elements per (n, channel) plane (>= 0)     */
-    int num_threads;     /* OpenMP team size for this call, >= 1       */
+    int num_threads;     /* threads for this call, >= 1                */
 } fc_shuffle_params;
 
 /* out = channel_shuffle(x, groups); out fully overwritten.  Returns FC_OK. */
@@ -42,7 +42,7 @@ typedef struct {
     fc_index in[3];      /* source (Z, Y, X)                           */
     fc_index out[3];     /* destination (Z, Y, X)                      */
     fc_index stride[3];  /* >= 1                                       */
-    int num_threads;     /* OpenMP team size for this call, >= 1       */
+    int num_threads;     /* threads for this call, >= 1                */
 } fc_subsample_params;
 
 int fc_subsample_f32(const fc_subsample_params *q, const float *src, float *dst);

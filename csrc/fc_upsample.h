@@ -45,7 +45,7 @@ typedef struct {
                             size was given (then in/out is used)                   */
     int mode;            /* fc_upsample_mode                                       */
     int align_corners;   /* linear only: 1 maps the corner samples onto each other */
-    int num_threads;     /* OpenMP team size for this call, >= 1                   */
+    int num_threads;     /* threads for this call, >= 1                            */
 } fc_upsample_params;
 
 /* out = upsample(x).  Parallel over output rows (plane, z, y). */

@@ -1015,10 +1015,10 @@ PEER_NAMES = ("torch", "onnxruntime", "openvino")
 
 
 def _use_threads(n):
-    """fastconv and BLAS (fastconv's 'im2col') on n threads."""
+    """fastconv and BLAS (fastconv's 'im2col') on n threads (a threadpoolctl
+    limit stays in force until the next one)."""
     fastconv.set_num_threads(n)
-    limiter, _ = _blas_limits(n)
-    return limiter
+    _blas_limits(n)
 
 
 def _run_scaling(names, dtype, algorithms, repeat, settle, threads):

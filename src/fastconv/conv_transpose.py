@@ -27,8 +27,8 @@ def _transpose_by_taps(opname, call, out5):
     tap's result at once, tmp[(c, tap)] = w[:, c, tap]^T @ x over the input
     positions (the pointwise kernel, bias included: few channels per tap make
     small GEMMs, all taps together one of prod(kernel) times the rows; the
-    weight as it lies is that product's transpose, which the kernel packs
-    directly), then the taps are interleaved into the output (depth-to-space, a
+    weight as it lies is that product's transpose, which the kernel reads in
+    place), then the taps are interleaved into the output (depth-to-space, a
     parallel C pass)."""
     spec = call.spec
     groups, positions = spec.groups, int(np.prod(spec.out_size))
