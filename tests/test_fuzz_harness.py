@@ -58,3 +58,26 @@ def test_violations_are_caught(fuzz):
     for fn in (pad_unnamed, pad_nondeterministic, pad_wrong_rank):
         with pytest.raises(fuzz.ContractViolation):
             fuzz.call_and_check(fn, {"x": np.ones((1, 2, 3))})
+
+
+def test_finite_check_reads_every_chunk(fuzz):
+    a = np.zeros(2**20 * 3 + 5)
+    assert fuzz._all_finite(a, chunk=2**20)
+    for where in (0, 2**20, 2**20 * 3 + 4):
+        a[where] = np.nan
+        assert not fuzz._all_finite(a, chunk=2**20)
+        a[where] = 0.0
+    assert fuzz._all_finite(np.zeros((0, 3)))
+
+
+def test_same_bits(fuzz):
+    a = np.arange(3 * 2**20 + 7, dtype=np.float64)
+    assert fuzz._same_bits(a, a.copy(), chunk=2**20)
+    b = a.copy()
+    b[-1] = np.nextafter(b[-1], np.inf)
+    assert not fuzz._same_bits(a, b, chunk=2**20)
+    assert not fuzz._same_bits(a, a.astype(np.float32), chunk=2**20)
+    assert not fuzz._same_bits(a[:-1], a[1:], chunk=2**20)
+    zero = np.zeros(4)
+    assert not fuzz._same_bits(zero, -zero)            # -0.0 and 0.0 differ in bits
+    assert fuzz._same_bits(np.full(3, np.nan), np.full(3, np.nan))
