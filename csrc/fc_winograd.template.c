@@ -25,13 +25,22 @@
  * its input tile is padded rows 4ty..4ty+5, columns 4tx..4tx+5, read through the
  * padding mode (fc_pad_index); cells past the padded input (last tiles of a
  * size that is not a multiple of 4) read 0 and their outputs are not stored.
+ * Dilation (dh, dw) along H and W: the output cells whose rows and columns
+ * leave remainders (ry, rx) mod (dh, dw) form a phase that reads only padded
+ * cells with the same remainders, at consecutive steps of the phase; each
+ * phase is an undilated 3x3 convolution of the padded input's phase.  A tile
+ * is then a 4x4 block of one phase: output rows ry + dh*(4ty + a), padded
+ * input rows ry + dh*(4ty + a) for a < 6 (and so for columns).  Phases are
+ * the innermost index of the tile grid, so neighbouring tiles share the
+ * input's and the output's cache lines; the grid has the longest phase's
+ * tile counts, and a shorter phase's cells past its end are not stored.
  * The reduction runs over R = C_in/groups * kD "channels" r = (c, kd): a depth
  * tap is one more input plane, so 3-D kernels (kD, 3, 3) come for free.
  *
- * Phases:
+ * Steps:
  *  1. weights: U[g][oc tile][xi][r][MR] = (G g G^T)[xi] (zero past the group's
  *     last channel), one task per (g, oc tile);
- *  2. per block of NT tiles of the flattened (n, z, ty, tx) grid and group g:
+ *  2. per block of NT tiles of the flattened (n, z, ty, tx, ry, rx) grid and group g:
  *     the input transform of every (r, tile) into V[xi][r][NT]; then per oc
  *     tile, 36 GEMMs M[xi] (MR x NT) = U[xi] (MR x R) . V[xi] (R x NT) with a
  *     register-tiled micro-kernel (MR channels x one or two vectors of tiles),
@@ -102,7 +111,7 @@ FC_INLINE WVEC WG_LOAD(const FC_REAL *p)
 /* One tile of the flattened grid: image, output plane, tile row and column. */
 #define WG_TILE FC_CAT(fc_wg_tile_, FC_DT)
 typedef struct {
-    fc_index n, z, ty, tx;
+    fc_index n, z, ty, tx, ry, rx; /* (ry, rx): the tile's phase (0, 0 undilated) */
 } WG_TILE;
 
 #define WG_JOB FC_CAT(fc_wg_job_, FC_DT)
@@ -112,6 +121,7 @@ typedef struct {
     FC_REAL *out, *u, *scratch, *v; /* v: the shared transformed input (two passes) */
     size_t per_slot, v_offset;      /* v_offset: a one-pass slot's V, after M (and U) */
     fc_index R, ntile, th, tw, ntiles, NT, nblk, nsplit, nchunk;
+    fc_index phy, phx; /* phases along H and W (the dilations, at most OH and OW) */
     fc_index VS; /* elements from one V row xi to the next: R*NT and a vector (see below) */
     int fused; /* transform each oc tile's weights in the task that uses it */
 } WG_JOB;
@@ -172,26 +182,28 @@ static void WG_WEIGHT_TASK(void *ctx, fc_index task, int slot)
 
 #define WG_GATHER FC_CAT(fc_wg_gather_, FC_DT)
 /* d[(a*6 + b) * ds] = padded input of plane xc (NULL: a zero plane) at padded
- * row 4ty + a, column 4tx + b; 0 past the padded input. */
-static void WG_GATHER(const fc_conv_params *p, const FC_REAL *xc, fc_index ty, fc_index tx,
+ * row ry + dh*(4ty + a), column rx + dw*(4tx + b); 0 past the padded input. */
+static void WG_GATHER(const fc_conv_params *p, const FC_REAL *xc, const WG_TILE *t,
                       FC_REAL *d, fc_index ds)
 {
-    const fc_index H = p->in[1], W = p->in[2], ph = p->pad[1], pw = p->pad[2];
-    const fc_index HP = p->out[1] + 2, WP = p->out[2] + 2; /* padded sizes */
-    const fc_index y0 = 4 * ty - ph, x0 = 4 * tx - pw;
-    if (xc && y0 >= 0 && y0 + 6 <= H && x0 >= 0 && x0 + 6 <= W && 4 * ty + 6 <= HP
-        && 4 * tx + 6 <= WP) {
+    const fc_index H = p->in[1], W = p->in[2], dh = p->dil[1], dw = p->dil[2];
+    /* the padded sizes the outputs read */
+    const fc_index HP = p->out[1] + 2 * dh, WP = p->out[2] + 2 * dw;
+    const fc_index py = t->ry + dh * 4 * t->ty, px = t->rx + dw * 4 * t->tx; /* padded */
+    const fc_index y0 = py - p->pad[1], x0 = px - p->pad[2];
+    if (xc && y0 >= 0 && y0 + 5 * dh < H && x0 >= 0 && x0 + 5 * dw < W && py + 5 * dh < HP
+        && px + 5 * dw < WP) {
         for (int a = 0; a < 6; a++)
             for (int b = 0; b < 6; b++)
-                d[(a * 6 + b) * ds] = xc[(y0 + a) * W + x0 + b];
+                d[(a * 6 + b) * ds] = xc[(y0 + a * dh) * W + x0 + b * dw];
         return;
     }
     /* a border tile: each row's and column's source once (-1: reads 0) */
     fc_index iy[6], ix[6];
     for (int a = 0; a < 6; a++)
-        iy[a] = xc && 4 * ty + a < HP ? fc_pad_index(y0 + a, H, p->pad_mode) : -1;
+        iy[a] = xc && py + a * dh < HP ? fc_pad_index(y0 + a * dh, H, p->pad_mode) : -1;
     for (int b = 0; b < 6; b++)
-        ix[b] = 4 * tx + b < WP ? fc_pad_index(x0 + b, W, p->pad_mode) : -1;
+        ix[b] = px + b * dw < WP ? fc_pad_index(x0 + b * dw, W, p->pad_mode) : -1;
     for (int a = 0; a < 6; a++)
         for (int b = 0; b < 6; b++)
             d[(a * 6 + b) * ds] = iy[a] >= 0 && ix[b] >= 0 ? xc[iy[a] * W + ix[b]] : (FC_REAL)0;
@@ -235,6 +247,8 @@ static fc_index WG_BLOCK_TILES(const WG_JOB *j, fc_index b, WG_TILE *tiles)
     const fc_index nvalid = j->ntiles - first < NT ? j->ntiles - first : NT;
     for (fc_index i = 0; i < nvalid; i++) {
         fc_index rem = first + i;
+        tiles[i].rx = rem % j->phx; rem /= j->phx;
+        tiles[i].ry = rem % j->phy; rem /= j->phy;
         tiles[i].tx = rem % j->tw; rem /= j->tw;
         tiles[i].ty = rem % j->th; rem /= j->th;
         tiles[i].z = rem % OD;
@@ -269,8 +283,7 @@ static void WG_INPUT(const WG_JOB *j, fc_index g, const WG_TILE *tiles, fc_index
                         xc = j->x + (((size_t)tiles[i].n * p->c_in + g * cig + c) * D + iz)
                                     * H * W;
                 }
-                WG_GATHER(p, xc, i < nvalid ? tiles[i].ty : 0, i < nvalid ? tiles[i].tx : 0,
-                          d + l, WG_VL);
+                WG_GATHER(p, xc, i < nvalid ? &tiles[i] : &tiles[0], d + l, WG_VL);
             }
             for (int e = 0; e < 36; e++)
                 dv[e] = WG_LOAD(d + e * WG_VL);
@@ -295,6 +308,7 @@ static void WG_PRODUCT(const WG_JOB *j, fc_index g, const WG_TILE *tiles, fc_ind
     const fc_conv_params *p = j->p;
     const fc_index cog = p->c_out / p->groups;
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index dh = p->dil[1], dw = p->dil[2];
     const fc_index R = j->R, NT = j->NT, ntile = j->ntile;
     for (fc_index ot = t_lo; ot < t_hi; ot++) {
         const FC_REAL *U;
@@ -334,13 +348,17 @@ static void WG_PRODUCT(const WG_JOB *j, fc_index g, const WG_TILE *tiles, fc_ind
                 }
                 for (fc_index l = 0; l < WG_VL && i0 + l < nvalid; l++) {
                     const WG_TILE *tl = &tiles[i0 + l];
+                    /* rows and columns of the tile inside its phase (<= 0: none) */
+                    const fc_index prows = (OH - tl->ry + dh - 1) / dh - 4 * tl->ty;
+                    const fc_index pcols = (OW - tl->rx + dw - 1) / dw - 4 * tl->tx;
+                    if (prows <= 0 || pcols <= 0)
+                        continue;
+                    const int rows = prows < 4 ? (int)prows : 4, cols = pcols < 4 ? (int)pcols : 4;
                     FC_REAL *dst = j->out + (((size_t)tl->n * p->c_out + o) * OD + tl->z) * OH * OW
-                                   + 4 * tl->ty * OW + 4 * tl->tx;
-                    const int rows = OH - 4 * tl->ty < 4 ? (int)(OH - 4 * tl->ty) : 4;
-                    const int cols = OW - 4 * tl->tx < 4 ? (int)(OW - 4 * tl->tx) : 4;
+                                   + (tl->ry + dh * 4 * tl->ty) * OW + tl->rx + dw * 4 * tl->tx;
                     for (int a = 0; a < rows; a++)
                         for (int bb = 0; bb < cols; bb++)
-                            dst[a * OW + bb] = ys[(4 * a + bb) * WG_VL + l];
+                            dst[a * dh * OW + bb * dw] = ys[(4 * a + bb) * WG_VL + l];
                 }
             }
         }
@@ -407,10 +425,12 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, con
     const fc_index R = cig * p->k[0], ntile = (cog + FC_MR - 1) / FC_MR;
     if (R > (PTRDIFF_MAX >> 8)) /* 36 * (R + MR) below must not overflow */
         return FC_ENOMEM;
-    const fc_index th = (OH + 3) / 4, tw = (OW + 3) / 4;
+    /* phases along H and W, and the tile grid of the longest phase, (0, 0) */
+    const fc_index phy = p->dil[1] < OH ? p->dil[1] : OH, phx = p->dil[2] < OW ? p->dil[2] : OW;
+    const fc_index th = ((OH + phy - 1) / phy + 3) / 4, tw = ((OW + phx - 1) / phx + 3) / 4;
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
     size_t ntiles, u_elems, per_slot, scratch_bytes, tmp;
-    if (fc_mul_overflows(p->n * OD, th * tw, &ntiles)
+    if (fc_mul_overflows(p->n * OD, th * tw * phy * phx, &ntiles)
         || fc_mul_overflows(36 * R, G * ntile * FC_MR, &u_elems))
         return FC_ENOMEM;
     /* tiles per task: V about FC_WG_V_BYTES, a multiple of the vector length */
@@ -463,7 +483,8 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, con
     WG_JOB j = {.p = p, .x = x, .w = w, .bias = bias, .out = out, .u = u, .scratch = scratch,
                 .v = v, .per_slot = per_slot, .v_offset = m_elems + w_elems, .R = R,
                 .ntile = ntile, .th = th, .tw = tw, .ntiles = (fc_index)ntiles, .NT = NT,
-                .nblk = nblk, .nsplit = nsplit, .nchunk = nchunk, .VS = VS, .fused = fused};
+                .nblk = nblk, .nsplit = nsplit, .nchunk = nchunk, .VS = VS, .fused = fused,
+                .phy = phy, .phx = phx};
     if (!fused)
         fc_parallel_for(nt, G * ntile, WG_WEIGHT_TASK, &j);
     if (two_pass) {

@@ -106,10 +106,13 @@ def test_refuses_other_shapes(fn, args, kwargs, reason):
     (2, (9, 10), (3, 3), dict(padding=0, dilation=(1, 3))),                   # one axis only
     (2, (9, 8), (3, 3), dict(padding=1, dilation=(4, 2))),          # fewer rows than phases
     (3, (4, 10, 9), (2, 3, 3), dict(padding=(1, 2, 2), dilation=(2, 2, 2), stride=(2, 1, 1))),
-], ids=["d2", "asymmetric-groups", "one-axis", "short", "3d"])
+    (2, (38, 29), (3, 3), dict(padding=2, dilation=2)),                 # interior tiles too
+    (2, (31, 44), (3, 3), dict(padding=((3, 2), 1), dilation=(3, 1))),
+], ids=["d2", "asymmetric-groups", "one-axis", "short", "3d", "d2-large", "d3-large"])
 def test_dilated_runs_per_phase(nd, size, kernel, kw, mode, rng, check):
-    """Dilation along H/W: one undilated Winograd call per polyphase component of
-    the padded input (conv._winograd_by_phases); every padding mode."""
+    """Dilation along H/W: an undilated Winograd convolution per polyphase
+    component of the padded input, read and written at stride (dh, dw) in the
+    tile grid; every padding mode."""
     case = Case(2, 4, 6, size, kernel, padding_mode=mode, **kw)
     assert case.valid()
     x, w, b = case.arrays(rng, np.float64)

@@ -42,7 +42,7 @@ def winograd_refusal(opname, spec):
     """Why algorithm='winograd' does not apply to this call, or None when it does.
 
     F(4x4, 3x3) needs a 3x3 kernel with stride 1 along the last two axes (H, W);
-    a dilated one runs per polyphase component (conv._winograd_by_phases).  A
+    a dilated one runs per polyphase component (fc_winograd.template.c).  A
     3-D call's depth axis may be anything (its taps become reduction channels),
     a 1-D call never fits.  Transposed convolutions have
     no Winograd kernel.  Backward passes use it for the input gradient of zero-

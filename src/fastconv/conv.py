@@ -37,46 +37,10 @@ def _convolve(opname, nd, x, weight, bias, stride, padding, dilation, groups, pa
         _blas().conv_fwd_im2col(call.x, call.weight, call.bias, out5, spec)
     elif algorithm == "gemm" and _select.is_pointwise(spec):
         _pointwise_groups(opname, call, out5)
-    elif algorithm == "winograd" and spec.dilation[1:] != (1, 1):
-        _winograd_by_phases(call, out5)
     else:
         _conv.conv_fwd(call.x, call.weight, call.bias, out5, spec,
                        _threads.team_size(spec.macs), _config.isa_code(), algorithm)
     return result
-
-
-def _winograd_by_phases(call, out5):
-    """algorithm='winograd' with dilation (dh, dw) != 1 on the last two axes.
-    Output cells whose (y, x) leave the same remainders (ry, rx) mod (dh, dw)
-    read only padded-input cells with those remainders, at consecutive steps of
-    the phase: each of the dh * dw phases is an undilated 3x3 convolution of the
-    padded input's phase.  The input is padded once (through the padding mode),
-    the phases are stacked along the batch axis (zero-filled to the longest
-    phase) for one Winograd call, and each phase's result is laid into its
-    strided slots of the output."""
-    from fastconv.padding import pad  # noqa: PLC0415 (padding imports nothing of conv)
-    spec = call.spec
-    x = call.x
-    pads = tuple(zip(spec.pad_before, spec.pad_after))
-    if any(b or a for b, a in pads):
-        mode = {v: k for k, v in _validate.PAD_MODES.items()}[spec.pad_mode]
-        x = pad(x, pads, mode)
-    dd, dh, dw = spec.dilation
-    oh, ow = spec.out_size[1:]
-    phases = [(ry, rx, len(range(ry, oh, dh)), len(range(rx, ow, dw)))
-              for ry in range(min(dh, oh)) for rx in range(min(dw, ow))]
-    n, my, mx = x.shape[0], phases[0][2], phases[0][3]   # phase (0, 0) is the longest
-    stacked = _workspace.temporary((len(phases), n, x.shape[1], x.shape[2], my + 2, mx + 2),
-                                   x.dtype)
-    for i, (ry, rx, oy, ox) in enumerate(phases):
-        if oy < my or ox < mx:  # a shorter phase: the rows/columns past it read zeros
-            stacked[i] = 0
-        stacked[i, :, :, :, :oy + 2, :ox + 2] = x[:, :, :, ry::dh, rx::dw][:, :, :, :oy + 2, :ox + 2]
-    res = conv3d(stacked.reshape((-1,) + stacked.shape[2:]), call.weight, call.bias,
-                 (spec.stride[0], 1, 1), 0, (dd, 1, 1), spec.groups, algorithm="winograd")
-    res = res.reshape((len(phases), n) + res.shape[1:])
-    for i, (ry, rx, oy, ox) in enumerate(phases):
-        out5[:, :, :, ry::dh, rx::dw] = res[i, :, :, :, :oy, :ox]
 
 
 def _pointwise_groups(opname, call, out5):
