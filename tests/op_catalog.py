@@ -78,6 +78,21 @@ def _conv_stride1(nd, algorithm):
     return Case(f"conv{nd}d-same-{algorithm}", "conv", fwd, bwd, make, CONV_MODES)
 
 
+def _conv_dilated(nd, algorithm):
+    """A 3x3 kernel at stride 1 dilated along H and W (Winograd's per-phase tile
+    grid), asymmetric padding."""
+    def make(rng, dtype, mode, big):
+        x = _x(rng, dtype, (2, 3) + _spatial(nd, big))
+        w = _x(rng, dtype, (5, 3) + (3,) * nd)
+        dilation, padding = ((2, 3), ((2, 1), (3, 2))) if nd == 2 else \
+            ((1, 2, 2), ((1, 1), (2, 1), (2, 2)))
+        kw = dict(padding=padding, dilation=dilation, padding_mode=mode, algorithm=algorithm)
+        return (x, w), kw, dict(bias=_x(rng, dtype, (5,)))
+    fwd = getattr(fastconv, f"conv{nd}d")
+    bwd = getattr(fastconv, f"conv{nd}d_backward")
+    return Case(f"conv{nd}d-dilated-{algorithm}", "conv", fwd, bwd, make, CONV_MODES)
+
+
 def _conv_pointwise(algorithm):
     """A 1x1 kernel, stride 1, no padding: im2col's input already is its column matrix."""
     def make(rng, dtype, mode, big):
@@ -211,6 +226,7 @@ CASES = (
     [_conv(nd, a) for nd in (1, 2, 3) for a in fastconv.ALGORITHMS if a != "winograd"]
     + [_conv_stride1(nd, a) for nd in (1, 2, 3) for a in fastconv.ALGORITHMS
        if a != "winograd" or nd > 1]
+    + [_conv_dilated(nd, a) for nd in (2, 3) for a in fastconv.ALGORITHMS]
     + [_conv_pointwise(a) for a in fastconv.ALGORITHMS if a != "winograd"]
     + [_conv_transpose(nd, a) for nd in (1, 2, 3) for a in ("direct", "im2col")]
     + [_depthwise(1), _depthwise(1, multiplier=1), _depthwise(2), _separable(1), _separable(2)]
