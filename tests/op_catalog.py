@@ -115,6 +115,20 @@ def _conv_transpose(nd, algorithm):
     return Case(f"conv_transpose{nd}d-{algorithm}", "conv_transpose", fwd, bwd, make)
 
 
+def _conv_transpose_tiling(nd):
+    """Kernel == stride, no padding (U-Net's up-convolution): 'gemm' runs one
+    pointwise product whose rows are laid out depth-to-space."""
+    def make(rng, dtype, mode, big):
+        x = _x(rng, dtype, (2, 4) + _spatial(nd, big))
+        kernel = (2, 3, 2)[:nd] if nd < 3 else (1, 2, 3)
+        w = _x(rng, dtype, (4, 3) + kernel)
+        kw = dict(stride=kernel, groups=2, algorithm="gemm")
+        return (x, w), kw, dict(bias=_x(rng, dtype, (6,)))
+    fwd = getattr(fastconv, f"conv_transpose{nd}d")
+    bwd = getattr(fastconv, f"conv_transpose{nd}d_backward")
+    return Case(f"conv_transpose{nd}d-tiling-gemm", "conv_transpose", fwd, bwd, make)
+
+
 def _depthwise(stride, multiplier=2):
     def make(rng, dtype, mode, big):
         x = _x(rng, dtype, (2, 3) + _spatial(2, big))
@@ -229,6 +243,7 @@ CASES = (
     + [_conv_dilated(nd, a) for nd in (2, 3) for a in fastconv.ALGORITHMS]
     + [_conv_pointwise(a) for a in fastconv.ALGORITHMS if a != "winograd"]
     + [_conv_transpose(nd, a) for nd in (1, 2, 3) for a in ("direct", "im2col")]
+    + [_conv_transpose_tiling(nd) for nd in (1, 2, 3)]
     + [_depthwise(1), _depthwise(1, multiplier=1), _depthwise(2), _separable(1), _separable(2)]
     + [_max_pool(nd, indices) for nd in (1, 2, 3) for indices in (True, False)]
     + [_avg_pool(nd, incl) for nd in (1, 2, 3) for incl in (True, False)]

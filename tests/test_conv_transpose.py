@@ -191,3 +191,54 @@ def test_tiling_kernel_path(nd, n, c_in, c_out, size, kernel, groups, bias, dtyp
              algorithm="gemm")
     ref = conv_transpose_reference(x, w, b, k, zeros, tuple(s - 1 for s in k), groups, ones)
     np.testing.assert_allclose(got, ref, rtol=t, atol=t)
+
+
+def tiling_reference(x, w, b, groups):
+    """Kernel == stride, no padding: each input cell times the whole kernel is
+    one output block, out[n, g*C + o, y*s1 + a, x*s2 + c] = sum_k x[n, g*K + k, y, x]
+    * w[g*K + k, o, a, c] (2-D, by einsum)."""
+    n, c_in, Y, X = x.shape
+    _, c_o, s1, s2 = w.shape
+    xg = x.reshape(n, groups, c_in // groups, Y, X).astype(np.float64)
+    wg = w.reshape(groups, c_in // groups, c_o, s1, s2).astype(np.float64)
+    blocks = np.einsum("ngkyx,gkoac->ngoyaxc", xg, wg)
+    out = blocks.reshape(n, groups * c_o, Y * s1, X * s2)
+    return out if b is None else out + b.reshape(-1, 1, 1)
+
+
+def test_tiling_reference_agrees_with_the_scatter_reference():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 4, 3, 5))
+    w = rng.standard_normal((4, 3, 2, 3))
+    b = rng.standard_normal(6)
+    np.testing.assert_allclose(tiling_reference(x, w, b, 2),
+                               conv_transpose_reference(x, w, b, (2, 3), (0, 0), (0, 0), 2, (1, 1)),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("n, c_in, c_out, size, kernel, groups", [
+    (1, 8, 64, (40, 52), (2, 2), 1),   # position blocks ending inside rows
+    (2, 3, 10, (33, 29), (2, 2), 1),   # ragged plane: output channels split across tasks
+    (1, 4, 6, (20, 30), (3, 3), 1),
+    (2, 16, 96, (12, 100), (2, 1), 2),
+], ids=["batches", "ragged", "stride3", "groups"])
+def test_tiling_kernel_path_larger(n, c_in, c_out, size, kernel, groups, dtype):
+    """Planes big enough for many position blocks per image, and output rows
+    interleaved by several threads."""
+    from conftest import tolerance
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((n, c_in) + size).astype(dtype)
+    w = rng.standard_normal((c_in, c_out // groups) + kernel).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype)
+    ref = tiling_reference(x, w, b, groups)
+    t = tolerance(dtype, c_in // groups)
+    try:
+        for threads in (1, 2, 3):
+            fastconv.set_num_threads(threads)
+            got = fastconv.conv_transpose2d(x, w, b, stride=kernel, groups=groups,
+                                            algorithm="gemm")
+            assert got.shape == ref.shape and got.dtype == dtype
+            np.testing.assert_allclose(got, ref, rtol=t, atol=t, err_msg=f"{threads} threads")
+    finally:
+        fastconv.set_num_threads(None)
