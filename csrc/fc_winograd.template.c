@@ -108,7 +108,7 @@ FC_INLINE WVEC WG_LOAD(const FC_REAL *p)
         (t)[5 * (ts)] = g2_;                                                             \
     } while (0)
 
-/* One tile of the flattened grid: image, output plane, tile row and column. */
+/* One tile of the flattened grid: image, output plane, tile row and column, phase. */
 #define WG_TILE FC_CAT(fc_wg_tile_, FC_DT)
 typedef struct {
     fc_index n, z, ty, tx, ry, rx; /* (ry, rx): the tile's phase (0, 0 undilated) */
