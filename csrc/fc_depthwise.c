@@ -80,21 +80,52 @@ void fc_dw_geom_free(fc_dw_geom *g)
     g->phase_used = NULL;
 }
 
+/* Pointwise column blocks a tile of `positions` outputs costs: the pointwise
+ * micro-kernel covers positions two vectors at a time (at most 128 bytes; a
+ * ragged last block costs a whole one). */
+static fc_index sep_column_blocks(fc_index positions, size_t itemsize)
+{
+    const fc_index block = (fc_index)(128 / itemsize);
+    return (positions + block - 1) / block;
+}
+
 void fc_separable_tile(const fc_conv_params *p, size_t itemsize, fc_index *rows,
                        fc_index *cols)
 {
     const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
     fc_index c = OW < FC_DW_CHUNK ? OW : FC_DW_CHUNK;
     fc_index r = 1;
-    if (c == OW) {
+    if (c == OW && OH > 0) {
         /* whole rows: as many as fit the budget (c_out * OW values per row) */
         fc_index per_row = p->c_out * OW * (fc_index)itemsize;
         r = per_row > 0 ? FC_SEP_TILE_BYTES / per_row : OH;
         r = r < 1 ? 1 : (r > OH ? OH : r);
-        /* enough tiles to share out; depends on the shape only */
+        /* At least 8 tiles to share out (when there are rows to split), and
+         * OH split evenly into row blocks (sizes differ by at most a row), so
+         * the threads' last tiles end together.  Of the block counts from
+         * that minimum to twice it, the one whose tiles waste the fewest
+         * pointwise column blocks on ragged ends wins (the fewest on a tie).
+         * Depends on the shape only. */
         const fc_index planes = p->n * OD;
-        while (r > 1 && planes * ((OH + r - 1) / r) < 8)
-            r = (r + 1) / 2;
+        fc_index min_blocks = (OH + r - 1) / r;
+        if (planes < 8 && min_blocks < (8 + planes - 1) / planes)
+            min_blocks = (8 + planes - 1) / planes;
+        if (min_blocks > OH)
+            min_blocks = OH;
+        r = (OH + min_blocks - 1) / min_blocks;
+        fc_index best_cost = -1;
+        for (fc_index b = min_blocks; b <= 2 * min_blocks && b <= OH; b++) {
+            const fc_index rb = (OH + b - 1) / b;
+            if ((OH + rb - 1) / rb != b)
+                continue; /* blocks of at most rb rows: fewer than b of them */
+            const fc_index tall = OH - b * (rb - 1); /* blocks of rb rows; the rest rb - 1 */
+            const fc_index cost = tall * sep_column_blocks(rb * OW, itemsize)
+                                  + (b - tall) * sep_column_blocks((rb - 1) * OW, itemsize);
+            if (best_cost < 0 || cost < best_cost) {
+                best_cost = cost;
+                r = rb;
+            }
+        }
     }
     *rows = r;
     *cols = c;

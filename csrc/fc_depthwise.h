@@ -87,7 +87,8 @@ int fc_separable_fwd_f64(const fc_conv_params *p, fc_index c_pw, const double *x
  * c_out * rows * cols depthwise values, at most max(FC_SEP_TILE_BYTES,
  * c_out * FC_DW_CHUNK * itemsize) bytes plus vector padding; rows is also
  * reduced until the call has at least 8 tiles (when there are rows to split),
- * independently of the thread count. */
+ * independently of the thread count.  The kernel splits the out[1] rows
+ * evenly into ceil(out[1] / rows) blocks of at most rows rows. */
 void fc_separable_tile(const fc_conv_params *p, size_t itemsize, fc_index *rows,
                        fc_index *cols);
 

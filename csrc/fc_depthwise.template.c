@@ -703,71 +703,84 @@ FC_INLINE void STOREV_MASK(FC_REAL *p, VEC v, fc_index n)
 #define FC_DW_NEXT {1, 2, 3, 4}
 #endif
 
-/* Output rows [y, y + R) x the vector of outputs from column j0 (the first nout
- * lanes kept) of one channel, R and the stride S constant: xc the H x W input
- * plane, (ph, pw) the padding, wv the 9 weights broadcast, bv the bias.  Each
- * of the (R-1)*S + 3 input rows is loaded once per tap and FMA'd into every
- * output row that reads it, in kernel-row then tap order; row r goes to
- * dst + r*OW. */
+/* Output rows [y, y + R) x columns [x0, x0 + cw) of one channel, R and the
+ * stride S constant: xc the H x W input plane, (ph, pw) the padding, wk the 9
+ * weights, b the bias; row r goes to dst + r*rstride.  The weights are
+ * broadcast into registers once for the whole sweep along the row (left as
+ * memory operands, each FMA would reload its weight and the loads, not the
+ * FMAs, would bound the loop).  Per vector of outputs, each of the
+ * (R-1)*S + 3 input rows is loaded once per tap and FMA'd into every output
+ * row that reads it, in kernel-row then tap order. */
 #define DW_DIRECT_TILE FC_CAT(fc_dw_direct_tile_, FC_DT)
 FC_INLINE void DW_DIRECT_TILE(int R, int S, const FC_REAL *xc, fc_index H, fc_index W,
-                              fc_index ph, fc_index pw, fc_index y, fc_index j0,
-                              const VEC *wv, VEC bv, FC_REAL *dst, fc_index rstride, fc_index nout)
+                              fc_index ph, fc_index pw, fc_index y, fc_index x0, fc_index cw,
+                              const FC_REAL *wk, FC_REAL b, FC_REAL *dst, fc_index rstride)
 {
-    VEC acc[FC_DW_DIRECT_ROWS];
+    VEC wv[9];
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; t++) {
+        wv[t] = BCAST(wk[t]);
+        FC_DW_OPAQUE(wv[t]);
+    }
+    const VEC bv = BCAST(b);
+    for (fc_index j0 = x0; j0 < x0 + cw; j0 += FC_VL) {
+        const fc_index nout = x0 + cw - j0;
+        VEC acc[FC_DW_DIRECT_ROWS];
 #pragma GCC unroll 8
-    for (int r = 0; r < R; r++)
-        acc[r] = bv;
-    const fc_index c0 = j0 * S - pw; /* column of lane 0's first tap */
-    const fc_index c1 = c0 + (S == 1 ? 1 : FC_VL), c2 = c0 + (S == 1 ? 2 : 2 * FC_VL);
-    /* the lanes of the three loads per row that fall in [0, W) */
-    const DW_LANES m0 = LANE_MASK(-c0, W - c0), m1 = LANE_MASK(-c1, W - c1),
-                   m2 = LANE_MASK(-c2, S == 1 || W - c2 < 1 ? W - c2 : 1);
+        for (int r = 0; r < R; r++)
+            acc[r] = bv;
+        const fc_index c0 = j0 * S - pw; /* column of lane 0's first tap */
+        const fc_index c1 = c0 + (S == 1 ? 1 : FC_VL), c2 = c0 + (S == 1 ? 2 : 2 * FC_VL);
+        /* the lanes of the three loads per row that fall in [0, W) */
+        const DW_LANES m0 = LANE_MASK(-c0, W - c0), m1 = LANE_MASK(-c1, W - c1),
+                       m2 = LANE_MASK(-c2, S == 1 || W - c2 < 1 ? W - c2 : 1);
 #pragma GCC unroll 17
-    for (int i = 0; i < (R - 1) * S + 3; i++) {
-        const fc_index iy = y * S - ph + i;
-        if (iy < 0 || iy >= H)
-            continue; /* a padding row adds nothing */
-        const FC_REAL *row = xc + iy * W;
-        VEC t0 = LOADV_MASK(row + c0, m0), t1 = LOADV_MASK(row + c1, m1),
-            t2 = LOADV_MASK(row + c2, m2);
-        if (S == 2) { /* t0:t1 is the row from c0, t2 the element after it */
-            const VEC a = t0, b = t1;
-            t0 = __builtin_shuffle(a, b, (IVEC)FC_DW_EVENS);
-            t1 = __builtin_shuffle(a, b, (IVEC)FC_DW_ODDS);
-            t2 = __builtin_shuffle(t0, t2, (IVEC)FC_DW_NEXT);
-        }
+        for (int i = 0; i < (R - 1) * S + 3; i++) {
+            const fc_index iy = y * S - ph + i;
+            if (iy < 0 || iy >= H)
+                continue; /* a padding row adds nothing */
+            const FC_REAL *row = xc + iy * W;
+            VEC t0 = LOADV_MASK(row + c0, m0), t1 = LOADV_MASK(row + c1, m1),
+                t2 = LOADV_MASK(row + c2, m2);
+            if (S == 2) { /* t0:t1 is the row from c0, t2 the element after it */
+                const VEC a = t0, b2 = t1;
+                t0 = __builtin_shuffle(a, b2, (IVEC)FC_DW_EVENS);
+                t1 = __builtin_shuffle(a, b2, (IVEC)FC_DW_ODDS);
+                t2 = __builtin_shuffle(t0, t2, (IVEC)FC_DW_NEXT);
+            }
 #pragma GCC unroll 8
-        for (int r = 0; r < R; r++) {
-            const int kh = i - r * S;
-            if (kh >= 0 && kh < 3) {
-                acc[r] += wv[3 * kh] * t0;
-                acc[r] += wv[3 * kh + 1] * t1;
-                acc[r] += wv[3 * kh + 2] * t2;
+            for (int r = 0; r < R; r++) {
+                const int kh = i - r * S;
+                if (kh >= 0 && kh < 3) {
+                    acc[r] += wv[3 * kh] * t0;
+                    acc[r] += wv[3 * kh + 1] * t1;
+                    acc[r] += wv[3 * kh + 2] * t2;
+                }
             }
         }
-    }
+        FC_REAL *d = dst + (j0 - x0);
 #pragma GCC unroll 8
-    for (int r = 0; r < R; r++) {
-        if (nout >= FC_VL)
-            memcpy(dst + r * rstride, &acc[r], sizeof acc[r]);
-        else
-            STOREV_MASK(dst + r * rstride, acc[r], nout);
+        for (int r = 0; r < R; r++) {
+            if (nout >= FC_VL)
+                memcpy(d + r * rstride, &acc[r], sizeof acc[r]);
+            else
+                STOREV_MASK(d + r * rstride, acc[r], nout);
+        }
     }
 }
 
 /* DW_DIRECT_TILE with run-time R (1 .. FC_DW_DIRECT_ROWS) and S (1 or 2). */
 #define DW_DIRECT_RUN FC_CAT(fc_dw_direct_run_, FC_DT)
 static void DW_DIRECT_RUN(int R, int S, const FC_REAL *xc, fc_index H, fc_index W,
-                          fc_index ph, fc_index pw, fc_index y, fc_index j0, const VEC *wv,
-                          VEC bv, FC_REAL *dst, fc_index rstride, fc_index nout)
+                          fc_index ph, fc_index pw, fc_index y, fc_index x0, fc_index cw,
+                          const FC_REAL *wk, FC_REAL b, FC_REAL *dst, fc_index rstride)
 {
 #define FC_DW_DCASE(r_)                                                                      \
     case r_:                                                                                 \
         if (S == 1)                                                                          \
-            DW_DIRECT_TILE(r_, 1, xc, H, W, ph, pw, y, j0, wv, bv, dst, rstride, nout);           \
+            DW_DIRECT_TILE(r_, 1, xc, H, W, ph, pw, y, x0, cw, wk, b, dst, rstride);         \
         else                                                                                 \
-            DW_DIRECT_TILE(r_, 2, xc, H, W, ph, pw, y, j0, wv, bv, dst, rstride, nout);           \
+            DW_DIRECT_TILE(r_, 2, xc, H, W, ph, pw, y, x0, cw, wk, b, dst, rstride);         \
         break;
     switch (R) {
         FC_DW_DCASE(1)
@@ -798,15 +811,10 @@ static void DW_DIRECT_BLOCK(const fc_conv_params *p, const FC_REAL *xc, const FC
     const fc_index H = p->in[1], W = p->in[2];
     const int S = (int)p->stride[2];
     const fc_index tiles = (ny + FC_DW_DIRECT_ROWS - 1) / FC_DW_DIRECT_ROWS;
-    VEC wv[9];
-    for (int t = 0; t < 9; t++)
-        wv[t] = BCAST(wk[t]);
-    const VEC bv = BCAST(b);
     for (fc_index t = 0, yl = 0; t < tiles; t++) {
         const int R = (int)((ny - yl + (tiles - t) - 1) / (tiles - t));
-        for (fc_index j0 = x0; j0 < x0 + cw; j0 += FC_VL)
-            DW_DIRECT_RUN(R, S, xc, H, W, p->pad[1], p->pad[2], y0 + yl, j0, wv, bv,
-                          dst + yl * rstride + j0 - x0, rstride, x0 + cw - j0);
+        DW_DIRECT_RUN(R, S, xc, H, W, p->pad[1], p->pad[2], y0 + yl, x0, cw, wk, b,
+                      dst + yl * rstride, rstride);
         yl += R;
     }
 }
@@ -1503,7 +1511,7 @@ static void SEP_FWD_TASK(void *ctx, fc_index task, int slot)
     DW_SIZES(p);
     const FC_REAL *x = j->x, *w = j->w, *bias = j->bias;
     FC_REAL *out = j->out;
-    const fc_index rows = j->rows, cols = j->cols, nyb = j->nyb, nxb = j->nxb;
+    const fc_index cols = j->cols, nyb = j->nyb, nxb = j->nxb;
     const fc_index tstride = j->tstride, K = p->c_out, c_pw = j->c_pw;
     const int nv = j->nv;
     FC_REAL *tile = j->scratch + (size_t)slot * j->scratch_elems;
@@ -1512,8 +1520,10 @@ static void SEP_FWD_TASK(void *ctx, fc_index task, int slot)
     const fc_index yb = rem % nyb; rem /= nyb;
     const fc_index z = rem % OD;
     const fc_index n = rem / OD;
-    const fc_index y0 = yb * rows, x0 = xb * cols;
-    const fc_index ny = OH - y0 < rows ? OH - y0 : rows;
+    /* row blocks share OH out evenly (sizes differ by at most one row), so
+     * the threads' last tiles finish together */
+    const fc_index y0 = yb * OH / nyb, x0 = xb * cols;
+    const fc_index ny = (yb + 1) * OH / nyb - y0;
     const fc_index cw = OW - x0 < cols ? OW - x0 : cols;
     /* depthwise of every channel into the tile: row yl of channel o at
      * tile[o*tstride + yl*cw] (ny == 1 or cw == OW, so a tile row is a
