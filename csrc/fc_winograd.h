@@ -1,5 +1,5 @@
 /*
- * fc_winograd.h - Winograd F(4x4, 3x3) convolution forward.
+ * fc_winograd.h - Winograd F(4x4, 3x3) convolution forward and weight gradient.
  *
  * Applies when the kernel is 3x3 along the last two axes (H, W) with stride 1 and
  * dilation 1 there; the depth axis (3-D calls) may have any kernel size, stride,
@@ -27,5 +27,16 @@ int fc_conv_fwd_winograd_f32(const fc_conv_params *p, const float *x, const floa
                              const float *bias, float *out);
 int fc_conv_fwd_winograd_f64(const fc_conv_params *p, const double *x, const double *w,
                              const double *bias, double *out);
+
+/* Weight gradient by the adjoint of the same transforms (p, x and gy as for
+ * fc_conv_bwd_weight; the same shapes as the forward above).  gw is fully
+ * overwritten; results do not depend on p->num_threads.  Scratch: 36 x C_out x
+ * (C_in/groups * kD) elements (both rounded up to the register tile), plus
+ * about 2 MiB of transformed tiles; when the former would pass 64 MiB the
+ * direct fc_conv_bwd_weight runs instead. */
+int fc_conv_bwd_weight_winograd_f32(const fc_conv_params *p, const float *x, const float *gy,
+                                    float *gw);
+int fc_conv_bwd_weight_winograd_f64(const fc_conv_params *p, const double *x, const double *gy,
+                                    double *gw);
 
 #endif /* FC_WINOGRAD_H */

@@ -499,6 +499,337 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, con
     return FC_OK;
 }
 
+/* ------------------------------------------------------------------ backward */
+/*
+ * BACKWARD, WEIGHT (algorithm 'winograd')
+ * The forward map w -> y_t = A^T [(G w G^T) .* V_t] A of each output tile t is
+ * linear in w; its adjoint gives the weight gradient of one (o, r) pair as
+ *     gw = G^T [ sum_t (A gy_t A^T) .* V_t ] G,
+ * gy_t the 4x4 output-gradient tile (0 where the forward stores nothing) and
+ * V_t = B^T d_t B the forward's transformed input tile.  So per transform point
+ * xi the reduction over every tile of every image is one GEMM,
+ *     P[xi][r][o] = sum_t V[xi][r][t] Q[xi][t][o],   Q = A gy A^T,
+ * 36 x R x C_out/groups products per tile instead of 9 * 16: 4x fewer.
+ * Rounding grows as in the forward pass (the same transforms, transposed).
+ *
+ * Steps, per super-block of SB tiles of the forward's tile grid (in order):
+ *  A. tasks (group, channel chunk) transform the input (the forward's WG_INPUT)
+ *     into V[g][xi][r][SB]; tasks (group, tile chunk) transform gy, VL output
+ *     channels per vector, into Q[g][xi][t][cogp];
+ *  B. tasks (g, xi) add the block's V . Q into P[g][xi] (R rounded up to WB_RALIGN
+ *     rows x cogp), register-tiled (rows r x vectors of channels o).
+ * Then tasks (g, channel chunk) apply G^T . G to P and store gw.  Each P entry is
+ * summed by one task per super-block, in tile order, so gw does not depend on
+ * the team size.  Scratch: P (36 x R x C_out elements, rounded up), plus V and Q
+ * of one super-block (about FC_WG_BWD_BYTES).
+ */
+#if FC_VBYTES == 64
+#define WB_NVMAX 4
+#define WB_ROWS(nv) ((nv) <= 2 ? 12 : 6)
+#else
+#define WB_NVMAX 2
+#define WB_ROWS(nv) ((nv) == 1 ? 12 : 6)
+#endif
+#define WB_RALIGN 12 /* every WB_ROWS divides it: V and P rows are padded to it */
+
+#define WB_JOB FC_CAT(fc_wgb_job_, FC_DT)
+typedef struct {
+    WG_JOB wg; /* the forward's geometry; wg.NT = SB, wg.VS = V's xi stride */
+    const FC_REAL *gy;
+    FC_REAL *gw, *V, *Q, *P;
+    const WG_TILE *tiles; /* the current super-block's tiles */
+    fc_index nvalid, cog, cogp, Rp, QS, nvchunk, nqchunk, nfchunk;
+} WB_JOB;
+
+/* One tile row of A (6x4) applied: q[k*qs] = (A g)[k] from g[j*gs], j < 4. */
+#define WB_A4(g, gs, q, qs)                                                              \
+    do {                                                                                 \
+        const __typeof__((g)[0]) g0_ = (g)[0], g1_ = (g)[gs], g2_ = (g)[2 * (gs)],       \
+                                 g3_ = (g)[3 * (gs)];                                    \
+        const __typeof__((g)[0]) s02_ = g0_ + g2_, s13_ = g1_ + g3_;                     \
+        const __typeof__((g)[0]) t0_ = g0_ + (FC_REAL)4 * g2_,                           \
+                                 t1_ = (FC_REAL)2 * g1_ + (FC_REAL)8 * g3_;              \
+        (q)[0] = g0_;                                                                    \
+        (q)[1 * (qs)] = s02_ + s13_;                                                     \
+        (q)[2 * (qs)] = s02_ - s13_;                                                     \
+        (q)[3 * (qs)] = t0_ + t1_;                                                       \
+        (q)[4 * (qs)] = t0_ - t1_;                                                       \
+        (q)[5 * (qs)] = g3_;                                                             \
+    } while (0)
+
+/* w[k*ws] = (G^T m)[k] from m[j*ms], k < 3, j < 6 (G as in WG_G3). */
+#define WB_GT6(m, ms, w, ws)                                                             \
+    do {                                                                                 \
+        const __typeof__((m)[0]) s12_ = (m)[1 * (ms)] + (m)[2 * (ms)],                    \
+                                 d12_ = (m)[1 * (ms)] - (m)[2 * (ms)],                    \
+                                 s34_ = (m)[3 * (ms)] + (m)[4 * (ms)],                    \
+                                 d34_ = (m)[3 * (ms)] - (m)[4 * (ms)];                    \
+        (w)[0] = (FC_REAL)0.25 * (m)[0] - (FC_REAL)(1.0 / 6) * s12_                      \
+                 + (FC_REAL)(1.0 / 24) * s34_;                                           \
+        (w)[1 * (ws)] = (FC_REAL)(-1.0 / 6) * d12_ + (FC_REAL)(1.0 / 12) * d34_;         \
+        (w)[2 * (ws)] = (FC_REAL)(1.0 / 6) * (s34_ - s12_) + (m)[5 * (ms)];              \
+    } while (0)
+
+#define WB_GY_TRANSFORM FC_CAT(fc_wgb_gy_transform_, FC_DT)
+/* Q[xi][t][o0 .. o0 + VL) = (A gy_t A^T)[xi] for the tiles [t0, t1) of the
+ * super-block and the channel vector at o0 of group g (channels past cog: 0). */
+static void WB_GY_TRANSFORM(const WB_JOB *b, fc_index g, fc_index t0, fc_index t1,
+                            fc_index o0, FC_REAL *Q)
+{
+    const fc_conv_params *p = b->wg.p;
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index dh = p->dil[1], dw = p->dil[2], plane = OD * OH * OW;
+    const fc_index cog = b->cog, cogp = b->cogp;
+    const fc_index lanes = cog - o0 < WG_VL ? cog - o0 : WG_VL;
+    for (fc_index t = t0; t < t1; t++) {
+        FC_REAL d[16 * WG_VL];
+        WVEC gv[16], h[24], q[36];
+        memset(d, 0, sizeof d);
+        if (t < b->nvalid) {
+            const WG_TILE *tl = &b->tiles[t];
+            const fc_index prows = (OH - tl->ry + dh - 1) / dh - 4 * tl->ty;
+            const fc_index pcols = (OW - tl->rx + dw - 1) / dw - 4 * tl->tx;
+            const int rows = prows < 4 ? (int)prows : 4, cols = pcols < 4 ? (int)pcols : 4;
+            const FC_REAL *src = b->gy + ((size_t)tl->n * p->c_out + g * cog + o0) * plane
+                                 + (size_t)tl->z * OH * OW + (tl->ry + dh * 4 * tl->ty) * OW
+                                 + tl->rx + dw * 4 * tl->tx;
+            for (fc_index l = 0; l < lanes; l++)
+                for (int a = 0; a < rows; a++)
+                    for (int c = 0; c < cols; c++)
+                        d[(4 * a + c) * WG_VL + l] = src[l * plane + a * dh * OW + c * dw];
+        }
+        for (int e = 0; e < 16; e++)
+            gv[e] = WG_LOAD(d + e * WG_VL);
+        for (int c = 0; c < 4; c++) /* h = A g (6x4), column by column */
+            WB_A4(gv + c, 4, h + c, 4);
+        for (int a = 0; a < 6; a++) /* q = h A^T (6x6) */
+            WB_A4(h + 4 * a, 1, q + 6 * a, 1);
+        for (int xi = 0; xi < 36; xi++)
+            memcpy(Q + (size_t)xi * b->QS + t * cogp + o0, &q[xi], sizeof(WVEC));
+    }
+}
+
+/* WB_UKERNEL_rows_nv: P[r0 + i][o0 + v*VL ..] += sum_{t < nt} V[r0 + i][t] Q[t][o0 + v*VL ..]
+ * for i < rows, v < nv (V rows vs apart, Q rows cogp apart, P rows cogp apart).
+ * The block's sum starts from 0 and is then added to P: summing in two levels
+ * (tiles of a super-block, then super-blocks) keeps float32 rounding from
+ * growing with the number of tiles of the whole batch.  One function per
+ * shape so the accumulators stay in registers. */
+#define WB_DEFINE(rows_, nv_)                                                                 \
+    static void FC_CAT(fc_wgb_uk_##rows_##_##nv_##_, FC_DT)(                                 \
+        const FC_REAL *FC_RESTRICT V, fc_index vs, const FC_REAL *FC_RESTRICT Q,              \
+        fc_index cogp, fc_index nt, FC_REAL *FC_RESTRICT P)                                   \
+    {                                                                                         \
+        WVEC acc[rows_][nv_];                                                                 \
+        _Pragma("GCC unroll 16") for (int i = 0; i < rows_; i++)                              \
+            _Pragma("GCC unroll 4") for (int v = 0; v < nv_; v++)                             \
+                acc[i][v] = (WVEC){0};                                                        \
+        for (fc_index t = 0; t < nt; t++) {                                                   \
+            WVEC q[nv_];                                                                      \
+            _Pragma("GCC unroll 4") for (int v = 0; v < nv_; v++)                             \
+                q[v] = WG_LOAD(Q + t * cogp + v * WG_VL);                                     \
+            _Pragma("GCC unroll 16") for (int i = 0; i < rows_; i++) {                        \
+                const WVEC vi = V[i * vs + t] - (WVEC){0};                                    \
+                _Pragma("GCC unroll 4") for (int v = 0; v < nv_; v++)                         \
+                    acc[i][v] += vi * q[v];                                                   \
+            }                                                                                 \
+        }                                                                                     \
+        _Pragma("GCC unroll 16") for (int i = 0; i < rows_; i++)                              \
+            _Pragma("GCC unroll 4") for (int v = 0; v < nv_; v++)                             \
+            {                                                                                 \
+                const WVEC sum = WG_LOAD(P + i * cogp + v * WG_VL) + acc[i][v];               \
+                memcpy(P + i * cogp + v * WG_VL, &sum, sizeof(WVEC));                         \
+            }                                                                                 \
+    }
+WB_DEFINE(12, 1)
+#if WB_NVMAX == 4
+WB_DEFINE(12, 2)
+WB_DEFINE(6, 3)
+WB_DEFINE(6, 4)
+#else
+WB_DEFINE(6, 2)
+#endif
+#undef WB_DEFINE
+
+#define WB_PRODUCT FC_CAT(fc_wgb_product_, FC_DT)
+/* P[g][xi] += V[g][xi] . Q[g][xi] over the super-block's valid tiles. */
+static void WB_PRODUCT(const WB_JOB *b, fc_index g, int xi)
+{
+    const fc_index Rp = b->Rp, cogp = b->cogp, vs = b->wg.NT, nt = b->nvalid;
+    const FC_REAL *V = b->V + ((size_t)g * 36 + xi) * b->wg.VS;
+    const FC_REAL *Q = b->Q + ((size_t)g * 36 + xi) * b->QS;
+    FC_REAL *P = b->P + ((size_t)g * 36 + xi) * Rp * cogp;
+    for (fc_index o0 = 0; o0 < cogp; o0 += WB_NVMAX * WG_VL) {
+        const fc_index left = (cogp - o0) / WG_VL;
+        const int nv = (int)(left < WB_NVMAX ? left : WB_NVMAX);
+        const int rows = WB_ROWS(nv);
+        for (fc_index r0 = 0; r0 < Rp; r0 += rows) {
+            const FC_REAL *Vr = V + r0 * vs;
+            FC_REAL *Pr = P + r0 * cogp + o0;
+            switch (nv) {
+            case 1:
+                FC_CAT(fc_wgb_uk_12_1_, FC_DT)(Vr, vs, Q + o0, cogp, nt, Pr);
+                break;
+#if WB_NVMAX == 4
+            case 2:
+                FC_CAT(fc_wgb_uk_12_2_, FC_DT)(Vr, vs, Q + o0, cogp, nt, Pr);
+                break;
+            case 3:
+                FC_CAT(fc_wgb_uk_6_3_, FC_DT)(Vr, vs, Q + o0, cogp, nt, Pr);
+                break;
+            default:
+                FC_CAT(fc_wgb_uk_6_4_, FC_DT)(Vr, vs, Q + o0, cogp, nt, Pr);
+                break;
+#else
+            default:
+                FC_CAT(fc_wgb_uk_6_2_, FC_DT)(Vr, vs, Q + o0, cogp, nt, Pr);
+                break;
+#endif
+            }
+        }
+    }
+}
+
+#define WB_TRANSFORM_TASK FC_CAT(fc_wgb_transform_task_, FC_DT)
+/* Step A: tasks [0, G * nvchunk) transform input channel chunks, the rest gy
+ * tile chunks (every channel vector). */
+static void WB_TRANSFORM_TASK(void *ctx, fc_index task, int slot)
+{
+    const WB_JOB *b = ctx;
+    const fc_index G = b->wg.p->groups, SB = b->wg.NT, R = b->wg.R;
+    if (task < G * b->nvchunk) {
+        const fc_index g = task / b->nvchunk, c = task % b->nvchunk;
+        WG_INPUT(&b->wg, g, b->tiles, b->nvalid, c * R / b->nvchunk, (c + 1) * R / b->nvchunk,
+                 b->V + (size_t)g * 36 * b->wg.VS);
+        return;
+    }
+    task -= G * b->nvchunk;
+    const fc_index g = task / b->nqchunk, c = task % b->nqchunk;
+    const fc_index t0 = c * SB / b->nqchunk, t1 = (c + 1) * SB / b->nqchunk;
+    for (fc_index o0 = 0; o0 < b->cog; o0 += WG_VL)
+        WB_GY_TRANSFORM(b, g, t0, t1, o0, b->Q + (size_t)g * 36 * b->QS);
+}
+
+#define WB_PRODUCT_TASK FC_CAT(fc_wgb_product_task_, FC_DT)
+/* Step B: task (g, xi). */
+static void WB_PRODUCT_TASK(void *ctx, fc_index task, int slot)
+{
+    WB_PRODUCT(ctx, task / 36, (int)(task % 36));
+}
+
+#define WB_FINAL_TASK FC_CAT(fc_wgb_final_task_, FC_DT)
+/* gw of channel chunk (g, c): G^T P G, VL output channels at a time. */
+static void WB_FINAL_TASK(void *ctx, fc_index task, int slot)
+{
+    const WB_JOB *b = ctx;
+    const fc_index R = b->wg.R, Rp = b->Rp, cog = b->cog, cogp = b->cogp;
+    const fc_index g = task / b->nfchunk, c = task % b->nfchunk;
+    const fc_index ktot = R * 9;
+    const FC_REAL *P = b->P + (size_t)g * 36 * Rp * cogp;
+    for (fc_index r = c * R / b->nfchunk; r < (c + 1) * R / b->nfchunk; r++)
+        for (fc_index o0 = 0; o0 < cog; o0 += WG_VL) {
+            WVEC m[36], h[18], w[9];
+            FC_REAL ws[9 * WG_VL];
+            for (int xi = 0; xi < 36; xi++)
+                m[xi] = WG_LOAD(P + ((size_t)xi * Rp + r) * cogp + o0);
+            for (int col = 0; col < 6; col++) /* h = G^T m (3x6) */
+                WB_GT6(m + col, 6, h + col, 6);
+            for (int a = 0; a < 3; a++) /* w = h G (3x3) */
+                WB_GT6(h + 6 * a, 1, w + 3 * a, 1);
+            for (int e = 0; e < 9; e++)
+                memcpy(ws + e * WG_VL, &w[e], sizeof(WVEC));
+            for (fc_index l = 0; l < WG_VL && o0 + l < cog; l++) {
+                FC_REAL *dst = b->gw + (g * cog + o0 + l) * ktot + r * 9;
+                for (int e = 0; e < 9; e++)
+                    dst[e] = ws[e * WG_VL + l];
+            }
+        }
+}
+
+int FC_ISA_FN(FC_CAT(fc_conv_bwd_weight_winograd_, FC_DT))(const fc_conv_params *p,
+                                                           const FC_REAL *x, const FC_REAL *gy,
+                                                           FC_REAL *gw)
+{
+    const fc_index G = p->groups, cig = p->c_in / G, cog = p->c_out / G;
+    const fc_index OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const fc_index R = cig * p->k[0];
+    if (p->n == 0 || OD * OH * OW == 0 || p->c_out == 0 || R == 0) {
+        memset(gw, 0, (size_t)p->c_out * R * 9 * sizeof(FC_REAL));
+        return FC_OK;
+    }
+    if (R > (PTRDIFF_MAX >> 12) || cog > (PTRDIFF_MAX >> 12))
+        return FC_ENOMEM;
+    const fc_index Rp = (R + WB_RALIGN - 1) / WB_RALIGN * WB_RALIGN;
+    const fc_index cogp = (cog + WG_VL - 1) / WG_VL * WG_VL;
+    const fc_index phy = p->dil[1] < OH ? p->dil[1] : OH, phx = p->dil[2] < OW ? p->dil[2] : OW;
+    const fc_index th = ((OH + phy - 1) / phy + 3) / 4, tw = ((OW + phx - 1) / phx + 3) / 4;
+    const int nt = p->num_threads > 0 ? p->num_threads : 1;
+    size_t ntiles, p_elems, v_elems, q_elems, tmp;
+    if (fc_mul_overflows(p->n * OD, th * tw * phy * phx, &ntiles)
+        || fc_mul_overflows(36 * G * Rp, cogp, &p_elems))
+        return FC_ENOMEM;
+    /* the sums P would outgrow a cache-friendly scratch (C_in x C_out beyond
+     * about 680 x 680): the direct kernel, which needs no such buffer */
+    if (p_elems > FC_WG_BWD_SUMS_MAX / sizeof(FC_REAL))
+        return FC_CAT(fc_conv_bwd_weight_, FC_DT)(p, x, gy, gw);
+    /* super-block: V and Q of every group about FC_WG_BWD_BYTES, whole vectors of tiles */
+    fc_index SB = FC_WG_BWD_BYTES / (36 * G * (Rp + cogp) * (fc_index)sizeof(FC_REAL));
+    SB = SB / WG_VL * WG_VL;
+    const fc_index all = ((fc_index)ntiles + WG_VL - 1) / WG_VL * WG_VL;
+    SB = SB < WG_VL ? WG_VL : SB > FC_WG_MAX_TILES ? FC_WG_MAX_TILES : SB;
+    SB = SB < all ? SB : all;
+    const fc_index VS = Rp * SB + WG_VL, QS = SB * cogp + WG_VL; /* see the forward's VS */
+    if (fc_mul_overflows(36 * G, VS, &v_elems) || fc_mul_overflows(36 * G, QS, &q_elems)
+        || fc_mul_overflows((fc_index)(p_elems + v_elems + q_elems), (fc_index)sizeof(FC_REAL),
+                            &tmp))
+        return FC_ENOMEM;
+    /* V's padding rows (r >= R) stay 0: the input transform writes rows < R only */
+    FC_REAL *P = fc_scratch_calloc(p_elems, sizeof(FC_REAL));
+    FC_REAL *V = fc_scratch_calloc(v_elems, sizeof(FC_REAL));
+    FC_REAL *Q = fc_scratch_alloc(q_elems * sizeof(FC_REAL));
+    WG_TILE *tiles = fc_scratch_alloc((size_t)SB * sizeof(WG_TILE));
+    if (!P || !V || !Q || !tiles) {
+        fc_scratch_free(P);
+        fc_scratch_free(V);
+        fc_scratch_free(Q);
+        fc_scratch_free(tiles);
+        return FC_ENOMEM;
+    }
+    /* chunks: about 4 tasks per thread in each step */
+    const fc_index want = (4 * (fc_index)nt + G - 1) / G;
+    WB_JOB b = {.wg = {.p = p, .x = x, .R = R, .th = th, .tw = tw, .ntiles = (fc_index)ntiles,
+                       .NT = SB, .VS = VS, .phy = phy, .phx = phx},
+                .gy = gy, .gw = gw, .V = V, .Q = Q, .P = P, .tiles = tiles, .cog = cog,
+                .cogp = cogp, .Rp = Rp, .QS = QS,
+                .nvchunk = R < want ? R : want,
+                .nqchunk = SB / WG_VL < want ? SB / WG_VL : want,
+                .nfchunk = R < want ? R : want};
+    const fc_index nsb = ((fc_index)ntiles + SB - 1) / SB;
+    for (fc_index s = 0; s < nsb; s++) {
+        b.nvalid = WG_BLOCK_TILES(&b.wg, s, tiles);
+        fc_parallel_for(nt, G * (b.nvchunk + b.nqchunk), WB_TRANSFORM_TASK, &b);
+        fc_parallel_for(nt, G * 36, WB_PRODUCT_TASK, &b);
+    }
+    fc_parallel_for(nt, G * b.nfchunk, WB_FINAL_TASK, &b);
+    fc_scratch_free(P);
+    fc_scratch_free(V);
+    fc_scratch_free(Q);
+    fc_scratch_free(tiles);
+    return FC_OK;
+}
+
+#undef WB_NVMAX
+#undef WB_ROWS
+#undef WB_RALIGN
+#undef WB_JOB
+#undef WB_A4
+#undef WB_GT6
+#undef WB_GY_TRANSFORM
+#undef WB_PRODUCT
+#undef WB_TRANSFORM_TASK
+#undef WB_PRODUCT_TASK
+#undef WB_FINAL_TASK
+
 #undef WG_VL
 #undef WVEC
 #undef WG_LOAD

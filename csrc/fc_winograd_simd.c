@@ -9,6 +9,7 @@
 #include "fc_params.h"
 #include "fc_simd.h"
 #include "fc_parallel.h"
+#include "fc_conv.h"
 
 /* Target size of a block's transformed input tiles, read once per output-channel
  * tile: 128 KiB stays in L2 beside the products and weights (measured on a
@@ -16,11 +17,22 @@
 #define FC_WG_V_BYTES ((fc_index)1 << 17)
 /* Most tiles per task. */
 #define FC_WG_MAX_TILES 128
+/* Target size of the weight gradient's transformed input and output-gradient
+ * tiles per super-block (every group): written by one parallel step, read by the
+ * next while still in the cores' L2 or L3. */
+#define FC_WG_BWD_BYTES ((fc_index)2 << 20)
+/* Largest weight-gradient sums (36 x C_in/groups x kD x C_out, in bytes) taken
+ * by the Winograd path; larger layers run the direct weight gradient. */
+#define FC_WG_BWD_SUMS_MAX ((size_t)64 << 20)
 
 int FC_ISA_FN(fc_conv_fwd_winograd_f32)(const fc_conv_params *, const float *, const float *,
                                         const float *, float *);
 int FC_ISA_FN(fc_conv_fwd_winograd_f64)(const fc_conv_params *, const double *, const double *,
                                         const double *, double *);
+int FC_ISA_FN(fc_conv_bwd_weight_winograd_f32)(const fc_conv_params *, const float *,
+                                               const float *, float *);
+int FC_ISA_FN(fc_conv_bwd_weight_winograd_f64)(const fc_conv_params *, const double *,
+                                               const double *, double *);
 
 #define FC_REAL float
 #define FC_DT f32

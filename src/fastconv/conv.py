@@ -158,7 +158,8 @@ def _convolve_backward(opname, nd, grad_output, x, weight, stride, padding, dila
         if need_input and not (algorithm == "winograd"
                                and _winograd_input_gradient(opname, nd, call, grad_input)):
             _conv.conv_bwd_input(call.grad_output, call.weight, grad_input, spec, nt, isa)
-        _conv.conv_bwd_weight(call.x, call.grad_output, grad_weight, spec, nt, isa)
+        _conv.conv_bwd_weight(call.x, call.grad_output, grad_weight, spec, nt, isa,
+                              algorithm == "winograd")
     if need_bias and spec.n:
         _conv.conv_bwd_bias(call.grad_output, grad_bias, spec, nt, isa)
     grad_weight = grad_weight.reshape(np.shape(weight))

@@ -60,17 +60,28 @@ def conv_bwd_input(const floating[:, :, :, :, ::1] gy, const floating[:, :, :, :
 
 
 def conv_bwd_weight(const floating[:, :, :, :, ::1] x, const floating[:, :, :, :, ::1] gy,
-                    floating[:, :, :, :, ::1] gw, spec, int num_threads, int isa):
-    """Gradient of the convolution with respect to its weight, into `gw`."""
+                    floating[:, :, :, :, ::1] gw, spec, int num_threads, int isa,
+                    bint winograd=False):
+    """Gradient of the convolution with respect to its weight, into `gw`: the
+    direct kernel, or the adjoint of Winograd F(4x4, 3x3) (`winograd`; the
+    caller checks that it applies)."""
     cdef fc_conv_params p = make_conv_params(spec, num_threads, isa)
     cdef int status
     with nogil:
         if floating is float:
-            status = fc_conv_bwd_weight_f32(&p, &x[0, 0, 0, 0, 0], &gy[0, 0, 0, 0, 0],
-                                            &gw[0, 0, 0, 0, 0])
+            if winograd:
+                status = fc_conv_bwd_weight_winograd_f32(&p, &x[0, 0, 0, 0, 0],
+                                                         &gy[0, 0, 0, 0, 0], &gw[0, 0, 0, 0, 0])
+            else:
+                status = fc_conv_bwd_weight_f32(&p, &x[0, 0, 0, 0, 0], &gy[0, 0, 0, 0, 0],
+                                                &gw[0, 0, 0, 0, 0])
         else:
-            status = fc_conv_bwd_weight_f64(&p, &x[0, 0, 0, 0, 0], &gy[0, 0, 0, 0, 0],
-                                            &gw[0, 0, 0, 0, 0])
+            if winograd:
+                status = fc_conv_bwd_weight_winograd_f64(&p, &x[0, 0, 0, 0, 0],
+                                                         &gy[0, 0, 0, 0, 0], &gw[0, 0, 0, 0, 0])
+            else:
+                status = fc_conv_bwd_weight_f64(&p, &x[0, 0, 0, 0, 0], &gy[0, 0, 0, 0, 0],
+                                                &gw[0, 0, 0, 0, 0])
     check_status(status, "conv backward (weight)")
 
 

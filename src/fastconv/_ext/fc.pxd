@@ -87,6 +87,10 @@ cdef extern from "fc_winograd.h" nogil:
                                  const float *bias, float *out) noexcept
     int fc_conv_fwd_winograd_f64(const fc_conv_params *p, const double *x, const double *w,
                                  const double *bias, double *out) noexcept
+    int fc_conv_bwd_weight_winograd_f32(const fc_conv_params *p, const float *x, const float *gy,
+                                        float *gw) noexcept
+    int fc_conv_bwd_weight_winograd_f64(const fc_conv_params *p, const double *x,
+                                        const double *gy, double *gw) noexcept
 
 # ---- pooling (fc_pool.h)
 from libc.stdint cimport int64_t
