@@ -158,6 +158,12 @@ FC_DECLARE_VARIANTS(int, fc_pointwise_fwd_f32,
 FC_DECLARE_VARIANTS(int, fc_pointwise_fwd_f64,
                     (const fc_pointwise_params *, const double *, const double *,
                      const double *, double *))
+FC_DECLARE_VARIANTS(int, fc_pointwise_pairs_fwd_f32,
+                    (const fc_pointwise_params *, const fc_index *, const float *, const float *,
+                     const float *, float *))
+FC_DECLARE_VARIANTS(int, fc_pointwise_pairs_fwd_f64,
+                    (const fc_pointwise_params *, const fc_index *, const double *,
+                     const double *, const double *, double *))
 FC_DECLARE_VARIANTS(int, fc_pointwise_bwd_weight_f32,
                     (const fc_pointwise_params *, const float *, const float *, float *,
                      float *))
@@ -219,6 +225,19 @@ int fc_pointwise_fwd_f32(const fc_pointwise_params *q, const float *in, const fl
                          const float *bias, float *out)
 {
     FC_DISPATCH(q->isa, fc_pointwise_fwd_f32, q, in, w, bias, out);
+}
+
+int fc_pointwise_pairs_fwd_f32(const fc_pointwise_params *q, const fc_index *geom,
+                               const float *in, const float *w, const float *bias, float *out)
+{
+    FC_DISPATCH(q->isa, fc_pointwise_pairs_fwd_f32, q, geom, in, w, bias, out);
+}
+
+int fc_pointwise_pairs_fwd_f64(const fc_pointwise_params *q, const fc_index *geom,
+                               const double *in, const double *w, const double *bias,
+                               double *out)
+{
+    FC_DISPATCH(q->isa, fc_pointwise_pairs_fwd_f64, q, geom, in, w, bias, out);
 }
 
 int fc_pointwise_fwd_f64(const fc_pointwise_params *q, const double *in, const double *w,

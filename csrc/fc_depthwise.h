@@ -115,6 +115,21 @@ int fc_pointwise_fwd_f32(const fc_pointwise_params *q, const float *in, const fl
 int fc_pointwise_fwd_f64(const fc_pointwise_params *q, const double *in, const double *w,
                          const double *bias, double *out);
 
+/* A transposed convolution whose kernel equals its stride, 2 along the last
+ * axis: geom = (D, H, W, KD, KH), the input's spatial size and the kernel's
+ * first two sizes; per group g
+ *   out[n, g*cy + o, z*KD + kz, y*KH + ky, 2x + kx]
+ *       = bias[g*M + m] + sum_k w_g[k, m] * in[n, g*K + k, z, y, x]
+ * with m = ((o*KD + kz)*KH + ky)*2 + kx: q->c_in = K, q->c_out = M = cy*KD*KH*2,
+ * q->size = D*H*W, w the groups' (K, M) weights (the transposed convolution's
+ * weight as it lies), bias per row m (G*M,) or NULL (q->w_kmajor is ignored);
+ * out (n, G*cy, D*KD, H*KH, 2W). */
+int fc_pointwise_pairs_fwd_f32(const fc_pointwise_params *q, const fc_index *geom,
+                               const float *in, const float *w, const float *bias, float *out);
+int fc_pointwise_pairs_fwd_f64(const fc_pointwise_params *q, const fc_index *geom,
+                               const double *in, const double *w, const double *bias,
+                               double *out);
+
 /* gw[o, k] = sum_{n, p} gy[n, o, p] * in[n, k, p];  gb[o] = sum_{n, p} gy[n, o, p]
  * gy (n, c_out, size); in (n, c_in, size); gw (c_out, c_in); gb (c_out,) or NULL. */
 int fc_pointwise_bwd_weight_f32(const fc_pointwise_params *q, const float *gy,

@@ -194,6 +194,7 @@ typedef struct {
     FC_REAL *out, *gw, *gb;
     FC_REAL *panels, *scratch;
     const FC_REAL **rowptrs;
+    const fc_index *pairs; /* paired-taps transposed convolution: D, H, W, KD, KH */
     size_t scratch_elems;
     fc_index nblk, rows, cols, nyb, nxb, tstride, c_pw;
     int nv;
@@ -1414,19 +1415,18 @@ int FC_ISA_FN(FC_CAT(fc_depthwise_bwd_weight_, FC_DT))(const fc_conv_params *p,
 
 /* mr output channels x nv vectors of positions (mr, nv constant):
  *   out[m*ocstride + j] = b[m] + sum_k w[k*wk + m*wm] * in[k*istride + j]
+ * (PW_ACCUM leaves the sums in acc, PW_UKERNEL stores them)
  * for j < nvalid (<= nv * FC_VL) and m < mvalid; b NULL: no bias.  The
  * weights are read where they are, (M, K) rows (wk = 1, wm = K) or (K, M)
  * (wk = M, wm = 1), through one pointer per row: no packed copy per call (as
  * fast, measured, with less code and no scratch).  Rows past mvalid read row 0
  * (never stored).  in must be readable for nv * FC_VL elements of each of its
  * K rows. */
-#define PW_UKERNEL FC_CAT(fc_pw_ukernel_, FC_DT)
-FC_INLINE void PW_UKERNEL(int mr, int nv, const FC_REAL *FC_RESTRICT in, fc_index istride,
-                          fc_index K, const FC_REAL *FC_RESTRICT w, fc_index wk, fc_index wm,
-                          const FC_REAL *FC_RESTRICT b, FC_REAL *FC_RESTRICT out,
-                          fc_index ocstride, fc_index mvalid, fc_index nvalid)
+#define PW_ACCUM FC_CAT(fc_pw_accum_, FC_DT)
+FC_INLINE void PW_ACCUM(int mr, int nv, const FC_REAL *FC_RESTRICT in, fc_index istride,
+                        fc_index K, const FC_REAL *FC_RESTRICT w, fc_index wk, fc_index wm,
+                        const FC_REAL *FC_RESTRICT b, fc_index mvalid, VEC acc[][2])
 {
-    VEC acc[2 * FC_MR][2];
     const FC_REAL *wrow[2 * FC_MR];
 #pragma GCC unroll 16
     for (int m = 0; m < mr; m++) {
@@ -1448,6 +1448,16 @@ FC_INLINE void PW_UKERNEL(int mr, int nv, const FC_REAL *FC_RESTRICT in, fc_inde
                 acc[m][1] += wv * v1;
         }
     }
+}
+
+#define PW_UKERNEL FC_CAT(fc_pw_ukernel_, FC_DT)
+FC_INLINE void PW_UKERNEL(int mr, int nv, const FC_REAL *FC_RESTRICT in, fc_index istride,
+                          fc_index K, const FC_REAL *FC_RESTRICT w, fc_index wk, fc_index wm,
+                          const FC_REAL *FC_RESTRICT b, FC_REAL *FC_RESTRICT out,
+                          fc_index ocstride, fc_index mvalid, fc_index nvalid)
+{
+    VEC acc[2 * FC_MR][2];
+    PW_ACCUM(mr, nv, in, istride, K, w, wk, wm, b, mvalid, acc);
 #pragma GCC unroll 16
     for (int m = 0; m < mr; m++) {
         if (m < mvalid) {
@@ -1700,6 +1710,244 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_fwd_, FC_DT))(const fc_pointwise_params *q,
     return FC_OK;
 }
 
+/* ----------------------------------------- transposed, kernel == stride ---- */
+/*
+ * A transposed convolution whose kernel equals its stride with 2 along the last
+ * axis (U-Net's 2x2 stride-2 up-convolution, and its 1-D and 3-D kin):
+ *   out[n, g*cy + o, z*KD + kz, y*KH + ky, 2x + kx]
+ *       = b[o] + sum_c w[g*cx + c, o, kz, ky, kx] * in[n, g*cx + c, z, y, x].
+ * As a pointwise product its rows are m = (o, kz, ky, kx), the weight as it
+ * lies (k-major, (cx, M)).  The register tile's row pairs (kx = 0, 1) are
+ * interleaved lane by lane as they are stored, so a block of an input row
+ * writes whole runs of two output rows: no tap buffer and no depth-to-space
+ * pass.  Tasks: input rows (n, g, z, y) x splits of the channel tiles.
+ */
+#define PW_LANES (FC_VBYTES / FC_REAL_BYTES)
+#if PW_LANES == 16
+#define PW_ZIP_LO 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
+#define PW_ZIP_HI 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
+#elif PW_LANES == 8
+#define PW_ZIP_LO 0, 8, 1, 9, 2, 10, 3, 11
+#define PW_ZIP_HI 4, 12, 5, 13, 6, 14, 7, 15
+#elif PW_LANES == 4
+#define PW_ZIP_LO 0, 4, 1, 5
+#define PW_ZIP_HI 2, 6, 3, 7
+#else
+#define PW_ZIP_LO 0, 2
+#define PW_ZIP_HI 1, 3
+#endif
+
+#define PW_PAIRS_OFF FC_CAT(fc_pw_pairs_off_, FC_DT)
+/* Where input position q's output pair starts in its channel's output (for
+ * kz = ky = 0): ((z*KD)*OH + y*KH)*OW + 2x for q = (z*H + y)*W + x. */
+FC_INLINE fc_index PW_PAIRS_OFF(fc_index q, const fc_index *geom)
+{
+    const fc_index H = geom[1], W = geom[2], KD = geom[3], KH = geom[4];
+    return ((q / (W * H) * KD) * H * KH + q / W % H * KH) * 2 * W + 2 * (q % W);
+}
+
+#define PW_STORE_N FC_CAT(fc_pw_store_n_, FC_DT)
+/* Store the first n lanes of v (masked where the ISA has masked stores). */
+FC_INLINE void PW_STORE_N(FC_REAL *p, VEC v, fc_index n)
+{
+#if FC_DW_DIRECT
+    if (n < FC_VL) {
+        STOREV_MASK(p, v, n);
+        return;
+    }
+#endif
+    STOREV_PART(p, v, n);
+}
+
+/* Where a half-vector of input positions goes: its first `first` positions'
+ * pairs from out_a, the rest (crossing an input row) from out_b; first < 0:
+ * several rows (W < VL/2), one pair at a time. */
+typedef struct {
+    fc_index out_a, out_b, first, n;
+} FC_CAT(fc_pw_half_, FC_DT);
+#define PW_HALF FC_CAT(fc_pw_half_, FC_DT)
+
+#define PW_PAIRS_TILE FC_CAT(fc_pw_pairs_tile_, FC_DT)
+/* Rows [m0, m0 + mr) of the product for the input positions from flat position
+ * q0 (in: their K rows; w: the tile's packed K x mr weights; b: bias rows
+ * b[m0 ..], read for the valid rows only), the pairs interleaved into the
+ * output of image and group ng (dst0); half[h] places half-vector h. */
+FC_INLINE void PW_PAIRS_TILE(int mr, int nv, const FC_REAL *in, fc_index istride, fc_index K,
+                             const FC_REAL *w, fc_index M, const FC_REAL *b, fc_index m0,
+                             fc_index q0, const fc_index *geom, const PW_HALF *half,
+                             FC_REAL *dst0)
+{
+    const fc_index D = geom[0], KD = geom[3], KH = geom[4];
+    const fc_index OH = geom[1] * KH, OW = 2 * geom[2];
+    const fc_index mvalid = M - m0 < mr ? M - m0 : mr;
+    VEC acc[2 * FC_MR][2];
+    /* packed weights are zero past M, so every row reads its own */
+    PW_ACCUM(mr, nv, in, istride, K, w, mr, 1, b ? b + m0 : NULL, mr, acc);
+#pragma GCC unroll 8
+    for (int i = 0; i < mr / 2 && 2 * i < mvalid; i++) {
+        const fc_index m = (m0 + 2 * i) / 2; /* (o, kz, ky) */
+        const fc_index ky = m % KH, kz = m / KH % KD, o = m / (KH * KD);
+        FC_REAL *dst = dst0 + (o * D * KD + kz) * OH * OW + ky * OW;
+#pragma GCC unroll 4
+        for (int h = 0; h < 2 * nv; h++) {
+            const PW_HALF *hf = &half[h];
+            if (hf->n <= 0)
+                break;
+            const VEC a0 = acc[2 * i][h / 2], a1 = acc[2 * i + 1][h / 2];
+            const VEC v = h % 2 ? __builtin_shufflevector(a0, a1, PW_ZIP_HI)
+                                : __builtin_shufflevector(a0, a1, PW_ZIP_LO);
+            if (hf->first == hf->n) {
+                PW_STORE_N(dst + hf->out_a, v, 2 * hf->n);
+            } else if (hf->first >= 0) { /* one row boundary: two runs */
+                PW_STORE_N(dst + hf->out_a, v, 2 * hf->first);
+                IVEC shift;
+                for (int l = 0; l < FC_VL; l++)
+                    shift[l] = (FC_ILANE)((l + 2 * hf->first) % FC_VL);
+                PW_STORE_N(dst + hf->out_b, __builtin_shuffle(v, shift),
+                           2 * (hf->n - hf->first));
+            } else {
+                for (fc_index l = 0; l < hf->n; l++) {
+                    FC_REAL *d = dst + PW_PAIRS_OFF(q0 + h * (FC_VL / 2) + l, geom);
+                    d[0] = v[2 * l];
+                    d[1] = v[2 * l + 1];
+                }
+            }
+        }
+    }
+}
+
+#define PW_PAIRS_TASK FC_CAT(fc_pw_pairs_task_, FC_DT)
+/* Input positions [p0, p0 + len) of image and group ng, channel-tile split ms
+ * (task = (ng * nblk + block) * msplit + ms), read in place when they can. */
+static void PW_PAIRS_TASK(void *ctx, fc_index task, int slot)
+{
+    const DW_JOB *j = ctx;
+    const fc_pointwise_params *q = j->q;
+    const fc_index *geom = j->pairs;
+    const fc_index K = q->c_in, M = q->c_out, G = q->groups, P = q->size, W = geom[2];
+    const fc_index cy = M / (2 * geom[3] * geom[4]), oplane = 2 * P * geom[3] * geom[4];
+    const int nv = j->nv, mr = nv == 2 ? FC_MR : 2 * FC_MR;
+    const fc_index step = (fc_index)nv * FC_VL, msplit = j->nyb, ntile = (M + mr - 1) / mr;
+    const fc_index pb = j->cols, nblk = j->nblk;
+    const fc_index ms = task % msplit, p0 = task / msplit % nblk * pb;
+    const fc_index ng = task / msplit / nblk, g = ng % G;
+    const fc_index len = P - p0 < pb ? P - p0 : pb;
+    const fc_index t0 = ms * ntile / msplit, t1 = (ms + 1) * ntile / msplit;
+    const FC_REAL *wg = j->w + g * ntile * mr * K, *bg = j->pb ? j->pb + g * M : NULL;
+    FC_REAL *dst0 = j->out + ng * cy * oplane;
+    const FC_REAL *src = j->x + ng * K * P + p0;
+    fc_index sstride = P;
+    if (!FC_CAT(fc_pw_in_place_, FC_DT)(p0, len, P, step)) {
+        FC_REAL *tile = j->scratch + (size_t)slot * j->scratch_elems;
+        for (fc_index k = 0; k < K; k++)
+            memcpy(tile + k * j->tstride, src + k * P, (size_t)len * sizeof(FC_REAL));
+        src = tile;
+        sstride = j->tstride;
+    }
+    /* steps of whole vectors; a ragged last one moved back to end at len (it
+     * rewrites a few outputs with the same values), as PW_GEMM does */
+    for (fc_index s0 = 0; s0 < len; s0 += step) {
+        fc_index start = s0, nvalid = len - s0 < step ? len - s0 : step;
+        if (nvalid < step && len >= step) {
+            start = len - step;
+            nvalid = step;
+        }
+        PW_HALF half[4];
+        for (int h = 0; h < 2 * nv; h++) {
+            const fc_index q = p0 + start + h * (FC_VL / 2);
+            const fc_index left = nvalid - h * (FC_VL / 2);
+            PW_HALF *hf = &half[h];
+            hf->n = left < FC_VL / 2 ? left : FC_VL / 2;
+            if (hf->n <= 0)
+                continue;
+            hf->out_a = PW_PAIRS_OFF(q, geom);
+            hf->first = W - q % W < hf->n ? W - q % W : hf->n;
+            if (hf->first < hf->n) {
+                hf->out_b = PW_PAIRS_OFF(q + hf->first, geom);
+                if (hf->n - hf->first > W)
+                    hf->first = -1; /* more than one boundary */
+            }
+        }
+        for (fc_index t = t0; t < t1; t++) {
+            if (nv == 2)
+                PW_PAIRS_TILE(FC_MR, 2, src + start, sstride, K, wg + t * mr * K, M, bg, t * mr,
+                              p0 + start, geom, half, dst0);
+            else
+                PW_PAIRS_TILE(2 * FC_MR, 1, src + start, sstride, K, wg + t * mr * K, M, bg,
+                              t * mr, p0 + start, geom, half, dst0);
+        }
+    }
+}
+
+#define PW_PACK_TASK FC_CAT(fc_pw_pack_task_, FC_DT)
+/* Weight tiles [t0, t1) of the G groups' (K, M) weights packed as
+ * [group][tile][k][mr], zero past M: the micro-kernel's broadcasts then read
+ * one contiguous run (in place, a k-major tile's rows are M apart and each
+ * needs a pointer of its own; 15% slower measured). */
+static void PW_PACK_TASK(void *ctx, fc_index t0, fc_index t1, int slot)
+{
+    const DW_JOB *j = ctx;
+    const fc_index K = j->q->c_in, M = j->q->c_out, mr = j->nv == 2 ? FC_MR : 2 * FC_MR;
+    const fc_index ntile = (M + mr - 1) / mr;
+    for (fc_index gt = t0; gt < t1; gt++) {
+        const fc_index g = gt / ntile, m0 = gt % ntile * mr;
+        const FC_REAL *src = j->pw + g * M * K + m0;
+        FC_REAL *dst = (FC_REAL *)j->w + gt * mr * K;
+        for (fc_index k = 0; k < K; k++)
+            for (fc_index m = 0; m < mr; m++)
+                dst[k * mr + m] = m0 + m < M ? src[k * M + m] : (FC_REAL)0;
+    }
+}
+
+int FC_ISA_FN(FC_CAT(fc_pointwise_pairs_fwd_, FC_DT))(const fc_pointwise_params *q,
+                                                      const fc_index *geom, const FC_REAL *in,
+                                                      const FC_REAL *w, const FC_REAL *bias,
+                                                      FC_REAL *out)
+{
+    const fc_index K = q->c_in, M = q->c_out, P = q->size, G = q->groups;
+    if (q->n == 0 || P == 0 || M == 0 || G == 0)
+        return FC_OK;
+    const int nt = q->num_threads > 0 ? q->num_threads : 1;
+    const fc_index images = q->n * G;
+    /* position blocks as the pointwise forward cuts them */
+    fc_index pb = FC_SEP_TILE_BYTES / (K * (fc_index)sizeof(FC_REAL));
+    const fc_index per_task = (images * P + 4 * nt - 1) / (4 * nt);
+    pb = pb < per_task ? pb : per_task;
+    pb = pb < 2 * FC_VL ? 2 * FC_VL : pb / (2 * FC_VL) * (2 * FC_VL);
+    if (pb > P)
+        pb = P;
+    const int nv = pb > FC_VL ? 2 : 1, mr = nv == 2 ? FC_MR : 2 * FC_MR;
+    const fc_index tstride = (pb + 2 * FC_VL - 1) / (2 * FC_VL) * (2 * FC_VL);
+    const fc_index nblk = (P + pb - 1) / pb, last0 = (nblk - 1) * pb;
+    size_t tile_elems, tiles_bytes;
+    FC_REAL *tiles = NULL;
+    const int need_tiles = !FC_CAT(fc_pw_in_place_, FC_DT)(last0, P - last0, P,
+                                                           (fc_index)nv * FC_VL);
+    if (fc_mul_overflows(K, tstride, &tile_elems)
+        || SCRATCH_BYTES(nt, tile_elems, &tiles_bytes)
+        || (need_tiles && !(tiles = fc_scratch_calloc(1, tiles_bytes))))
+        return FC_ENOMEM;
+    const fc_index ntile = (M + mr - 1) / mr;
+    size_t wpack_elems;
+    FC_REAL *wpack = NULL;
+    if (fc_mul_overflows(G * ntile * mr, K, &wpack_elems)
+        || !(wpack = fc_scratch_alloc(wpack_elems * sizeof(FC_REAL)))) {
+        fc_scratch_free(tiles);
+        return FC_ENOMEM;
+    }
+    fc_index msplit = 1;
+    while (msplit < ntile && images * nblk * msplit < 4 * (fc_index)nt)
+        msplit++;
+    DW_JOB j = {.q = q, .pairs = geom, .x = in, .w = wpack, .out = out, .scratch = tiles,
+                .scratch_elems = tile_elems, .pw = w, .pb = bias, .nblk = nblk, .nyb = msplit,
+                .cols = pb, .tstride = tstride, .nv = nv};
+    fc_parallel_range(nt, G * ntile, PW_PACK_TASK, &j);
+    fc_parallel_for(nt, images * nblk * msplit, PW_PAIRS_TASK, &j);
+    fc_scratch_free(wpack);
+    fc_scratch_free(tiles);
+    return FC_OK;
+}
+
 /* Register tile of the pointwise weight gradient: OB output channels x KB
  * input channels (constants), each a single vector accumulator over (n, p):
  *   gw[o, k] = sum_{n, p} gy[n, o, p] * in[n, k, p]   for o0 <= o < o0 + OB,
@@ -1863,6 +2111,16 @@ int FC_ISA_FN(FC_CAT(fc_pointwise_bwd_weight_, FC_DT))(const fc_pointwise_params
 #undef PW_BWD_TASK
 #undef SUMV
 #undef PW_UKERNEL
+#undef PW_ACCUM
+#undef PW_LANES
+#undef PW_ZIP_LO
+#undef PW_ZIP_HI
+#undef PW_PAIRS_TILE
+#undef PW_PAIRS_OFF
+#undef PW_STORE_N
+#undef PW_HALF
+#undef PW_PAIRS_TASK
+#undef PW_PACK_TASK
 #undef PW_GEMM
 #undef PW_BWD_TILE
 #undef FC_PWB_OB

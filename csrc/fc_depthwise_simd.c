@@ -28,6 +28,8 @@
                                          const R *, const R *, const R *, const R *, R *);   \
     int FC_ISA_FN(fc_pointwise_fwd_##DT)(const fc_pointwise_params *, const R *, const R *, \
                                          const R *, R *);                                    \
+    int FC_ISA_FN(fc_pointwise_pairs_fwd_##DT)(const fc_pointwise_params *, const fc_index *, \
+                                               const R *, const R *, const R *, R *);        \
     int FC_ISA_FN(fc_pointwise_bwd_weight_##DT)(const fc_pointwise_params *, const R *,     \
                                                 const R *, R *, R *);
 FC_DW_PROTOTYPES(float, f32)

@@ -222,10 +222,15 @@ def test_tiling_reference_agrees_with_the_scatter_reference():
     (2, 3, 10, (33, 29), (2, 2), 1),   # ragged plane: output channels split across tasks
     (1, 4, 6, (20, 30), (3, 3), 1),
     (2, 16, 96, (12, 100), (2, 1), 2),
-], ids=["batches", "ragged", "stride3", "groups"])
+    (1, 128, 64, (28, 28), (2, 2), 1),    # U-Net: vectors of positions cross rows
+    (2, 5, 6, (7, 3), (2, 2), 1),         # rows shorter than half a vector
+    (1, 6, 10, (9, 13), (1, 2), 1),       # two taps along the rows only
+    (3, 12, 5, (6, 21), (3, 2), 1),       # channel tiles not filled
+], ids=["batches", "ragged", "stride3", "groups", "unet", "narrow", "row-taps", "tiles"])
 def test_tiling_kernel_path_larger(n, c_in, c_out, size, kernel, groups, dtype):
     """Planes big enough for many position blocks per image, and output rows
-    interleaved by several threads."""
+    interleaved by several threads (two taps along the rows: the kernel that
+    interleaves the tap pairs as it stores; other kernels: a tap buffer)."""
     from conftest import tolerance
     rng = np.random.default_rng(5)
     x = rng.standard_normal((n, c_in) + size).astype(dtype)
@@ -242,3 +247,21 @@ def test_tiling_kernel_path_larger(n, c_in, c_out, size, kernel, groups, dtype):
             np.testing.assert_allclose(got, ref, rtol=t, atol=t, err_msg=f"{threads} threads")
     finally:
         fastconv.set_num_threads(None)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("nd, size", [(1, (45,)), (2, (11, 9)), (3, (3, 5, 6))])
+def test_tap_pairs_every_simd_path(nd, size, dtype, simd_path):
+    """Kernel == stride with two taps along the rows on every SIMD path (vector
+    widths 2 to 16 lanes: the lane interleave and the runs split at row ends)."""
+    from conftest import tolerance
+    rng = np.random.default_rng(8)
+    k = (2,) * nd
+    x = rng.standard_normal((2, 6) + size).astype(dtype)
+    w = rng.standard_normal((6, 5) + k).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+    zeros, ones = (0,) * nd, (1,) * nd
+    ref = conv_transpose_reference(x, w, b, k, zeros, zeros, 1, ones)
+    got = getattr(fastconv, f"conv_transpose{nd}d")(x, w, b, stride=2, algorithm="gemm")
+    t = tolerance(dtype, 6)
+    np.testing.assert_allclose(got, ref, rtol=t, atol=t, err_msg=simd_path)

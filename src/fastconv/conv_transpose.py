@@ -29,16 +29,25 @@ def _transpose_by_taps(opname, call, out5):
     small GEMMs, all taps together one of prod(kernel) times the rows; the
     weight as it lies is that product's transpose, which the kernel reads in
     place), then the taps are interleaved into the output (depth-to-space, a
-    parallel C pass)."""
+    parallel C pass).  With two taps along the rows (2x2 stride 2 and kin) one
+    kernel does both: it interleaves each register tile's tap pairs as it
+    stores them into the output."""
     spec = call.spec
     groups, positions = spec.groups, int(np.prod(spec.out_size))
     c_x, c_y = spec.c_out // groups, spec.c_in // groups     # per group: x, result channels
     taps = list(np.ndindex(*spec.kernel))
-    x3 = call.x.reshape(spec.n, spec.c_out, positions)
     # weight (C_x, C_y/groups, *kernel): per group (c_x, c_y * taps), columns (c, tap)
     w_all = call.weight.reshape(groups * c_x, c_y * len(taps))
-    tmp = _workspace.temporary((spec.n, groups * c_y * len(taps), positions), call.dtype)
     bias = None if call.bias is None else np.repeat(call.bias, len(taps))
+    if spec.kernel[2] == 2:
+        # two taps along the rows: the kernel interleaves the tap pairs as it
+        # stores, straight into the output (no tap buffer, no interleave pass)
+        _depthwise.pointwise_pairs_fwd(call.x, w_all, bias, out5, spec.kernel,
+                                       _threads.team_size(spec.macs), _config.isa_code(),
+                                       opname, groups=groups)
+        return
+    x3 = call.x.reshape(spec.n, spec.c_out, positions)
+    tmp = _workspace.temporary((spec.n, groups * c_y * len(taps), positions), call.dtype)
     _depthwise.pointwise_fwd(x3, w_all, bias, tmp, _threads.team_size(spec.macs),
                              _config.isa_code(), opname, w_kmajor=True, groups=groups)
     _shuffle.interleave_taps(tmp.reshape((spec.n * groups, c_y, len(taps)) + spec.out_size),

@@ -141,6 +141,46 @@ def pointwise_fwd(const floating[:, :, ::1] inp, const floating[:, ::1] w,
     check_status(status, opname)
 
 
+def pointwise_pairs_fwd(const floating[:, :, :, :, ::1] inp, const floating[:, ::1] w,
+                        const floating[::1] bias, floating[:, :, :, :, ::1] out, kernel,
+                        int num_threads, int isa, str opname, fc_index groups=1):
+    """A transposed convolution with kernel == stride, kernel (KD, KH, 2):
+    out[n, g*cy + o, z*KD + kz, y*KH + ky, 2x + kx] = bias[g*M + m]
+    + sum_c w[g*cx + c, m] inp[n, g*cx + c, z, y, x], m = ((o*KD + kz)*KH + ky)*2 + kx,
+    w the transposed convolution's weight as (G*cx, M), bias per row m or None."""
+    cdef fc_index geom[5]
+    cdef fc_index kd = kernel[0], kh = kernel[1]
+    if groups < 1 or w.shape[0] % groups or inp.shape[1] != w.shape[0] or kernel[2] != 2:
+        raise ValueError(f"{opname}: paired-taps shapes do not agree")
+    cdef fc_index cx = w.shape[0] // groups, m_rows = w.shape[1]
+    if (m_rows % (2 * kd * kh) or out.shape[0] != inp.shape[0]
+            or out.shape[1] != groups * (m_rows // (2 * kd * kh))
+            or out.shape[2] != inp.shape[2] * kd or out.shape[3] != inp.shape[3] * kh
+            or out.shape[4] != inp.shape[4] * 2
+            or (bias is not None and bias.shape[0] != groups * m_rows)):
+        raise ValueError(f"{opname}: paired-taps shapes do not agree")
+    for a in range(3):
+        geom[a] = inp.shape[2 + a]
+    geom[3] = kd
+    geom[4] = kh
+    cdef fc_pointwise_params q = _pw_params(inp.shape[0], cx, m_rows,
+                                            inp.shape[2] * inp.shape[3] * inp.shape[4],
+                                            num_threads, isa)
+    q.groups = groups
+    cdef const floating *bptr = NULL
+    cdef int status
+    if bias is not None:
+        bptr = &bias[0]
+    with nogil:
+        if floating is float:
+            status = fc_pointwise_pairs_fwd_f32(&q, geom, &inp[0, 0, 0, 0, 0], &w[0, 0], bptr,
+                                                &out[0, 0, 0, 0, 0])
+        else:
+            status = fc_pointwise_pairs_fwd_f64(&q, geom, &inp[0, 0, 0, 0, 0], &w[0, 0], bptr,
+                                                &out[0, 0, 0, 0, 0])
+    check_status(status, opname)
+
+
 def pointwise_bwd_weight(const floating[:, :, ::1] gy, const floating[:, :, ::1] inp,
                          floating[:, ::1] gw, floating[::1] gb, int num_threads, int isa,
                          str opname):

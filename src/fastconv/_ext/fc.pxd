@@ -253,6 +253,12 @@ cdef extern from "fc_depthwise.h" nogil:
                              const float *bias, float *out) noexcept
     int fc_pointwise_fwd_f64(const fc_pointwise_params *q, const double *inp,
                              const double *w, const double *bias, double *out) noexcept
+    int fc_pointwise_pairs_fwd_f32(const fc_pointwise_params *q, const fc_index *geom,
+                                   const float *inp, const float *w, const float *bias,
+                                   float *out) noexcept
+    int fc_pointwise_pairs_fwd_f64(const fc_pointwise_params *q, const fc_index *geom,
+                                   const double *inp, const double *w, const double *bias,
+                                   double *out) noexcept
     int fc_pointwise_bwd_weight_f32(const fc_pointwise_params *q, const float *gy,
                                     const float *inp, float *gw, float *gb) noexcept
     int fc_pointwise_bwd_weight_f64(const fc_pointwise_params *q, const double *gy,
