@@ -185,6 +185,14 @@ static void FILL_PANEL(const fc_conv_params *p, const FC_REAL *FC_RESTRICT xn, f
                         fc_index s = fc_pad_index(ix, W, mode);
                         d[j] = s < 0 ? (FC_REAL)0 : src[s];
                     }
+                    if (sw == 1) { /* the interior as one copy */
+                        const fc_index n = W - ix < plen - j ? W - ix : plen - j;
+                        if (n > 0) {
+                            memcpy(d + j, src + ix, (size_t)n * sizeof(FC_REAL));
+                            j += n;
+                            ix += n;
+                        }
+                    }
                     for (; j < plen && ix < W; j++, ix += sw)
                         d[j] = src[ix];
                     for (; j < plen; j++, ix += sw) {
