@@ -183,8 +183,8 @@ static void WG_WEIGHT_TASK(void *ctx, fc_index task, int slot)
 #define WG_GATHER FC_CAT(fc_wg_gather_, FC_DT)
 /* d[(a*6 + b) * ds] = padded input of plane xc (NULL: a zero plane) at padded
  * row ry + dh*(4ty + a), column rx + dw*(4tx + b); 0 past the padded input. */
-static void WG_GATHER(const fc_conv_params *p, const FC_REAL *xc, const WG_TILE *t,
-                      FC_REAL *d, fc_index ds)
+FC_INLINE void WG_GATHER(const fc_conv_params *p, const FC_REAL *xc, const WG_TILE *t,
+                         FC_REAL *d, fc_index ds)
 {
     const fc_index H = p->in[1], W = p->in[2], dh = p->dil[1], dw = p->dil[2];
     /* the padded sizes the outputs read */
@@ -238,14 +238,12 @@ FC_INLINE void WG_UKERNEL(int nv, const FC_REAL *FC_RESTRICT u, const FC_REAL *F
     }
 }
 
-#define WG_BLOCK_TILES FC_CAT(fc_wg_block_tiles_, FC_DT)
-/* The tiles of block b (tiles [b*NT, b*NT + NT) of the flattened grid); returns
- * how many exist. */
-static fc_index WG_BLOCK_TILES(const WG_JOB *j, fc_index b, WG_TILE *tiles)
+#define WG_TILES_FROM FC_CAT(fc_wg_tiles_from_, FC_DT)
+/* Tiles [first, first + count) of the flattened grid (n, z, ty, tx, ry, rx). */
+static void WG_TILES_FROM(const WG_JOB *j, fc_index first, fc_index count, WG_TILE *tiles)
 {
-    const fc_index OD = j->p->out[0], NT = j->NT, first = b * NT;
-    const fc_index nvalid = j->ntiles - first < NT ? j->ntiles - first : NT;
-    for (fc_index i = 0; i < nvalid; i++) {
+    const fc_index OD = j->p->out[0];
+    for (fc_index i = 0; i < count; i++) {
         fc_index rem = first + i;
         tiles[i].rx = rem % j->phx; rem /= j->phx;
         tiles[i].ry = rem % j->phy; rem /= j->phy;
@@ -254,7 +252,37 @@ static fc_index WG_BLOCK_TILES(const WG_JOB *j, fc_index b, WG_TILE *tiles)
         tiles[i].z = rem % OD;
         tiles[i].n = rem / OD;
     }
+}
+
+#define WG_BLOCK_TILES FC_CAT(fc_wg_block_tiles_, FC_DT)
+/* The tiles of block b (tiles [b*NT, b*NT + NT) of the flattened grid); returns
+ * how many exist. */
+static fc_index WG_BLOCK_TILES(const WG_JOB *j, fc_index b, WG_TILE *tiles)
+{
+    const fc_index NT = j->NT, first = b * NT;
+    const fc_index nvalid = j->ntiles - first < NT ? j->ntiles - first : NT;
+    WG_TILES_FROM(j, first, nvalid, tiles);
     return nvalid;
+}
+
+#define WG_TRANSFORM FC_CAT(fc_wg_transform_, FC_DT)
+/* dst[xi*ds + l] = (B^T d B)[xi] for the tile tl[l] of plane xc[l] (NULL: a
+ * zero plane), l < WG_VL: the input transform, one tile per vector lane. */
+FC_INLINE void WG_TRANSFORM(const fc_conv_params *p, const FC_REAL *const *xc,
+                            const WG_TILE *const *tl, FC_REAL *dst, fc_index ds)
+{
+    FC_REAL d[36 * WG_VL];
+    WVEC dv[36], t[36];
+    for (fc_index l = 0; l < WG_VL; l++)
+        WG_GATHER(p, xc[l], tl[l], d + l, WG_VL);
+    for (int e = 0; e < 36; e++)
+        dv[e] = WG_LOAD(d + e * WG_VL);
+    for (int col = 0; col < 6; col++)
+        WG_BT6(dv + col, 6, t + col, 6);
+    for (int a = 0; a < 6; a++)
+        WG_BT6(t + 6 * a, 1, dv + 6 * a, 1);
+    for (int xi = 0; xi < 36; xi++)
+        memcpy(dst + (size_t)xi * ds, &dv[xi], sizeof(WVEC));
 }
 
 #define WG_INPUT FC_CAT(fc_wg_input_, FC_DT)
@@ -271,32 +299,82 @@ static void WG_INPUT(const WG_JOB *j, fc_index g, const WG_TILE *tiles, fc_index
     for (fc_index r = r0; r < r1; r++) {
         const fc_index c = r / KD, kd = r % KD;
         for (fc_index i0 = 0; i0 < NT; i0 += WG_VL) {
-            FC_REAL d[36 * WG_VL];
-            WVEC dv[36], t[36];
+            const FC_REAL *xc[WG_VL];
+            const WG_TILE *tl[WG_VL];
             for (fc_index l = 0; l < WG_VL; l++) {
                 const fc_index i = i0 + l;
-                const FC_REAL *xc = NULL;
+                xc[l] = NULL;
+                tl[l] = i < nvalid ? &tiles[i] : &tiles[0];
                 if (i < nvalid) {
                     const fc_index iz = fc_pad_index(tiles[i].z * p->stride[0] - p->pad[0]
                                                      + kd * p->dil[0], D, p->pad_mode);
                     if (iz >= 0)
-                        xc = j->x + (((size_t)tiles[i].n * p->c_in + g * cig + c) * D + iz)
-                                    * H * W;
+                        xc[l] = j->x + (((size_t)tiles[i].n * p->c_in + g * cig + c) * D + iz)
+                                       * H * W;
                 }
-                WG_GATHER(p, xc, i < nvalid ? &tiles[i] : &tiles[0], d + l, WG_VL);
             }
-            for (int e = 0; e < 36; e++)
-                dv[e] = WG_LOAD(d + e * WG_VL);
-            for (int col = 0; col < 6; col++)
-                WG_BT6(dv + col, 6, t + col, 6);
-            for (int a = 0; a < 6; a++)
-                WG_BT6(t + 6 * a, 1, dv + 6 * a, 1);
-            for (int xi = 0; xi < 36; xi++)
-                memcpy(V + (size_t)xi * VS + r * NT + i0, &dv[xi], sizeof(WVEC));
+            WG_TRANSFORM(p, xc, tl, V + r * NT + i0, VS);
         }
     }
-
 }
+
+/*
+ * Depth-shared input transforms (3-D, depth stride 1; the weight gradient):
+ * output plane z reads input planes z - pd + kd*dd, so with the depth taps as
+ * extra channels every input plane would be transformed kD times.  Instead
+ * each plane of the padded depth extent (Dp = OD + (kD - 1)*dd planes, read
+ * through the padding mode) is transformed once into T: row
+ * ((n*G + g)*cs + c)*36 + xi holds, for the tiles of planes 0 .. Dp-1 one
+ * plane (PT tiles) after another, their transform point xi; channel slots
+ * c >= C_in/groups are zero.  Tile t = z*PT + p of an image then reads, for
+ * tap kd, element t + kd*dd*PT of its channel's rows: a run of consecutive
+ * tiles is a run of T.  (The forward kernel keeps its per-block transforms:
+ * its blocks are too narrow for T's scattered rows, measured 1.3x slower.)
+ */
+#define WG_DEPTH FC_CAT(fc_wg_depth_, FC_DT)
+typedef struct {
+    const fc_conv_params *p;
+    const FC_REAL *x;
+    const WG_TILE *plane; /* the PT tiles of a plane (n = z = 0) */
+    FC_REAL *T;
+    fc_index PT, Dp, TS, cs; /* tiles per plane, planes, row stride, channel slots */
+} WG_DEPTH;
+
+
+#define WG_DEPTH_TASK FC_CAT(fc_wg_depth_task_, FC_DT)
+/* T rows of channel slot (n, g, c) for task (n*G + g)*cs + c. */
+static void WG_DEPTH_TASK(void *ctx, fc_index task, int slot)
+{
+    const WG_DEPTH *dp = ctx;
+    const fc_conv_params *p = dp->p;
+    const fc_index G = p->groups, cig = p->c_in / G, D = p->in[0], HW = p->in[1] * p->in[2];
+    const fc_index c = task % dp->cs, ng = task / dp->cs, g = ng % G, n = ng / G;
+    const fc_index PT = dp->PT, nu = dp->Dp * PT;
+    FC_REAL *rows = dp->T + (size_t)task * 36 * dp->TS;
+    if (c >= cig) {
+        memset(rows, 0, (size_t)36 * dp->TS * sizeof(FC_REAL));
+        return;
+    }
+    const FC_REAL *xn = dp->x + ((size_t)n * p->c_in + g * cig + c) * D * HW;
+    fc_index iu = 0, pu = 0; /* lane 0's plane and tile within it */
+    for (fc_index u0 = 0; u0 < nu; u0 += WG_VL) {
+        const FC_REAL *xc[WG_VL];
+        const WG_TILE *tl[WG_VL];
+        for (fc_index l = 0; l < WG_VL; l++) {
+            const fc_index iz = fc_pad_index(iu - p->pad[0], D, p->pad_mode);
+            xc[l] = u0 + l < nu && iz >= 0 ? xn + iz * HW : NULL;
+            tl[l] = &dp->plane[pu];
+            if (++pu == PT) {
+                pu = 0;
+                iu++;
+            }
+        }
+        WG_TRANSFORM(p, xc, tl, rows + u0, dp->TS);
+    }
+}
+
+/* Whether a call takes the depth-shared transforms: 3-D taps, depth stride 1. */
+#define WG_DEPTH_SHARED(p) ((p)->k[0] > 1 && (p)->stride[0] == 1)
 
 #define WG_PRODUCT FC_CAT(fc_wg_product_, FC_DT)
 /* Output-channel tiles [t_lo, t_hi) of group g for a block whose transformed
@@ -539,6 +617,10 @@ typedef struct {
     FC_REAL *gw, *V, *Q, *P;
     const WG_TILE *tiles; /* the current super-block's tiles */
     fc_index nvalid, cog, cogp, Rp, QS, nvchunk, nqchunk, nfchunk;
+    /* depth-shared (WG_DEPTH): rows r = kd*cs + c of P, the super-block's
+     * image n and first tile t0 within it; T is not NULL */
+    const WG_DEPTH *depth;
+    fc_index n, t0;
 } WB_JOB;
 
 /* One tile row of A (6x4) applied: q[k*qs] = (A g)[k] from g[j*gs], j < 4. */
@@ -655,7 +737,9 @@ WB_DEFINE(6, 2)
 /* P[g][xi] += V[g][xi] . Q[g][xi] over the super-block's valid tiles. */
 static void WB_PRODUCT(const WB_JOB *b, fc_index g, int xi)
 {
-    const fc_index Rp = b->Rp, cogp = b->cogp, vs = b->wg.NT, nt = b->nvalid;
+    const fc_index Rp = b->Rp, cogp = b->cogp, nt = b->nvalid;
+    const WG_DEPTH *dp = b->depth;
+    const fc_index vs = dp ? 36 * dp->TS : b->wg.NT;
     const FC_REAL *V = b->V + ((size_t)g * 36 + xi) * b->wg.VS;
     const FC_REAL *Q = b->Q + ((size_t)g * 36 + xi) * b->QS;
     FC_REAL *P = b->P + ((size_t)g * 36 + xi) * Rp * cogp;
@@ -664,7 +748,13 @@ static void WB_PRODUCT(const WB_JOB *b, fc_index g, int xi)
         const int nv = (int)(left < WB_NVMAX ? left : WB_NVMAX);
         const int rows = WB_ROWS(nv);
         for (fc_index r0 = 0; r0 < Rp; r0 += rows) {
-            const FC_REAL *Vr = V + r0 * vs;
+            /* rows r0 .. r0 + rows: channel rows of V, or (one tap kd, channel
+             * slots c0 ..) of T (cs is a multiple of every WB_ROWS) */
+            const FC_REAL *Vr =
+                dp ? dp->T + (((b->n * b->wg.p->groups + g) * dp->cs + r0 % dp->cs) * 36 + xi)
+                                 * dp->TS
+                         + r0 / dp->cs * b->wg.p->dil[0] * dp->PT + b->t0
+                   : V + r0 * vs;
             FC_REAL *Pr = P + r0 * cogp + o0;
             switch (nv) {
             case 1:
@@ -724,14 +814,16 @@ static void WB_FINAL_TASK(void *ctx, fc_index task, int slot)
     const WB_JOB *b = ctx;
     const fc_index R = b->wg.R, Rp = b->Rp, cog = b->cog, cogp = b->cogp;
     const fc_index g = task / b->nfchunk, c = task % b->nfchunk;
-    const fc_index ktot = R * 9;
+    const fc_index ktot = R * 9, KD = b->wg.p->k[0];
     const FC_REAL *P = b->P + (size_t)g * 36 * Rp * cogp;
     for (fc_index r = c * R / b->nfchunk; r < (c + 1) * R / b->nfchunk; r++)
         for (fc_index o0 = 0; o0 < cog; o0 += WG_VL) {
             WVEC m[36], h[18], w[9];
             FC_REAL ws[9 * WG_VL];
+            /* gw row r = (channel, kd); its P row, (kd, channel slot) when depth-shared */
+            const fc_index pr = b->depth ? r % KD * b->depth->cs + r / KD : r;
             for (int xi = 0; xi < 36; xi++)
-                m[xi] = WG_LOAD(P + ((size_t)xi * Rp + r) * cogp + o0);
+                m[xi] = WG_LOAD(P + ((size_t)xi * Rp + pr) * cogp + o0);
             for (int col = 0; col < 6; col++) /* h = G^T m (3x6) */
                 WB_GT6(m + col, 6, h + col, 6);
             for (int a = 0; a < 3; a++) /* w = h G (3x3) */
@@ -759,38 +851,54 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_weight_winograd_, FC_DT))(const fc_conv_params 
     }
     if (R > (PTRDIFF_MAX >> 12) || cog > (PTRDIFF_MAX >> 12))
         return FC_ENOMEM;
-    const fc_index Rp = (R + WB_RALIGN - 1) / WB_RALIGN * WB_RALIGN;
     const fc_index cogp = (cog + WG_VL - 1) / WG_VL * WG_VL;
     const fc_index phy = p->dil[1] < OH ? p->dil[1] : OH, phx = p->dil[2] < OW ? p->dil[2] : OW;
     const fc_index th = ((OH + phy - 1) / phy + 3) / 4, tw = ((OW + phx - 1) / phx + 3) / 4;
+    const fc_index PT = th * tw * phy * phx, Dp = OD + (p->k[0] - 1) * p->dil[0];
+    /* T rows: every padded-extent plane's tiles, a vector of slack (WG_DEPTH_TASK
+     * stores whole vectors) and one more (see the forward's VS) */
+    const fc_index TS = (Dp * PT + WG_VL - 1) / WG_VL * WG_VL + WG_VL;
+    /* P rows: (channel, kd), or kd x channel slots when depth-shared */
+    const fc_index cs = (cig + WB_RALIGN - 1) / WB_RALIGN * WB_RALIGN;
+    size_t ntiles, p_elems, v_elems = 0, q_elems, t_elems = 0, tmp;
+    const int depth = WG_DEPTH_SHARED(p) && !fc_mul_overflows(p->n * G * cs * 36, TS, &t_elems)
+                      && t_elems <= FC_WG_DEPTH_MAX / sizeof(FC_REAL);
+    if (!depth)
+        t_elems = 0;
+    const fc_index Rp = depth ? p->k[0] * cs : (R + WB_RALIGN - 1) / WB_RALIGN * WB_RALIGN;
     const int nt = p->num_threads > 0 ? p->num_threads : 1;
-    size_t ntiles, p_elems, v_elems, q_elems, tmp;
-    if (fc_mul_overflows(p->n * OD, th * tw * phy * phx, &ntiles)
-        || fc_mul_overflows(36 * G * Rp, cogp, &p_elems))
+    if (fc_mul_overflows(p->n * OD, PT, &ntiles) || fc_mul_overflows(36 * G * Rp, cogp, &p_elems))
         return FC_ENOMEM;
     /* the sums P would outgrow a cache-friendly scratch (C_in x C_out beyond
      * about 680 x 680): the direct kernel, which needs no such buffer */
     if (p_elems > FC_WG_BWD_SUMS_MAX / sizeof(FC_REAL))
         return FC_CAT(fc_conv_bwd_weight_, FC_DT)(p, x, gy, gw);
-    /* super-block: V and Q of every group about FC_WG_BWD_BYTES, whole vectors of tiles */
-    fc_index SB = FC_WG_BWD_BYTES / (36 * G * (Rp + cogp) * (fc_index)sizeof(FC_REAL));
+    /* super-block: (V and) Q of every group about FC_WG_BWD_BYTES, whole vectors
+     * of tiles; depth-shared ones stay within an image (T is per image) */
+    fc_index SB = FC_WG_BWD_BYTES
+                  / (36 * G * ((depth ? 0 : Rp) + cogp) * (fc_index)sizeof(FC_REAL));
     SB = SB / WG_VL * WG_VL;
-    const fc_index all = ((fc_index)ntiles + WG_VL - 1) / WG_VL * WG_VL;
+    const fc_index per_image = OD * PT;
+    const fc_index span = depth ? per_image : (fc_index)ntiles;
+    const fc_index all = (span + WG_VL - 1) / WG_VL * WG_VL;
     SB = SB < WG_VL ? WG_VL : SB > FC_WG_MAX_TILES ? FC_WG_MAX_TILES : SB;
     SB = SB < all ? SB : all;
     const fc_index VS = Rp * SB + WG_VL, QS = SB * cogp + WG_VL; /* see the forward's VS */
-    if (fc_mul_overflows(36 * G, VS, &v_elems) || fc_mul_overflows(36 * G, QS, &q_elems)
-        || fc_mul_overflows((fc_index)(p_elems + v_elems + q_elems), (fc_index)sizeof(FC_REAL),
-                            &tmp))
+    if ((!depth && fc_mul_overflows(36 * G, VS, &v_elems))
+        || fc_mul_overflows(36 * G, QS, &q_elems)
+        || fc_mul_overflows((fc_index)(p_elems + v_elems + q_elems + t_elems),
+                            (fc_index)sizeof(FC_REAL), &tmp))
         return FC_ENOMEM;
     /* V's padding rows (r >= R) stay 0: the input transform writes rows < R only */
     FC_REAL *P = fc_scratch_calloc(p_elems, sizeof(FC_REAL));
-    FC_REAL *V = fc_scratch_calloc(v_elems, sizeof(FC_REAL));
+    FC_REAL *V = depth ? NULL : fc_scratch_calloc(v_elems, sizeof(FC_REAL));
+    FC_REAL *T = depth ? fc_scratch_alloc(t_elems * sizeof(FC_REAL)) : NULL;
     FC_REAL *Q = fc_scratch_alloc(q_elems * sizeof(FC_REAL));
     WG_TILE *tiles = fc_scratch_alloc((size_t)SB * sizeof(WG_TILE));
-    if (!P || !V || !Q || !tiles) {
+    if (!P || (!depth && !V) || (depth && !T) || !Q || !tiles) {
         fc_scratch_free(P);
         fc_scratch_free(V);
+        fc_scratch_free(T);
         fc_scratch_free(Q);
         fc_scratch_free(tiles);
         return FC_ENOMEM;
@@ -801,18 +909,40 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_weight_winograd_, FC_DT))(const fc_conv_params 
                        .NT = SB, .VS = VS, .phy = phy, .phx = phx},
                 .gy = gy, .gw = gw, .V = V, .Q = Q, .P = P, .tiles = tiles, .cog = cog,
                 .cogp = cogp, .Rp = Rp, .QS = QS,
-                .nvchunk = R < want ? R : want,
+                .nvchunk = depth ? 0 : R < want ? R : want,
                 .nqchunk = SB / WG_VL < want ? SB / WG_VL : want,
                 .nfchunk = R < want ? R : want};
-    const fc_index nsb = ((fc_index)ntiles + SB - 1) / SB;
-    for (fc_index s = 0; s < nsb; s++) {
-        b.nvalid = WG_BLOCK_TILES(&b.wg, s, tiles);
-        fc_parallel_for(nt, G * (b.nvchunk + b.nqchunk), WB_TRANSFORM_TASK, &b);
-        fc_parallel_for(nt, G * 36, WB_PRODUCT_TASK, &b);
+    WG_DEPTH dp = {.p = p, .x = x, .T = T, .PT = PT, .Dp = Dp, .TS = TS, .cs = cs};
+    if (depth) {
+        WG_TILE *plane = fc_scratch_alloc((size_t)PT * sizeof(WG_TILE));
+        if (!plane) {
+            fc_scratch_free(P);
+            fc_scratch_free(T);
+            fc_scratch_free(Q);
+            fc_scratch_free(tiles);
+            return FC_ENOMEM;
+        }
+        WG_TILES_FROM(&b.wg, 0, PT, plane);
+        dp.plane = plane;
+        b.depth = &dp;
+        fc_parallel_for(nt, p->n * G * cs, WG_DEPTH_TASK, &dp);
+        fc_scratch_free(plane);
     }
+    /* super-blocks in order: depth-shared, each image's tiles; else the grid's */
+    const fc_index images = depth ? p->n : 1;
+    for (fc_index n = 0; n < images; n++)
+        for (fc_index t0 = 0; t0 < span; t0 += SB) {
+            b.n = n;
+            b.t0 = t0;
+            b.nvalid = span - t0 < SB ? span - t0 : SB;
+            WG_TILES_FROM(&b.wg, n * span + t0, b.nvalid, tiles);
+            fc_parallel_for(nt, G * (b.nvchunk + b.nqchunk), WB_TRANSFORM_TASK, &b);
+            fc_parallel_for(nt, G * 36, WB_PRODUCT_TASK, &b);
+        }
     fc_parallel_for(nt, G * b.nfchunk, WB_FINAL_TASK, &b);
     fc_scratch_free(P);
     fc_scratch_free(V);
+    fc_scratch_free(T);
     fc_scratch_free(Q);
     fc_scratch_free(tiles);
     return FC_OK;

@@ -24,6 +24,9 @@
 /* Largest weight-gradient sums (36 x C_in/groups x kD x C_out, in bytes) taken
  * by the Winograd path; larger layers run the direct weight gradient. */
 #define FC_WG_BWD_SUMS_MAX ((size_t)64 << 20)
+/* Largest depth-shared transformed input (36/16 of the padded input, about),
+ * in bytes; larger 3-D calls transform per depth tap instead. */
+#define FC_WG_DEPTH_MAX ((size_t)256 << 20)
 
 int FC_ISA_FN(fc_conv_fwd_winograd_f32)(const fc_conv_params *, const float *, const float *,
                                         const float *, float *);

@@ -217,6 +217,12 @@ WGRAD_CASES = [
     Case(1, 4, 5, (5, 7, 6), (3, 3, 3), padding=1),
     Case(2, 4, 6, (5, 7, 6), (2, 3, 3), padding=(0, 1, 2), groups=2),
     Case(2, 4, 6, (9, 7, 6), (3, 3, 3), padding=1, stride=(2, 1, 1), padding_mode="reflect"),
+    # depth stride 1: every input plane transformed once (depth-shared), read
+    # per tap; depth dilation and padding modes, channel slots past 12,
+    # several super-blocks per image and images
+    Case(2, 13, 7, (6, 9, 10), (3, 3, 3), padding=(2, 1, 1), dilation=(2, 1, 1),
+         padding_mode="replicate"),
+    Case(2, 5, 9, (7, 21, 19), (2, 3, 3), padding=(1, 1, 1), padding_mode="reflect"),
 ]
 
 
