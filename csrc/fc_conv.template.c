@@ -46,6 +46,8 @@ typedef struct {
     const fc_index *taps;
     const unsigned char *phase_used;
     fc_index nsplit, ntile, chunk, plen, row_stride, nrows, ntap_pad, T, ptiles, mr, nv;
+    fc_index nxs;  /* direct forward: pieces each output row's chunks are cut into */
+    int in_place;  /* direct forward: 1x1 rows (kD = kH = 1), stride 1 along W */
     /* backward input: taps by phase per axis, packed-weight offsets, row geometry */
     const fc_index *zs, *zo, *ys, *yo, *xs, *woff;
     fc_index mx, JQ;
@@ -220,15 +222,33 @@ static void FWD_DIRECT_TASK(void *ctx, fc_index task, int slot)
     FC_REAL tile[FC_MR * 2 * FC_VL];
     fc_index rem = task;
     const fc_index split = rem % nsplit; rem /= nsplit;
+    const fc_index xs = rem % j->nxs; rem /= j->nxs;
     const fc_index y = rem % OH; rem /= OH;
     const fc_index z = rem % OD; rem /= OD;
     const fc_index g = rem % G; rem /= G;
     const fc_index n = rem;
     const fc_index t_lo = split * ntile / nsplit, t_hi = (split + 1) * ntile / nsplit;
+    const fc_index nch = (OW + chunk - 1) / chunk;
     const FC_REAL *xn = x + (size_t)n * p->c_in * in_plane;
-    for (fc_index x0 = 0; x0 < OW; x0 += chunk) {
+    /* 1x1 rows: the one input row an output row reads, when it is not padding */
+    const fc_index iz = z * p->stride[0] - p->pad[0], iy = y * p->stride[1] - p->pad[1];
+    const FC_REAL *xrow = j->in_place && iz >= 0 && iz < D && iy >= 0 && iy < H
+                              ? xn + (size_t)g * nrows * in_plane + (iz * H + iy) * W : NULL;
+    for (fc_index ci = xs * nch / j->nxs; ci < (xs + 1) * nch / j->nxs; ci++) {
+        const fc_index x0 = ci * chunk;
         const fc_index cw = OW - x0 < chunk ? OW - x0 : chunk;
-        FILL_PANEL(p, xn, g, z, y, x0, plen, row_stride, phase_used, panel);
+        /* in place when every load (whole tiles) stays inside the row: the
+         * channels' rows are then the panel's, in_plane apart */
+        const fc_index ix0 = x0 - p->pad[2];
+        const fc_index reach = (cw + nr - 1) / nr * nr + (KW - 1) * p->dil[2];
+        const FC_REAL *src = panel;
+        fc_index rstride = row_stride;
+        if (xrow && ix0 >= 0 && ix0 + reach <= W) {
+            src = xrow + ix0;
+            rstride = in_plane;
+        } else {
+            FILL_PANEL(p, xn, g, z, y, x0, plen, row_stride, phase_used, panel);
+        }
         for (fc_index t = t_lo; t < t_hi; t++) {
             const FC_REAL *wp = wpack + ((size_t)g * ntile + t) * ktot * mr;
             const FC_REAL *bp = bpack + (g * ntile + t) * mr;
@@ -243,13 +263,11 @@ static void FWD_DIRECT_TASK(void *ctx, fc_index task, int slot)
                 FC_REAL *dst = whole ? dst0 + j0 : tile;
                 const fc_index dstride = whole ? out_plane : nr;
                 if (nv == 2 && nvalid <= FC_VL) /* a last half tile: one vector */
-                    UKERNEL(FC_MR, 1, panel, nrows, row_stride, taps, KW, j0, wp, bp, dst,
-                            dstride);
+                    UKERNEL(FC_MR, 1, src, nrows, rstride, taps, KW, j0, wp, bp, dst, dstride);
                 else if (nv == 2)
-                    UKERNEL(FC_MR, 2, panel, nrows, row_stride, taps, KW, j0, wp, bp, dst,
-                            dstride);
+                    UKERNEL(FC_MR, 2, src, nrows, rstride, taps, KW, j0, wp, bp, dst, dstride);
                 else
-                    UKERNEL(2 * FC_MR, 1, panel, nrows, row_stride, taps, KW, j0, wp, bp, dst,
+                    UKERNEL(2 * FC_MR, 1, src, nrows, rstride, taps, KW, j0, wp, bp, dst,
                             dstride);
                 if (!whole)
                     for (int m = 0; m < mvalid; m++)
@@ -316,18 +334,22 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_direct_, FC_DT))(const fc_conv_params *p,
     }
     PACK_WEIGHTS(w, bias, G, cog, ktot, mr, ntile, wpack, bpack);
 
-    /* 2. tasks: (n, g, z, y, channel split).  Split channels when there are too
-     * few rows to keep the team busy. */
-    const fc_index rows_total = p->n * G * OD * OH;
-    fc_index nsplit = 1;
-    while (nsplit < ntile && rows_total * nsplit < 4 * (fc_index)nt)
+    /* 2. tasks: (n, g, z, y, piece of the row's chunks, channel split).  With too
+     * few rows to keep the team busy, cut long rows into pieces first (each
+     * piece's panel serves all its channels), then split the channels. */
+    const fc_index rows_total = p->n * G * OD * OH, nch = (OW + chunk - 1) / chunk;
+    fc_index nxs = 1, nsplit = 1;
+    while (nxs < nch && rows_total * nxs < 4 * (fc_index)nt)
+        nxs++;
+    while (nsplit < ntile && rows_total * nxs * nsplit < 4 * (fc_index)nt)
         nsplit++;
 
     CONV_JOB j = {.p = p, .x = x, .wpack = wpack, .bpack = bpack, .out = out,
                   .scratch = panels, .scratch_elems = panel_elems, .taps = taps,
                   .phase_used = phase_used, .nsplit = nsplit, .ntile = ntile, .chunk = chunk,
-                  .plen = plen, .row_stride = row_stride, .nrows = nrows, .mr = mr, .nv = nv};
-    fc_parallel_for(nt, rows_total * nsplit, FWD_DIRECT_TASK, &j);
+                  .plen = plen, .row_stride = row_stride, .nrows = nrows, .mr = mr, .nv = nv,
+                  .nxs = nxs, .in_place = KD == 1 && KH == 1 && sw == 1};
+    fc_parallel_for(nt, rows_total * nxs * nsplit, FWD_DIRECT_TASK, &j);
     fc_scratch_free(wpack);
     fc_scratch_free(bpack);
     fc_scratch_free(panels);

@@ -1781,8 +1781,9 @@ FC_INLINE void PW_PAIRS_TILE(int mr, int nv, const FC_REAL *in, fc_index istride
     const fc_index OH = geom[1] * KH, OW = 2 * geom[2];
     const fc_index mvalid = M - m0 < mr ? M - m0 : mr;
     VEC acc[2 * FC_MR][2];
-    /* packed weights are zero past M, so every row reads its own */
-    PW_ACCUM(mr, nv, in, istride, K, w, mr, 1, b ? b + m0 : NULL, mr, acc);
+    /* packed weights: mr rows, zero past M (rows past mvalid read row 0 and
+     * get no bias: never stored) */
+    PW_ACCUM(mr, nv, in, istride, K, w, mr, 1, b ? b + m0 : NULL, mvalid, acc);
 #pragma GCC unroll 8
     for (int i = 0; i < mr / 2 && 2 * i < mvalid; i++) {
         const fc_index m = (m0 + 2 * i) / 2; /* (o, kz, ky) */

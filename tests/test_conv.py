@@ -252,6 +252,11 @@ GEOMETRIES_1D = [
     C1(0, 2, 3, 6, 3, padding=1),                     # empty batch
     C1(1, 1, 3, 300, 5, padding=2, stride=1),          # longer than a chunk
     C1(1, 1, 2, 3, 3, padding=5),                     # padding > size
+    # 'direct' reads a stride-1 row's interior chunks in place, the padded
+    # ends through its panel; rows cut into pieces across threads
+    C1(2, 5, 7, 900, 3, padding=1),
+    C1(1, 4, 6, 1000, 5, padding=4, dilation=2, groups=2),
+    C1(1, 3, 4, 700, 3, padding="valid"),
 ]
 GEOMETRIES_3D = [
     Case(2, 2, 3, (4, 5, 5), (2, 3, 3), padding=1),
@@ -595,3 +600,31 @@ def test_pointwise_path(nd, n, c_in, c_out, size, groups, bias, stride, dtype, t
     # unbatched too
     got = conv(x[0], w, b, stride=stride, groups=groups, algorithm="gemm")
     np.testing.assert_allclose(got, ref[0], rtol=t, atol=t)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_direct_rows_in_place_2d(dtype, rng, check):
+    """A kernel of one row (1, k) with stride 1 along the rows: 'direct' reads
+    the input rows in place (padding rows and the padded ends through its
+    panel), also strided down the columns and dilated."""
+    for case in (Case(2, 3, 5, (7, 600), (1, 5), padding=(1, 2), stride=(2, 1)),
+                 Case(1, 4, 4, (3, 530), (1, 3), padding=(0, 3), dilation=(1, 3),
+                      padding_mode="reflect")):
+        x, w, b = case.arrays(rng, dtype)
+        got = fastconv.conv2d(x, w, b, **case.kwargs(), algorithm="direct")
+        check(got, case.reference(x, w, b), dtype, case.weight_shape)
+
+
+def test_direct_long_rows_same_bits_for_1_2_3_threads(rng):
+    """A long 1-D row cut into pieces across threads: every output is computed
+    the same way whichever thread takes its piece."""
+    x = rng.standard_normal((1, 16, 5000)).astype(np.float32)
+    w = rng.standard_normal((24, 16, 3)).astype(np.float32)
+    try:
+        results = []
+        for n in (1, 2, 3):
+            fastconv.set_num_threads(n)
+            results.append(fastconv.conv1d(x, w, padding=1, algorithm="direct").tobytes())
+    finally:
+        fastconv.set_num_threads(None)
+    assert results[0] == results[1] == results[2]

@@ -65,13 +65,15 @@ def auto_algorithm(spec):
     program never alternates between two thread pools.  'gemm' flattens the
     output plane into one long row of positions, so it wins where 'direct'
     would waste vector lanes or panel work: pointwise (1x1) kernels, short
-    output rows, and 1-D convolutions; 'direct' wins on long rows with few
-    channels (e.g. a 16-channel 112x112 layer, the ResNet stem).
+    output rows, and strided 1-D convolutions; 'direct' wins on long rows with
+    few channels (e.g. a 16-channel 112x112 layer, the ResNet stem) and on 1-D
+    stride-1 convolutions, whose channel rows it reads in place.
     """
     pointwise = spec.kernel == (1, 1, 1)
     short_rows = spec.out_size[2] < 32
-    one_d = spec.out_size[0] == 1 and spec.out_size[1] == 1
-    return "gemm" if (pointwise or short_rows or one_d) else "direct"
+    strided_1d = (spec.out_size[0] == 1 and spec.out_size[1] == 1
+                  and spec.kernel[:2] == (1, 1) and spec.stride[2] != 1)
+    return "gemm" if (pointwise or short_rows or strided_1d) else "direct"
 
 
 def tuning_key(opname, spec, dtype):
