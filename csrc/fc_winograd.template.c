@@ -132,10 +132,12 @@ typedef struct {
  * compiler took half the Winograd time of a 256-channel 14x14 layer. */
 #define WG_MLANES (FC_MR <= 4 ? 4 : FC_MR <= 8 ? 8 : 16)
 _Static_assert(FC_MR <= 16, "WG_MLANES covers MR <= 16");
-/* u[xi][r][MR] = transformed weights of oc tile ot of group g.  u's 36 rows xi
- * are R * MR apart (often a multiple of 4 KiB, so 36 scattered stores per r
- * thrash one cache set): blocks of RB channels r are stored as 36 runs. */
-static void WG_WEIGHTS(const WG_JOB *j, fc_index g, fc_index ot, FC_REAL *u)
+/* u[xi*us + (r - r_lo)*MR + m] = transformed weights of oc tile ot of group g,
+ * channels r in [r_lo, r_hi).  u's 36 rows xi are us apart (often a multiple of
+ * 4 KiB, so 36 scattered stores per r thrash one cache set): blocks of RB
+ * channels r are stored as 36 runs. */
+static void WG_WEIGHTS(const WG_JOB *j, fc_index g, fc_index ot, fc_index r_lo, fc_index r_hi,
+                       FC_REAL *u, fc_index us)
 {
     typedef FC_REAL mvec __attribute__((vector_size(WG_MLANES * sizeof(FC_REAL))));
     enum { RB = 16 };
@@ -146,8 +148,8 @@ static void WG_WEIGHTS(const WG_JOB *j, fc_index g, fc_index ot, FC_REAL *u)
         wrow[m] = o < cog ? j->w + (g * cog + o) * R * 9 : NULL;
     }
     mvec blk[36][RB];
-    for (fc_index r0 = 0; r0 < R; r0 += RB) {
-        const int nr = (int)(R - r0 < RB ? R - r0 : RB);
+    for (fc_index r0 = r_lo; r0 < r_hi; r0 += RB) {
+        const int nr = (int)(r_hi - r0 < RB ? r_hi - r0 : RB);
         for (int i = 0; i < nr; i++) {
             const fc_index r = r0 + i;
             mvec k[9] = {{0}}, t[18], uu[36];
@@ -162,7 +164,7 @@ static void WG_WEIGHTS(const WG_JOB *j, fc_index g, fc_index ot, FC_REAL *u)
                 blk[xi][i] = uu[xi];
         }
         for (int xi = 0; xi < 36; xi++) {
-            FC_REAL *dst = u + ((size_t)xi * R + r0) * FC_MR;
+            FC_REAL *dst = u + (size_t)xi * us + (r0 - r_lo) * FC_MR;
             if (WG_MLANES == FC_MR)
                 memcpy(dst, blk[xi], (size_t)nr * sizeof(mvec));
             else
@@ -177,7 +179,8 @@ static void WG_WEIGHTS(const WG_JOB *j, fc_index g, fc_index ot, FC_REAL *u)
 static void WG_WEIGHT_TASK(void *ctx, fc_index task, int slot)
 {
     const WG_JOB *j = ctx;
-    WG_WEIGHTS(j, task / j->ntile, task % j->ntile, j->u + (size_t)task * 36 * j->R * FC_MR);
+    WG_WEIGHTS(j, task / j->ntile, task % j->ntile, 0, j->R,
+               j->u + (size_t)task * 36 * j->R * FC_MR, j->R * FC_MR);
 }
 
 #define WG_GATHER FC_CAT(fc_wg_gather_, FC_DT)
@@ -210,15 +213,18 @@ FC_INLINE void WG_GATHER(const fc_conv_params *p, const FC_REAL *xc, const WG_TI
 }
 
 #define WG_UKERNEL FC_CAT(fc_wg_ukernel_, FC_DT)
-/* m[i*ms + t] = sum_r u[r*MR + i] v[r*vs + t] for i < MR, t < nv vectors
- * (called with a constant nv so the accumulators live in registers). */
+/* m[i*ms + t] = sum_r u[r*MR + i] v[r*vs + t] for i < MR, t < nv vectors, or
+ * m += that (add); called with a constant nv so the accumulators live in
+ * registers. */
 FC_INLINE void WG_UKERNEL(int nv, const FC_REAL *FC_RESTRICT u, const FC_REAL *FC_RESTRICT v,
-                          fc_index R, fc_index vs, FC_REAL *FC_RESTRICT m, fc_index ms)
+                          fc_index R, fc_index vs, FC_REAL *FC_RESTRICT m, fc_index ms, int add)
 {
     WVEC acc[FC_MR][2];
 #pragma GCC unroll 16
-    for (int i = 0; i < FC_MR; i++)
-        acc[i][0] = acc[i][1] = (WVEC){0};
+    for (int i = 0; i < FC_MR; i++) {
+        acc[i][0] = add ? WG_LOAD(m + i * ms) : (WVEC){0};
+        acc[i][1] = add && nv > 1 ? WG_LOAD(m + i * ms + WG_VL) : (WVEC){0};
+    }
     for (fc_index r = 0; r < R; r++) {
         const WVEC v0 = WG_LOAD(v + r * vs);
         const WVEC v1 = nv > 1 ? WG_LOAD(v + r * vs + WG_VL) : v0;
@@ -379,7 +385,8 @@ static void WG_DEPTH_TASK(void *ctx, fc_index task, int slot)
 #define WG_PRODUCT FC_CAT(fc_wg_product_, FC_DT)
 /* Output-channel tiles [t_lo, t_hi) of group g for a block whose transformed
  * input is V: 36 GEMMs into the slot's M, output transform, bias, store.
- * M is followed by room for one oc tile's transformed weights (fused). */
+ * M is followed by room for one chunk of an oc tile's transformed weights
+ * (fused). */
 static void WG_PRODUCT(const WG_JOB *j, fc_index g, const WG_TILE *tiles, fc_index nvalid,
                        fc_index t_lo, fc_index t_hi, const FC_REAL *V, FC_REAL *M)
 {
@@ -389,23 +396,34 @@ static void WG_PRODUCT(const WG_JOB *j, fc_index g, const WG_TILE *tiles, fc_ind
     const fc_index dh = p->dil[1], dw = p->dil[2];
     const fc_index R = j->R, NT = j->NT, ntile = j->ntile;
     for (fc_index ot = t_lo; ot < t_hi; ot++) {
-        const FC_REAL *U;
-        if (j->fused) { /* this oc tile's weights, transformed into the slot */
-            FC_REAL *Us = M + (size_t)36 * FC_MR * NT;
-            WG_WEIGHTS(j, g, ot, Us);
-            U = Us;
-        } else {
-            U = j->u + ((size_t)g * ntile + ot) * 36 * R * FC_MR;
-        }
-        /* 36 GEMMs into M[xi][MR][NT] */
-        for (int xi = 0; xi < 36; xi++) {
-            const FC_REAL *Ux = U + (size_t)xi * R * FC_MR, *Vx = V + (size_t)xi * j->VS;
-            FC_REAL *Mx = M + (size_t)xi * FC_MR * NT;
-            fc_index t0 = 0;
-            for (; t0 + 2 * WG_VL <= NT; t0 += 2 * WG_VL)
-                WG_UKERNEL(2, Ux, Vx + t0, R, NT, Mx + t0, NT);
-            for (; t0 < NT; t0 += WG_VL)
-                WG_UKERNEL(1, Ux, Vx + t0, R, NT, Mx + t0, NT);
+        /* 36 GEMMs into M[xi][MR][NT], over channel chunks: fused, each
+         * chunk's weights transformed into the slot right before (they stay in
+         * L1, where a whole tile's 36 x R x MR transformed weights were written
+         * to L2 and read back); else all R rows of the shared U at once */
+        const fc_index rc = j->fused ? FC_WG_FUSED_ROWS : R;
+        FC_REAL *Us = M + (size_t)36 * FC_MR * NT;
+        for (fc_index r0 = 0; r0 < R; r0 += rc) {
+            const fc_index nr = R - r0 < rc ? R - r0 : rc;
+            const FC_REAL *U;
+            fc_index us;
+            if (j->fused) {
+                WG_WEIGHTS(j, g, ot, r0, r0 + nr, Us, nr * FC_MR);
+                U = Us;
+                us = nr * FC_MR;
+            } else {
+                U = j->u + ((size_t)g * ntile + ot) * 36 * R * FC_MR;
+                us = R * FC_MR;
+            }
+            for (int xi = 0; xi < 36; xi++) {
+                const FC_REAL *Ux = U + (size_t)xi * us;
+                const FC_REAL *Vx = V + (size_t)xi * j->VS + r0 * NT;
+                FC_REAL *Mx = M + (size_t)xi * FC_MR * NT;
+                fc_index t0 = 0;
+                for (; t0 + 2 * WG_VL <= NT; t0 += 2 * WG_VL)
+                    WG_UKERNEL(2, Ux, Vx + t0, nr, NT, Mx + t0, NT, r0 > 0);
+                for (; t0 < NT; t0 += WG_VL)
+                    WG_UKERNEL(1, Ux, Vx + t0, nr, NT, Mx + t0, NT, r0 > 0);
+            }
         }
         /* output transform of WG_VL tiles at a time, bias, store */
         for (int mi = 0; mi < FC_MR && ot * FC_MR + mi < cog; mi++) {
@@ -542,7 +560,8 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, con
         return FC_ENOMEM;
     const fc_index VS = (fc_index)rnt + WG_VL;
     if (fc_mul_overflows(36, VS, &v_elems) || fc_mul_overflows(36 * FC_MR, NT, &m_elems)
-        || (fused && fc_mul_overflows(36 * R, FC_MR, &w_elems))
+        || (fused && fc_mul_overflows(36 * (R < FC_WG_FUSED_ROWS ? R : FC_WG_FUSED_ROWS),
+                                      FC_MR, &w_elems))
         || (two_pass && fc_mul_overflows((fc_index)v_elems, blocks, &vshared_elems)))
         return FC_ENOMEM;
     per_slot = m_elems + w_elems + (two_pass ? 0 : v_elems);

@@ -15,6 +15,9 @@
  * tile: 128 KiB stays in L2 beside the products and weights (measured on a
  * 1 MiB-L2 core: 1 MiB blocks ran 1.5-2x slower at 2 threads, 64 KiB slower too). */
 #define FC_WG_V_BYTES ((fc_index)1 << 17)
+/* Channels whose weights a fused task transforms at a time (36 x this x MR
+ * values: 36 KiB in float32 at MR = 8, L1-resident while multiplied). */
+#define FC_WG_FUSED_ROWS 32
 /* Most tiles per task. */
 #define FC_WG_MAX_TILES 128
 /* Target size of the weight gradient's transformed input and output-gradient
