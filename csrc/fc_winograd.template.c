@@ -1,6 +1,7 @@
 /*
  * fc_winograd.template.c - Winograd F(4x4, 3x3) convolution forward, one dtype.
- * Included by fc_winograd_simd.c with FC_REAL (float/double) and FC_DT (f32/f64).
+ * Included by fc_winograd_simd.c with FC_REAL (float/double), FC_REAL_BYTES and
+ * FC_DT (f32/f64).
  *
  * Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (arXiv
  * 1509.09308, 2015; CVPR 2016): the 4x4 outputs of a 3x3 correlation over a 6x6
@@ -132,44 +133,96 @@ typedef struct {
  * compiler took half the Winograd time of a 256-channel 14x14 layer. */
 #define WG_MLANES (FC_MR <= 4 ? 4 : FC_MR <= 8 ? 8 : 16)
 _Static_assert(FC_MR <= 16, "WG_MLANES covers MR <= 16");
+/* Channels r per vector: two where two MR-lane halves fill a register (float
+ * on AVX-512), so each transform instruction does twice the work; the halves
+ * are consecutive r, which is u's layout, so a vector is stored whole. */
+#if FC_MR == WG_MLANES && FC_VBYTES >= 2 * FC_MR * FC_REAL_BYTES
+#define WG_RPV 2
+#else
+#define WG_RPV 1
+#endif
+#if WG_RPV == 2
+#define WG_JOIN(kh, e) __builtin_shufflevector(kh[0][e], kh[1][e], WG_LANES16)
+#define WG_LANES16 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+#else
+#define WG_JOIN(kh, e) kh[0][e]
+#endif
+/* Vector i of a block of nr channels into row dst: both channels, or the first
+ * of a lone last one. */
+#define WG_STORE_CHANNELS(dst, i, nr, v)                                                 \
+    do {                                                                                 \
+        if (((i) + 1) * WG_RPV <= (nr)) /* constant sizes: inline stores */              \
+            memcpy((dst) + (i) * WG_RPV * FC_MR, &(v), WG_VALID * sizeof(FC_REAL));     \
+        else                                                                             \
+            memcpy((dst) + (i) * WG_RPV * FC_MR, &(v), FC_MR * sizeof(FC_REAL));        \
+    } while (0)
+/* Floats of u one vector holds: MR per channel, WG_RPV consecutive channels. */
+#define WG_VALID ((WG_RPV - 1) * WG_MLANES + FC_MR)
 /* u[xi*us + (r - r_lo)*MR + m] = transformed weights of oc tile ot of group g,
- * channels r in [r_lo, r_hi).  u's 36 rows xi are us apart (often a multiple of
- * 4 KiB, so 36 scattered stores per r thrash one cache set): blocks of RB
- * channels r are stored as 36 runs. */
+ * channels r in [r_lo, r_hi), in blocks of 16 channels.  A fused task's u is
+ * its own slot (rows a few KiB apart, L1-resident): each vector is stored at
+ * once.  The shared U's rows are R*MR apart (often a multiple of 4 KiB, so 36
+ * scattered stores per channel thrash one cache set): a block's vectors are
+ * collected and stored as 36 runs. */
 static void WG_WEIGHTS(const WG_JOB *j, fc_index g, fc_index ot, fc_index r_lo, fc_index r_hi,
                        FC_REAL *u, fc_index us)
 {
-    typedef FC_REAL mvec __attribute__((vector_size(WG_MLANES * sizeof(FC_REAL))));
-    enum { RB = 16 };
+    typedef FC_REAL hvec __attribute__((vector_size(WG_MLANES * sizeof(FC_REAL))));
+    typedef FC_REAL mvec __attribute__((vector_size(WG_RPV * WG_MLANES * sizeof(FC_REAL))));
+    enum { RB = 16 / WG_RPV }; /* vectors per block */
     const fc_index cog = j->p->c_out / j->p->groups, R = j->R;
+    /* lanes past the group's last channel repeat it (finite values whose
+     * products are never stored): the loads below need no masks */
     const FC_REAL *wrow[FC_MR];
     for (int m = 0; m < FC_MR; m++) {
-        const fc_index o = ot * FC_MR + m;
-        wrow[m] = o < cog ? j->w + (g * cog + o) * R * 9 : NULL;
+        const fc_index o = ot * FC_MR + m < cog ? ot * FC_MR + m : cog - 1;
+        wrow[m] = j->w + (g * cog + o) * R * 9;
     }
+    const int runs = !j->fused;
     mvec blk[36][RB];
-    for (fc_index r0 = r_lo; r0 < r_hi; r0 += RB) {
-        const int nr = (int)(r_hi - r0 < RB ? r_hi - r0 : RB);
-        for (int i = 0; i < nr; i++) {
-            const fc_index r = r0 + i;
-            mvec k[9] = {{0}}, t[18], uu[36];
+    for (fc_index r0 = r_lo; r0 < r_hi; r0 += RB * WG_RPV) {
+        const int nr = (int)(r_hi - r0 < RB * WG_RPV ? r_hi - r0 : RB * WG_RPV);
+        const int nv = (nr + WG_RPV - 1) / WG_RPV;
+        FC_REAL *dst = u + (r0 - r_lo) * FC_MR;
+        for (int i = 0; i < nv; i++) {
+            /* each channel's 9 taps as MR-lane vectors (the compiler turns
+             * these loops into row loads and transposes), then joined */
+            hvec kh[WG_RPV][9] = {{{0}}};
+            for (int h = 0; h < WG_RPV; h++) {
+                /* a lone last channel fills both halves (one is not stored) */
+                const fc_index r = i * WG_RPV + h < nr ? r0 + i * WG_RPV + h : r_hi - 1;
+                for (int e = 0; e < 9; e++)
+                    for (int m = 0; m < FC_MR; m++)
+                        kh[h][e][m] = wrow[m][r * 9 + e];
+            }
+            mvec k[9], t[18], uu[36];
             for (int e = 0; e < 9; e++)
-                for (int m = 0; m < FC_MR; m++)
-                    k[e][m] = wrow[m] ? wrow[m][r * 9 + e] : (FC_REAL)0;
+                k[e] = WG_JOIN(kh, e);
             for (int c = 0; c < 3; c++) /* t = G k (6x3) */
                 WG_G3(&k[c], 3, &t[c], 3);
             for (int a = 0; a < 6; a++) /* uu = t G^T (6x6) */
                 WG_G3(&t[3 * a], 1, &uu[6 * a], 1);
-            for (int xi = 0; xi < 36; xi++)
-                blk[xi][i] = uu[xi];
+            for (int xi = 0; xi < 36; xi++) {
+                if (runs)
+                    blk[xi][i] = uu[xi];
+                else
+                    WG_STORE_CHANNELS(dst + (size_t)xi * us, i, nr, uu[xi]);
+            }
         }
+        if (!runs)
+            continue;
+        /* whole blocks as RB fixed-size copies, unrolled: a copy of the block
+         * at once became a libc memmove call or a rep movs per row xi (a third
+         * of the weight transform in a 256-channel 14x14 layer) */
         for (int xi = 0; xi < 36; xi++) {
-            FC_REAL *dst = u + (size_t)xi * us + (r0 - r_lo) * FC_MR;
-            if (WG_MLANES == FC_MR)
-                memcpy(dst, blk[xi], (size_t)nr * sizeof(mvec));
-            else
-                for (int i = 0; i < nr; i++)
-                    memcpy(dst + i * FC_MR, &blk[xi][i], FC_MR * sizeof(FC_REAL));
+            if (nv == RB) {
+#pragma GCC unroll 16
+                for (int i = 0; i < RB; i++)
+                    WG_STORE_CHANNELS(dst + (size_t)xi * us, i, nr, blk[xi][i]);
+            } else {
+                for (int i = 0; i < nv; i++)
+                    WG_STORE_CHANNELS(dst + (size_t)xi * us, i, nr, blk[xi][i]);
+            }
         }
     }
 }
@@ -990,6 +1043,11 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_weight_winograd_, FC_DT))(const fc_conv_params 
 #undef WG_WEIGHT_TASK
 #undef WG_WEIGHTS
 #undef WG_MLANES
+#undef WG_RPV
+#undef WG_JOIN
+#undef WG_LANES16
+#undef WG_VALID
+#undef WG_STORE_CHANNELS
 #undef WG_GATHER
 #undef WG_UKERNEL
 #undef WG_TASK

@@ -41,13 +41,17 @@ int FC_ISA_FN(fc_conv_bwd_weight_winograd_f64)(const fc_conv_params *, const dou
                                                const double *, double *);
 
 #define FC_REAL float
+#define FC_REAL_BYTES 4
 #define FC_DT f32
 #include "fc_winograd.template.c"
 #undef FC_REAL
+#undef FC_REAL_BYTES
 #undef FC_DT
 
 #define FC_REAL double
+#define FC_REAL_BYTES 8
 #define FC_DT f64
 #include "fc_winograd.template.c"
 #undef FC_REAL
+#undef FC_REAL_BYTES
 #undef FC_DT

@@ -140,7 +140,12 @@ TAIL_CASES = [C2(n, c_in, c_out, size, (3, 3), padding=1, padding_mode=mode)
                   (1, 1, 1, (1, 1), "zeros"), (1, 3, 5, (4, 4), "replicate"),
                   (2, 2, 7, (5, 9), "reflect"), (1, 5, 9, (17, 15), "circular"),
                   (3, 4, 13, (8, 31), "zeros"), (1, 2, 17, (33, 34), "reflect"),
-                  (1, 300, 3, (30, 30), "zeros")]]
+                  (1, 300, 3, (30, 30), "zeros"),
+                  # weights transformed once for many tile blocks (shared U), odd
+                  # channel counts (a lone last channel in a two-channel vector)
+                  (1, 3, 11, (70, 66), "reflect"), (1, 17, 9, (72, 72), "zeros"),
+                  # few blocks (each task transforms its own): 32-channel chunks + 1
+                  (1, 33, 10, (12, 12), "zeros")]]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
