@@ -227,6 +227,9 @@ static void WG_WEIGHTS(const WG_JOB *j, fc_index g, fc_index ot, fc_index r_lo, 
     }
 }
 
+/* Channels a fused task transforms at a time (16 float32 or 8 float64 at MR = 8). */
+#define WG_FUSED_ROWS (FC_WG_FUSED_BYTES / (36 * FC_MR * (fc_index)sizeof(FC_REAL)))
+
 #define WG_WEIGHT_TASK FC_CAT(fc_wg_weight_task_, FC_DT)
 /* U[g][ot] for task g * ntile + ot. */
 static void WG_WEIGHT_TASK(void *ctx, fc_index task, int slot)
@@ -453,7 +456,7 @@ static void WG_PRODUCT(const WG_JOB *j, fc_index g, const WG_TILE *tiles, fc_ind
          * chunk's weights transformed into the slot right before (they stay in
          * L1, where a whole tile's 36 x R x MR transformed weights were written
          * to L2 and read back); else all R rows of the shared U at once */
-        const fc_index rc = j->fused ? FC_WG_FUSED_ROWS : R;
+        const fc_index rc = j->fused ? WG_FUSED_ROWS : R;
         FC_REAL *Us = M + (size_t)36 * FC_MR * NT;
         for (fc_index r0 = 0; r0 < R; r0 += rc) {
             const fc_index nr = R - r0 < rc ? R - r0 : rc;
@@ -613,7 +616,7 @@ int FC_ISA_FN(FC_CAT(fc_conv_fwd_winograd_, FC_DT))(const fc_conv_params *p, con
         return FC_ENOMEM;
     const fc_index VS = (fc_index)rnt + WG_VL;
     if (fc_mul_overflows(36, VS, &v_elems) || fc_mul_overflows(36 * FC_MR, NT, &m_elems)
-        || (fused && fc_mul_overflows(36 * (R < FC_WG_FUSED_ROWS ? R : FC_WG_FUSED_ROWS),
+        || (fused && fc_mul_overflows(36 * (R < WG_FUSED_ROWS ? R : WG_FUSED_ROWS),
                                       FC_MR, &w_elems))
         || (two_pass && fc_mul_overflows((fc_index)v_elems, blocks, &vshared_elems)))
         return FC_ENOMEM;
@@ -1047,6 +1050,7 @@ int FC_ISA_FN(FC_CAT(fc_conv_bwd_weight_winograd_, FC_DT))(const fc_conv_params 
 #undef WG_JOIN
 #undef WG_LANES16
 #undef WG_VALID
+#undef WG_FUSED_ROWS
 #undef WG_STORE_CHANNELS
 #undef WG_GATHER
 #undef WG_UKERNEL

@@ -15,9 +15,13 @@
  * tile: 128 KiB stays in L2 beside the products and weights (measured on a
  * 1 MiB-L2 core: 1 MiB blocks ran 1.5-2x slower at 2 threads, 64 KiB slower too). */
 #define FC_WG_V_BYTES ((fc_index)1 << 17)
-/* Channels whose weights a fused task transforms at a time (36 x this x MR
- * values: 36 KiB in float32 at MR = 8, L1-resident while multiplied). */
-#define FC_WG_FUSED_ROWS 32
+/* Bytes of transformed weights a fused task makes at a time (36 rows of
+ * channels x MR values), L1-resident beside the products while multiplied.
+ * Sized in bytes, not channels: 32 float64 channels made 72 KiB with rows 2 KiB
+ * apart, whose stores thrashed two L1 sets (the weight transform took 8x
+ * float32's time).  18 KiB: float64 256-channel 14x14 at 1 thread 2.9 -> 2.5 ms
+ * against 36 KiB, float32 the same. */
+#define FC_WG_FUSED_BYTES ((fc_index)18 << 10)
 /* Most tiles per task. */
 #define FC_WG_MAX_TILES 128
 /* Target size of the weight gradient's transformed input and output-gradient
