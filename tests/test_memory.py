@@ -363,6 +363,8 @@ def test_python_temporaries_are_reused_per_thread():
     assert not np.shares_memory(a, other[0])
     big = _workspace.temporary((1000, 1000), np.float32)   # grows when asked for more
     assert big.nbytes == 4_000_000
+    for t in (a, b, other[0], big, _workspace.temporary((3,), np.float32)):
+        assert t.ctypes.data % _workspace.ALIGN == 0      # on a cache line
 
 
 def test_large_results_reuse_blocks_of_dead_arrays():

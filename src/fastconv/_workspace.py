@@ -17,14 +17,19 @@ from fastconv._ext._runtime import result_array as result  # noqa: F401 (re-expo
 
 _local = threading.local()
 
+# Temporaries start on a cache line, like the C scratch (csrc/fc_scratch.c): the
+# kernels write them with 64-byte vector stores.
+ALIGN = 64
+
 
 def temporary(shape, dtype):
-    """An uninitialised C-contiguous array of `shape` and `dtype`, valid until this
-    thread's next call of temporary()."""
+    """An uninitialised C-contiguous array of `shape` and `dtype`, starting on a
+    cache line, valid until this thread's next call of temporary()."""
     dtype = np.dtype(dtype)
     nbytes = math.prod(shape) * dtype.itemsize
     buf = getattr(_local, "buf", None)
-    if buf is None or buf.nbytes < nbytes:
-        buf = np.empty(max(nbytes, 1), np.uint8)
+    if buf is None or buf.nbytes < nbytes + ALIGN:
+        buf = np.empty(nbytes + ALIGN, np.uint8)
         _local.buf = buf
-    return buf[:nbytes].view(dtype).reshape(shape)
+    start = -buf.ctypes.data % ALIGN
+    return buf[start:start + nbytes].view(dtype).reshape(shape)
