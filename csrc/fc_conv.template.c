@@ -148,10 +148,13 @@ static void PACK_WEIGHTS(const FC_REAL *w, const FC_REAL *bias, fc_index G, fc_i
         }
 }
 
-/* Fill the row panel for output row (z, y), outputs [x0, x0 + cw), of group g. */
+/* Fill the row panel for output row (z, y), outputs [x0, x0 + cw), of group g.
+ * Each phase row holds plen elements; those past the last one an output in
+ * [x0, x0 + cw) reads only feed the discarded lanes of a last tile: zeros (they
+ * went through the padding rule one by one, a third of the ResNet stem's rows). */
 #define FILL_PANEL FC_CAT(fc_conv_direct_fill_panel_, FC_DT)
 static void FILL_PANEL(const fc_conv_params *p, const FC_REAL *FC_RESTRICT xn, fc_index g,
-                       fc_index z, fc_index y, fc_index x0, fc_index plen,
+                       fc_index z, fc_index y, fc_index x0, fc_index cw, fc_index plen,
                        fc_index row_stride, const unsigned char *phase_used,
                        FC_REAL *FC_RESTRICT panel)
 {
@@ -159,6 +162,8 @@ static void FILL_PANEL(const fc_conv_params *p, const FC_REAL *FC_RESTRICT xn, f
     const fc_index D = p->in[0], H = p->in[1], W = p->in[2];
     const fc_index sw = p->stride[2], pw = p->pad[2];
     const int mode = p->pad_mode;
+    const fc_index reach = cw + ((p->k[2] - 1) * p->dil[2]) / sw;
+    const fc_index need = reach < plen ? reach : plen;
     fc_index r = 0;
     for (fc_index c = 0; c < cig; c++) {
         const FC_REAL *xc = xn + (g * cig + c) * D * H * W;
@@ -173,7 +178,9 @@ static void FILL_PANEL(const fc_conv_params *p, const FC_REAL *FC_RESTRICT xn, f
                 }
                 const FC_REAL *src = xc + (iz * H + iy) * W;
                 if (sw == 2 && phase_used[0] && phase_used[1]) {
-                    FC_SPLIT_S2(src, W, x0 * 2 - pw, plen, mode, dst, dst + plen);
+                    FC_SPLIT_S2(src, W, x0 * 2 - pw, need, mode, dst, dst + plen);
+                    memset(dst + need, 0, (size_t)(plen - need) * sizeof(FC_REAL));
+                    memset(dst + plen + need, 0, (size_t)(plen - need) * sizeof(FC_REAL));
                     continue;
                 }
                 for (fc_index q = 0; q < sw; q++) {
@@ -183,24 +190,25 @@ static void FILL_PANEL(const fc_conv_params *p, const FC_REAL *FC_RESTRICT xn, f
                     fc_index ix = x0 * sw + q - pw; /* input index of d[0] */
                     fc_index j = 0;
                     /* left edge, interior (a strided copy), right edge */
-                    for (; j < plen && ix < 0; j++, ix += sw) {
+                    for (; j < need && ix < 0; j++, ix += sw) {
                         fc_index s = fc_pad_index(ix, W, mode);
                         d[j] = s < 0 ? (FC_REAL)0 : src[s];
                     }
                     if (sw == 1) { /* the interior as one copy */
-                        const fc_index n = W - ix < plen - j ? W - ix : plen - j;
+                        const fc_index n = W - ix < need - j ? W - ix : need - j;
                         if (n > 0) {
                             memcpy(d + j, src + ix, (size_t)n * sizeof(FC_REAL));
                             j += n;
                             ix += n;
                         }
                     }
-                    for (; j < plen && ix < W; j++, ix += sw)
+                    for (; j < need && ix < W; j++, ix += sw)
                         d[j] = src[ix];
-                    for (; j < plen; j++, ix += sw) {
+                    for (; j < need; j++, ix += sw) {
                         fc_index s = fc_pad_index(ix, W, mode);
                         d[j] = s < 0 ? (FC_REAL)0 : src[s];
                     }
+                    memset(d + need, 0, (size_t)(plen - need) * sizeof(FC_REAL));
                 }
             }
         }
@@ -247,7 +255,7 @@ static void FWD_DIRECT_TASK(void *ctx, fc_index task, int slot)
             src = xrow + ix0;
             rstride = in_plane;
         } else {
-            FILL_PANEL(p, xn, g, z, y, x0, plen, row_stride, phase_used, panel);
+            FILL_PANEL(p, xn, g, z, y, x0, cw, plen, row_stride, phase_used, panel);
         }
         for (fc_index t = t_lo; t < t_hi; t++) {
             const FC_REAL *wp = wpack + ((size_t)g * ntile + t) * ktot * mr;
@@ -1013,7 +1021,7 @@ static void BWD_WEIGHT_TASK(void *ctx, fc_index task, int slot)
                 for (fc_index x0 = 0; x0 < OW; x0 += chunk) {
                     const fc_index cw = OW - x0 < chunk ? OW - x0 : chunk;
                     const fc_index cfull = cw / FC_VL * FC_VL;
-                    FILL_PANEL(p, xn, g, z, y, x0, plen, row_stride, phase_used, panel);
+                    FILL_PANEL(p, xn, g, z, y, x0, cw, plen, row_stride, phase_used, panel);
                     for (fc_index t = t_lo; t < t_hi; t++) {
                         const FC_REAL *gyr[FC_WMR];
                         for (int i = 0; i < FC_WMR; i++) {
