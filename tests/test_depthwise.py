@@ -273,10 +273,47 @@ def test_padding_modes_by_hand(mode, expected):
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS.get)
 @pytest.mark.parametrize("case", CASES[::3], ids=lambda c: c.id)
 def test_depthwise_equals_grouped_conv2d(case, dtype, rng, tol):
+    """Against the grouped-convolution GEMM kernel (conv2d's 'direct' and 'auto'
+    run the depthwise kernels themselves on these shapes, see below)."""
     x, w, b = case.arrays(rng, dtype)
     got = fastconv.depthwise_conv2d(x, w, b, **case.kwargs())
-    grouped = fastconv.conv2d(x, w, b, groups=case.c, **case.kwargs())
+    grouped = fastconv.conv2d(x, w, b, groups=case.c, **case.kwargs(), algorithm="gemm")
     _close(got, grouped.astype(np.float64), dtype, tol, _k_fwd(case) * 2, str(case))
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.c > 1][::4], ids=lambda c: c.id)
+def test_conv2d_with_groups_c_runs_the_depthwise_kernels(case, rng):
+    """conv2d(groups=C), C > 1, is a depthwise convolution: 'auto' takes 'direct',
+    which runs depthwise_conv2d's kernels (the same bits), forward and backward.
+    (C = 1 is groups=1, an ordinary convolution.)"""
+    from fastconv import _select, _validate
+    x, w, b = case.arrays(rng, np.float32)
+    kw = case.kwargs()
+    spec = _validate.check_conv("conv2d", 2, x, w, b, kw["stride"], kw["padding"],
+                                kw["dilation"], case.c, kw["padding_mode"], None).spec
+    pointwise = spec.kernel == (1, 1, 1)   # a per-channel scale: 'gemm' then
+    assert _select.auto_algorithm(spec) == ("gemm" if pointwise else "direct")
+    expected = fastconv.depthwise_conv2d(x, w, b, **kw)
+    for algorithm in ("direct",) if pointwise else ("auto", "direct"):
+        got = fastconv.conv2d(x, w, b, groups=case.c, **kw, algorithm=algorithm)
+        assert got.tobytes() == expected.tobytes(), (case, algorithm)
+    g = rng.standard_normal(expected.shape).astype(np.float32)
+    want = fastconv.depthwise_conv2d_backward(g, x, w, **kw)
+    got = fastconv.conv2d_backward(g, x, w, groups=case.c, **kw, algorithm="direct")
+    for a, e in zip(got, want):
+        assert a.tobytes() == e.tobytes(), case
+
+
+def test_mobilenet_layer_through_conv2d_groups(rng):
+    """A MobileNetV2 depthwise layer written the PyTorch way, with stride 2 and a
+    channel multiplier, against the plain-loop reference."""
+    from reference import conv_nd_reference
+    x = rng.standard_normal((2, 24, 23, 21))
+    w = rng.standard_normal((48, 1, 3, 3))
+    b = rng.standard_normal(48)
+    got = fastconv.conv2d(x, w, b, stride=2, padding=1, groups=24)
+    want = conv_nd_reference(x, w, b, (2, 2), ((1, 1), (1, 1)), (1, 1), 24, "zeros")
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS.get)

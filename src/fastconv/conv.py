@@ -37,6 +37,9 @@ def _convolve(opname, nd, x, weight, bias, stride, padding, dilation, groups, pa
         _blas().conv_fwd_im2col(call.x, call.weight, call.bias, out5, spec)
     elif algorithm == "gemm" and _select.is_pointwise(spec):
         _pointwise_groups(opname, call, out5)
+    elif algorithm == "direct" and _select.is_depthwise(spec):
+        _depthwise.depthwise_fwd(call.x, call.weight, call.bias, out5, spec,
+                                 _threads.team_size(spec.macs), _config.isa_code())
     else:
         _conv.conv_fwd(call.x, call.weight, call.bias, out5, spec,
                        _threads.team_size(spec.macs), _config.isa_code(), algorithm)
@@ -154,6 +157,13 @@ def _convolve_backward(opname, nd, grad_output, x, weight, stride, padding, dila
     elif algorithm == "im2col":
         _blas().conv_bwd_im2col(call.weight, call.grad_output, call.x, grad_input,
                                 grad_weight, spec)
+    elif algorithm == "direct" and _select.is_depthwise(spec):
+        if need_input:
+            _depthwise.depthwise_bwd_input(call.grad_output, call.weight, grad_input, spec, nt,
+                                           isa, opname)
+        _depthwise.depthwise_bwd_weight(call.grad_output, call.x, grad_weight, grad_bias, spec,
+                                        nt, isa, opname)
+        return _backward_results(weight, call, grad_input, grad_weight, grad_bias, need_input)
     else:
         if need_input and not (algorithm == "winograd"
                                and _winograd_input_gradient(opname, nd, call, grad_input)):
@@ -162,6 +172,11 @@ def _convolve_backward(opname, nd, grad_output, x, weight, stride, padding, dila
                               algorithm == "winograd")
     if need_bias and spec.n:
         _conv.conv_bwd_bias(call.grad_output, grad_bias, spec, nt, isa)
+    return _backward_results(weight, call, grad_input, grad_weight, grad_bias, need_input)
+
+
+def _backward_results(weight, call, grad_input, grad_weight, grad_bias, need_input):
+    """The gradients in the caller's shapes (weight's, x's: unbatched stays so)."""
     grad_weight = grad_weight.reshape(np.shape(weight))
     if need_input:
         grad_input = grad_input.reshape(call.x_shape)
