@@ -141,9 +141,17 @@ _Static_assert(FC_MR <= 16, "WG_MLANES covers MR <= 16");
 #else
 #define WG_RPV 1
 #endif
-#if WG_RPV == 2
+#if WG_RPV == 2 && (defined(__clang__) || __GNUC__ >= 12)
 #define WG_JOIN(kh, e) __builtin_shufflevector(kh[0][e], kh[1][e], WG_LANES16)
 #define WG_LANES16 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+#elif WG_RPV == 2 /* GCC before 12: the halves copied (about 20 % slower here) */
+#define WG_JOIN(kh, e)                                                                   \
+    ({                                                                                   \
+        mvec j_;                                                                         \
+        memcpy(&j_, &kh[0][e], sizeof kh[0][e]);                                         \
+        memcpy((char *)&j_ + sizeof kh[0][e], &kh[1][e], sizeof kh[1][e]);               \
+        j_;                                                                              \
+    })
 #else
 #define WG_JOIN(kh, e) kh[0][e]
 #endif
