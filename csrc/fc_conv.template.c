@@ -151,7 +151,7 @@ static void PACK_WEIGHTS(const FC_REAL *w, const FC_REAL *bias, fc_index G, fc_i
 /* Fill the row panel for output row (z, y), outputs [x0, x0 + cw), of group g.
  * Each phase row holds plen elements; those past the last one an output in
  * [x0, x0 + cw) reads only feed the discarded lanes of a last tile: zeros (they
- * went through the padding rule one by one, a third of the ResNet stem's rows). */
+ * went through the padding rule one by one: a third of each ResNet stem row). */
 #define FILL_PANEL FC_CAT(fc_conv_direct_fill_panel_, FC_DT)
 static void FILL_PANEL(const fc_conv_params *p, const FC_REAL *FC_RESTRICT xn, fc_index g,
                        fc_index z, fc_index y, fc_index x0, fc_index cw, fc_index plen,

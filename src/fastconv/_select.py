@@ -32,8 +32,8 @@ def is_pointwise(spec):
 
 def is_depthwise(spec):
     """One input channel per group (groups == C_in > 1), any channel multiplier:
-    'direct' runs the depthwise kernels (fastconv.depthwise_conv2d's), which keep
-    each plane's rows in registers; the grouped kernels' register tiles of
+    'direct' runs the depthwise kernels (fastconv.depthwise_conv2d's), which
+    vectorise along each plane's rows; the grouped kernels' register tiles of
     output channels would be almost empty (one channel each, or the multiplier)."""
     return spec.groups > 1 and spec.groups == spec.c_in
 
