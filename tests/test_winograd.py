@@ -144,7 +144,8 @@ TAIL_CASES = [C2(n, c_in, c_out, size, (3, 3), padding=1, padding_mode=mode)
                   # weights transformed once for many tile blocks (shared U), odd
                   # channel counts (a lone last channel in a two-channel vector)
                   (1, 3, 11, (70, 66), "reflect"), (1, 17, 9, (72, 72), "zeros"),
-                  # few blocks (each task transforms its own): 32-channel chunks + 1
+                  # few blocks (each task transforms its own): 16-channel float32 and
+                  # 8-channel float64 chunks, then one lone channel
                   (1, 33, 10, (12, 12), "zeros")]]
 
 
